@@ -1,0 +1,8 @@
+/* crawlset.h - umbrella header: the module headers, nothing else. */
+#ifndef CRAWLSET_H
+#define CRAWLSET_H
+
+#include "crawlset/util.h"
+#include "crawlset/gzip.h"
+
+#endif
