@@ -32,6 +32,13 @@ void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints and exits with CLI_EXIT_FATAL. */
 void cli_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
+/* Output building only fails on out of memory: the CLI dies then. */
+#define CLI_TRY(x)                                                                        \
+    do {                                                                                  \
+        if ((x) != CS_OK)                                                                 \
+            cli_die("out of memory");                                                     \
+    } while (0)
+
 /* Buffered stdout writer (large buffer, write(2) directly). */
 typedef struct cli_out {
     int fd;

@@ -1,10 +1,617 @@
-/* cmd_warc.c - `crawlset warc` (placeholder until implemented). */
+/* cmd_warc.c - `crawlset warc ls|stat|cat|index|verify FILE...`. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
 #include "cli.h"
+
+static void usage_warc(FILE *f)
+{
+    fprintf(f,
+            "usage: crawlset warc SUBCOMMAND [OPTIONS] FILE...\n"
+            "\n"
+            "Reads WARC 1.0/1.1 files: plain, one gzip member per record (Common Crawl),\n"
+            "or whole-file gzip. FILE may be '-' for standard input.\n"
+            "\n"
+            "subcommands:\n"
+            "  ls      one line per record: offset, compressed length, type, target URI\n"
+            "  stat    record counts per type, errors, bytes\n"
+            "  cat     every record (header and block) uncompressed to standard output\n"
+            "  index   a CDXJ (or CSV) index of the records: URL, time, status, offset, length\n"
+            "  verify  check WARC-Block-Digest and WARC-Payload-Digest of every record\n"
+            "\n"
+            "common options:\n"
+            "  --types LIST   only these record types (e.g. response,metadata)\n"
+            "  --strict       refuse real-world quirks instead of tolerating them\n"
+            "  --json         JSON Lines output (ls, stat, verify)\n"
+            "  -h, --help     this help\n"
+            "\n"
+            "ls --json keys: offset, compressed_length, type, uri, content_length.\n"
+            "index options: --format cdxj|csv (csv has the columns `crawlset cc fetch` reads).\n"
+            "\n"
+            "Malformed records are reported on stderr as 'FILE: offset N: what' and skipped.\n"
+            "Exit codes: 0 ok, 1 some records had errors (or digests mismatched),\n"
+            "2 usage error, 3 fatal error (unreadable file, out of memory).\n");
+}
+
+typedef struct warc_opts {
+    unsigned types;
+    bool strict;
+    bool json;
+    bool csv;
+} warc_opts;
+
+typedef int (*per_file_fn)(cs_warc_reader *r, const char *path, const warc_opts *o, cli_out *out,
+                           void *ud);
+
+/* Reports a record-level error; returns true if reading can go on. */
+static bool report(cs_warc_reader *r, cs_status st)
+{
+    cli_err("%s (%s)", cs_warc_reader_errmsg(r), cs_strerror(st));
+    return st != CS_EIO && st != CS_ENOMEM;
+}
+
+static int open_reader(const char *path, const warc_opts *o, cs_warc_reader **r)
+{
+    cs_warc_reader_opts ro = {0};
+    ro.types = o->types;
+    ro.strict = o->strict;
+    cs_status st = cs_warc_reader_open(r, path, &ro);
+    if (st) {
+        cli_err("%s: cannot open: %s", path, st == CS_ENOTFOUND ? "no such file" : cs_strerror(st));
+        return CLI_EXIT_FATAL;
+    }
+    return 0;
+}
+
+/* ---- ls ---- */
+
+static int do_ls(cs_warc_reader *r, const char *path, const warc_opts *o, cli_out *out, void *ud)
+{
+    (void)path;
+    (void)ud;
+    int rc = 0;
+    cs_buf line;
+    cs_buf_init(&line, 0);
+    for (;;) {
+        cs_warc_record *rec;
+        cs_status st = cs_warc_reader_next(r, &rec);
+        if (st == CS_DONE)
+            break;
+        if (st) {
+            rc = CLI_EXIT_PARTIAL;
+            if (!report(r, st))
+                return CLI_EXIT_FATAL;
+            continue;
+        }
+        st = cs_warc_reader_finish(r);
+        if (st) {
+            rc = CLI_EXIT_PARTIAL;
+            if (!report(r, st))
+                return CLI_EXIT_FATAL;
+        }
+        cs_buf_reset(&line);
+        const char *uri = rec->target_uri ? rec->target_uri : "";
+        const char *type = rec->type == CS_WARC_UNKNOWN && rec->type_str[0]
+                               ? rec->type_str
+                               : cs_warc_type_name(rec->type);
+        if (o->json) {
+            CLI_TRY(cs_buf_printf(&line, "{\"offset\":%llu,\"compressed_length\":%llu,\"type\":",
+                                (unsigned long long)rec->offset,
+                                (unsigned long long)rec->compressed_length));
+            CLI_TRY(cs_json_put_str(&line, type, strlen(type)));
+            CLI_TRY(cs_buf_puts(&line, ",\"uri\":"));
+            if (rec->target_uri)
+                CLI_TRY(cs_json_put_str(&line, uri, strlen(uri)));
+            else
+                CLI_TRY(cs_buf_puts(&line, "null"));
+            CLI_TRY(cs_buf_printf(&line, ",\"content_length\":%llu}\n",
+                                (unsigned long long)rec->content_length));
+        } else {
+            CLI_TRY(cs_buf_printf(&line, "%llu\t%llu\t%s\t%s\n", (unsigned long long)rec->offset,
+                                (unsigned long long)rec->compressed_length, type, uri));
+        }
+        cli_out_buf(out, &line);
+    }
+    cs_buf_cleanup(&line);
+    return rc;
+}
+
+/* ---- stat ---- */
+
+typedef struct stat_acc {
+    uint64_t count[10]; /* by type bit index; 9 = unknown */
+    uint64_t bytes[10];
+    uint64_t records, errors, bytes_in, bytes_out, files;
+} stat_acc;
+
+static int type_index(cs_warc_type t)
+{
+    for (int i = 0; i < 9; i++)
+        if (t == (1u << i))
+            return i;
+    return 8;
+}
+
+static int do_stat(cs_warc_reader *r, const char *path, const warc_opts *o, cli_out *out, void *ud)
+{
+    (void)path;
+    (void)o;
+    (void)out;
+    stat_acc *acc = ud;
+    int rc = 0;
+    for (;;) {
+        cs_warc_record *rec;
+        cs_status st = cs_warc_reader_next(r, &rec);
+        if (st == CS_DONE)
+            break;
+        if (st) {
+            rc = CLI_EXIT_PARTIAL;
+            if (!report(r, st))
+                return CLI_EXIT_FATAL;
+            continue;
+        }
+        int i = type_index(rec->type);
+        acc->count[i]++;
+        acc->bytes[i] += rec->content_length;
+        acc->records++;
+    }
+    cs_warc_reader_stats s;
+    cs_warc_reader_stats_get(r, &s);
+    acc->errors += s.errors;
+    acc->bytes_in += s.bytes_in;
+    acc->bytes_out += s.bytes_out;
+    acc->files++;
+    return rc;
+}
+
+static void print_stat(const stat_acc *acc, const warc_opts *o, cli_out *out)
+{
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    if (o->json) {
+        CLI_TRY(cs_buf_puts(&b, "{\"types\":{"));
+        bool first = true;
+        for (int i = 0; i < 9; i++) {
+            if (!acc->count[i])
+                continue;
+            CLI_TRY(cs_buf_printf(&b, "%s\"%s\":{\"records\":%llu,\"bytes\":%llu}", first ? "" : ",",
+                                cs_warc_type_name((cs_warc_type)(1u << i)),
+                                (unsigned long long)acc->count[i],
+                                (unsigned long long)acc->bytes[i]));
+            first = false;
+        }
+        CLI_TRY(cs_buf_printf(&b, "},\"records\":%llu,\"errors\":%llu,\"files\":%llu}\n",
+                            (unsigned long long)acc->records, (unsigned long long)acc->errors,
+                            (unsigned long long)acc->files));
+    } else {
+        CLI_TRY(cs_buf_printf(&b, "%-14s %12s %16s\n", "type", "records", "block bytes"));
+        for (int i = 0; i < 9; i++)
+            if (acc->count[i])
+                CLI_TRY(cs_buf_printf(&b, "%-14s %12llu %16llu\n",
+                                    cs_warc_type_name((cs_warc_type)(1u << i)),
+                                    (unsigned long long)acc->count[i],
+                                    (unsigned long long)acc->bytes[i]));
+        CLI_TRY(cs_buf_printf(&b, "%-14s %12llu\n%-14s %12llu\n", "total", (unsigned long long)acc->records,
+                            "errors", (unsigned long long)acc->errors));
+    }
+    cli_out_buf(out, &b);
+    cs_buf_cleanup(&b);
+}
+
+/* ---- cat ---- */
+
+static int do_cat(cs_warc_reader *r, const char *path, const warc_opts *o, cli_out *out, void *ud)
+{
+    (void)path;
+    (void)o;
+    cs_progress *prog = ud;
+    int rc = 0;
+    uint64_t n = 0;
+    for (;;) {
+        cs_warc_record *rec;
+        cs_status st = cs_warc_reader_next(r, &rec);
+        if (st == CS_DONE)
+            break;
+        if (st) {
+            rc = CLI_EXIT_PARTIAL;
+            if (!report(r, st))
+                return CLI_EXIT_FATAL;
+            continue;
+        }
+        cli_out_write(out, rec->header_raw, rec->header_raw_len);
+        for (;;) {
+            const char *p;
+            size_t k;
+            st = cs_warc_reader_chunk(r, &p, &k);
+            if (st == CS_DONE)
+                break;
+            if (st) {
+                rc = CLI_EXIT_PARTIAL;
+                if (!report(r, st))
+                    return CLI_EXIT_FATAL;
+                break;
+            }
+            cli_out_write(out, p, k);
+        }
+        cli_out_write(out, "\r\n\r\n", 4);
+        if (out->failed)
+            return CLI_EXIT_FATAL;
+        if ((++n & 255) == 0 && prog->enabled) {
+            cs_warc_reader_stats s;
+            cs_warc_reader_stats_get(r, &s);
+            cs_progress_update(prog, prog->done + s.bytes_in);
+        }
+    }
+    return rc;
+}
+
+/* ---- index ---- */
+
+/* SURT form of a URL as Common Crawl's index keys it:
+ * "https://www.Example.com/a?b" -> "com,example)/a?b". */
+static void surt(const char *url, cs_buf *out)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    const char *hend = p + strcspn(p, "/?#");
+    const char *at = memchr(p, '@', (size_t)(hend - p));
+    if (at)
+        p = at + 1;
+    const char *colon = memchr(p, ':', (size_t)(hend - p));
+    const char *host_end = colon ? colon : hend;
+    /* lower-case host, strip www. */
+    char host[256];
+    size_t hl = (size_t)(host_end - p);
+    if (hl >= sizeof host)
+        hl = sizeof host - 1;
+    for (size_t i = 0; i < hl; i++)
+        host[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
+    host[hl] = 0;
+    char *h = host;
+    if (!strncmp(h, "www.", 4))
+        h += 4;
+    /* reverse labels */
+    size_t n = strlen(h);
+    size_t end = n;
+    bool first = true;
+    for (size_t i = n; i-- > 0;) {
+        if (h[i] == '.' || i == 0) {
+            size_t s = h[i] == '.' ? i + 1 : i;
+            if (!first)
+                CLI_TRY(cs_buf_putc(out, ','));
+            CLI_TRY(cs_buf_append(out, h + s, end - s));
+            first = false;
+            end = i;
+        }
+    }
+    CLI_TRY(cs_buf_putc(out, ')'));
+    const char *rest = hend;
+    if (*rest != '/')
+        CLI_TRY(cs_buf_putc(out, '/'));
+    size_t rl = strcspn(rest, "#");
+    for (size_t i = 0; i < rl; i++) {
+        char c = rest[i];
+        CLI_TRY(cs_buf_putc(out, (char)((c >= 'A' && c <= 'Z') ? c + 32 : c)));
+    }
+}
+
+/* "2024-05-18T01:58:10Z" -> "20240518015810" */
+static void timestamp14(const char *date, char *out)
+{
+    size_t k = 0;
+    for (const char *p = date ? date : ""; *p && k < 14; p++)
+        if (*p >= '0' && *p <= '9')
+            out[k++] = *p;
+    while (k < 14)
+        out[k++] = '0';
+    out[14] = 0;
+}
+
+/* Status code and MIME type from the start of an HTTP response block. */
+static void http_head(const char *p, size_t n, int *status, char *mime, size_t mcap)
+{
+    *status = 0;
+    mime[0] = 0;
+    if (n > 12 && !memcmp(p, "HTTP/", 5)) {
+        const char *sp = memchr(p, ' ', n < 32 ? n : 32);
+        if (sp && (size_t)(sp - p) + 4 <= n)
+            *status = atoi(sp + 1);
+    }
+    const char *end = p + n;
+    const char *q = p;
+    while (q < end) {
+        const char *e = memchr(q, '\n', (size_t)(end - q));
+        if (!e)
+            break;
+        size_t len = (size_t)(e - q);
+        if (len <= 1)
+            break;
+        if (len > 13 && !strncasecmp(q, "content-type:", 13)) {
+            cs_slice v = cs_slice_trim((cs_slice){q + 13, len - 13});
+            size_t k = 0;
+            while (k < v.len && v.ptr[k] != ';' && k + 1 < mcap) {
+                char c = v.ptr[k];
+                mime[k] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+                k++;
+            }
+            while (k && (mime[k - 1] == ' '))
+                k--;
+            mime[k] = 0;
+        }
+        q = e + 1;
+    }
+}
+
+static int do_index(cs_warc_reader *r, const char *path, const warc_opts *o, cli_out *out, void *ud)
+{
+    (void)ud;
+    int rc = 0;
+    cs_buf line, key;
+    cs_buf_init(&line, 0);
+    cs_buf_init(&key, 0);
+    const char *fname = path;
+    for (;;) {
+        cs_warc_record *rec;
+        cs_status st = cs_warc_reader_next(r, &rec);
+        if (st == CS_DONE)
+            break;
+        if (st) {
+            rc = CLI_EXIT_PARTIAL;
+            if (!report(r, st))
+                return CLI_EXIT_FATAL;
+            continue;
+        }
+        if (!rec->target_uri || rec->type == CS_WARC_WARCINFO) {
+            if ((st = cs_warc_reader_finish(r))) {
+                rc = CLI_EXIT_PARTIAL;
+                report(r, st);
+            }
+            continue;
+        }
+        /* peek at the HTTP head */
+        char head[8192];
+        size_t hn = 0;
+        st = cs_warc_reader_read(r, head, sizeof head, &hn);
+        int status = 0;
+        char mime[128] = "";
+        if (rec->type == CS_WARC_RESPONSE || rec->type == CS_WARC_REVISIT)
+            http_head(head, hn, &status, mime, sizeof mime);
+        else if (rec->content_type)
+            snprintf(mime, sizeof mime, "%s", rec->content_type);
+        st = cs_warc_reader_finish(r);
+        if (st) {
+            rc = CLI_EXIT_PARTIAL;
+            report(r, st);
+        }
+        const char *digest = cs_warc_record_get(rec, "WARC-Payload-Digest");
+        if (digest && !strncasecmp(digest, "sha1:", 5))
+            digest += 5;
+        char ts[15];
+        timestamp14(rec->date, ts);
+        cs_buf_reset(&line);
+        if (o->csv) {
+            cs_buf_reset(&key);
+            CLI_TRY(cs_json_put_str(&key, rec->target_uri, strlen(rec->target_uri)));
+            /* CSV quoting: wrap in quotes, double inner quotes */
+            CLI_TRY(cs_buf_putc(&line, '"'));
+            for (const char *c = rec->target_uri; *c; c++) {
+                if (*c == '"')
+                    CLI_TRY(cs_buf_putc(&line, '"'));
+                CLI_TRY(cs_buf_putc(&line, *c));
+            }
+            CLI_TRY(cs_buf_printf(&line, "\",%s,%d,\"%s\",%llu,%llu,%s\n", rec->date ? rec->date : "",
+                                status, fname, (unsigned long long)rec->offset,
+                                (unsigned long long)rec->compressed_length,
+                                cs_warc_type_name(rec->type)));
+        } else {
+            cs_buf_reset(&key);
+            surt(rec->target_uri, &key);
+            cli_out_buf(out, &key);
+            CLI_TRY(cs_buf_printf(&line, " %s {\"url\":", ts));
+            CLI_TRY(cs_json_put_str(&line, rec->target_uri, strlen(rec->target_uri)));
+            if (mime[0]) {
+                CLI_TRY(cs_buf_puts(&line, ",\"mime\":"));
+                CLI_TRY(cs_json_put_str(&line, mime, strlen(mime)));
+            }
+            if (status)
+                CLI_TRY(cs_buf_printf(&line, ",\"status\":\"%d\"", status));
+            if (digest) {
+                CLI_TRY(cs_buf_puts(&line, ",\"digest\":"));
+                CLI_TRY(cs_json_put_str(&line, digest, strlen(digest)));
+            }
+            CLI_TRY(cs_buf_printf(&line, ",\"length\":\"%llu\",\"offset\":\"%llu\",\"filename\":",
+                                (unsigned long long)rec->compressed_length,
+                                (unsigned long long)rec->offset));
+            CLI_TRY(cs_json_put_str(&line, fname, strlen(fname)));
+            if (!rec->member_aligned && cs_warc_reader_gzipped(r))
+                CLI_TRY(cs_buf_puts(&line, ",\"range_fetchable\":false"));
+            CLI_TRY(cs_buf_puts(&line, "}\n"));
+        }
+        cli_out_buf(out, &line);
+    }
+    cs_buf_cleanup(&line);
+    cs_buf_cleanup(&key);
+    return rc;
+}
+
+/* ---- verify ---- */
+
+#ifdef CS_HAVE_VERIFY
+static int do_verify(cs_warc_reader *r, const char *path, const warc_opts *o, cli_out *out,
+                     void *ud)
+{
+    uint64_t *counts = ud; /* ok, mismatch, unchecked */
+    int rc = 0;
+    cs_buf line;
+    cs_buf_init(&line, 0);
+    for (;;) {
+        cs_warc_record *rec;
+        cs_status st = cs_warc_reader_next(r, &rec);
+        if (st == CS_DONE)
+            break;
+        if (st) {
+            rc = CLI_EXIT_PARTIAL;
+            if (!report(r, st))
+                return CLI_EXIT_FATAL;
+            continue;
+        }
+        cs_warc_verify_result v;
+        st = cs_warc_verify_current(r, rec, &v);
+        bool bad = st || v.block < 0 || v.payload < 0;
+        if (bad) {
+            counts[1]++;
+            rc = CLI_EXIT_PARTIAL;
+        } else if (v.block > 0 || v.payload > 0)
+            counts[0]++;
+        else
+            counts[2]++;
+        static const char *names[] = {"unsupported", "mismatch", "absent", "ok"};
+        const char *bs = names[v.block + 2], *ps = names[v.payload + 2];
+        if (st)
+            bs = ps = cs_status_name(st);
+        cs_buf_reset(&line);
+        if (o->json) {
+            CLI_TRY(cs_buf_printf(&line, "{\"offset\":%llu,\"type\":\"%s\",\"uri\":",
+                                (unsigned long long)rec->offset, cs_warc_type_name(rec->type)));
+            const char *u = rec->target_uri ? rec->target_uri : "";
+            CLI_TRY(cs_json_put_str(&line, u, strlen(u)));
+            CLI_TRY(cs_buf_printf(&line, ",\"block\":\"%s\",\"payload\":\"%s\"", bs, ps));
+            if (v.block < 0)
+                CLI_TRY(cs_buf_printf(&line, ",\"block_expected\":\"%s\",\"block_actual\":\"%s\"",
+                                    v.block_expected, v.block_actual));
+            if (v.payload < 0)
+                CLI_TRY(cs_buf_printf(&line,
+                                    ",\"payload_expected\":\"%s\",\"payload_actual\":\"%s\"",
+                                    v.payload_expected, v.payload_actual));
+            CLI_TRY(cs_buf_puts(&line, "}\n"));
+            cli_out_buf(out, &line);
+        } else if (bad) {
+            cli_err("%s: offset %llu: %s %s: block digest %s, payload digest %s", path,
+                    (unsigned long long)rec->offset, cs_warc_type_name(rec->type),
+                    rec->target_uri ? rec->target_uri : "", bs, ps);
+        }
+    }
+    cs_buf_cleanup(&line);
+    return rc;
+}
+#endif
+
+/* ---- driver ---- */
 
 int cmd_warc(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    cli_err("warc: not implemented yet");
-    return CLI_EXIT_USAGE;
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage_warc(argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_EXIT_USAGE : 0;
+    }
+    const char *sub = argv[1];
+    warc_opts o = {0};
+    static const struct option longopts[] = {
+        {"types", required_argument, NULL, 't'}, {"strict", no_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'},        {"format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            o.types = cs_warc_type_mask(optarg);
+            if (!o.types) {
+                cli_err("--types: unknown record type in '%s'", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case 's': o.strict = true; break;
+        case 'j': o.json = true; break;
+        case 'f':
+            if (!strcmp(optarg, "csv"))
+                o.csv = true;
+            else if (strcmp(optarg, "cdxj")) {
+                cli_err("--format must be cdxj or csv");
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case 'h': usage_warc(stdout); return 0;
+        default: return CLI_EXIT_USAGE;
+        }
+    }
+    int first = optind + 1;
+    if (first >= argc) {
+        cli_err("warc %s: no input files (use '-' for standard input)", sub);
+        return CLI_EXIT_USAGE;
+    }
+    per_file_fn fn = NULL;
+    stat_acc acc;
+    memset(&acc, 0, sizeof acc);
+    uint64_t vcounts[3] = {0, 0, 0};
+    cs_progress prog;
+    void *ud = NULL;
+    if (!strcmp(sub, "ls"))
+        fn = do_ls;
+    else if (!strcmp(sub, "stat")) {
+        fn = do_stat;
+        ud = &acc;
+    } else if (!strcmp(sub, "cat")) {
+        fn = do_cat;
+        uint64_t total = 0;
+        for (int i = first; i < argc; i++) {
+            struct stat sb;
+            if (stat(argv[i], &sb) == 0)
+                total += (uint64_t)sb.st_size;
+        }
+        cs_progress_init(&prog, stderr, "warc cat", "B", total);
+        ud = &prog;
+    } else if (!strcmp(sub, "index")) {
+        fn = do_index;
+    } else if (!strcmp(sub, "verify")) {
+#ifdef CS_HAVE_VERIFY
+        fn = do_verify;
+        ud = vcounts;
+#else
+        cli_err("warc verify: not built");
+        return CLI_EXIT_USAGE;
+#endif
+    } else {
+        cli_err("warc: unknown subcommand '%s'", sub);
+        usage_warc(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    cli_out out;
+    cli_out_init(&out, 1);
+    if (fn == do_index && o.csv)
+        cli_out_puts(&out, "url,fetch_time,fetch_status,warc_filename,warc_record_offset,"
+                           "warc_record_length,warc_type\n");
+    int rc = 0;
+    for (int i = first; i < argc; i++) {
+        cs_warc_reader *r;
+        int orc = open_reader(argv[i], &o, &r);
+        if (orc) {
+            rc = orc;
+            continue;
+        }
+        int frc = fn(r, argv[i], &o, &out, ud);
+        if (frc > rc)
+            rc = frc;
+        if (fn == do_cat)
+            prog.done += 0;
+        cs_warc_reader_free(r);
+        if (out.failed)
+            break;
+    }
+    if (fn == do_stat)
+        print_stat(&acc, &o, &out);
+    if (fn == do_cat)
+        cs_progress_finish(&prog);
+    cli_out_cleanup(&out);
+    if (vcounts[0] + vcounts[1] + vcounts[2] && !o.json)
+        fprintf(stderr, "verify: %llu ok, %llu failed, %llu without digests\n",
+                (unsigned long long)vcounts[0], (unsigned long long)vcounts[1],
+                (unsigned long long)vcounts[2]);
+    if (out.failed && rc < CLI_EXIT_FATAL)
+        rc = CLI_EXIT_FATAL;
+    return rc;
 }

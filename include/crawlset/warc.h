@@ -132,6 +132,11 @@ CS_API CS_WARN_UNUSED cs_status cs_warc_reader_read(cs_warc_reader *r, void *buf
 CS_API CS_WARN_UNUSED cs_status cs_warc_reader_block(cs_warc_reader *r, size_t max,
                                                      cs_slice *block /* OUT */);
 
+/* Consumes the rest of the current record (block and trailer) so that
+ * rec->compressed_length is known. Returns the error met on the way (the
+ * record's block truncated, a missing trailer); CS_OK otherwise. */
+CS_API CS_WARN_UNUSED cs_status cs_warc_reader_finish(cs_warc_reader *r);
+
 /* The last error: "FILE: offset N: what was wrong". */
 CS_API const char *cs_warc_reader_errmsg(const cs_warc_reader *r);
 CS_API const char *cs_warc_reader_name(const cs_warc_reader *r);
@@ -195,7 +200,8 @@ CS_API void cs_warc_writer_free(cs_warc_writer *w);
  * include WARC-Target-URI, WARC-Date, Content-Type, ...) and block. The
  * writer adds WARC-Type, WARC-Record-ID and WARC-Date when missing, always
  * sets Content-Length and WARC-Block-Digest (sha1), and for response, request
- * and resource records WARC-Payload-Digest. *offset and *length (may be NULL)
+ * and resource records WARC-Payload-Digest. Field lengths of 0 mean the
+ * strings are NUL-terminated. *offset and *length (may be NULL)
  * say where the record landed in the file. */
 CS_API CS_WARN_UNUSED cs_status cs_warc_writer_write(cs_warc_writer *w, cs_warc_type type,
                                                      const cs_warc_field *fields, size_t nfields,
