@@ -1,5 +1,7 @@
 /* cmd_warc.c - `crawlset warc ls|stat|cat|index|verify FILE...`. */
+#include <errno.h>
 #include <getopt.h>
+#include <sys/uio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -203,6 +205,32 @@ static void print_stat(const stat_acc *acc, const warc_opts *o, cli_out *out)
 
 /* ---- cat ---- */
 
+/* Writes the iovecs fully (handles short writes); false on error. */
+static bool writev_all(int fd, struct iovec *iov, int n)
+{
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EPIPE)
+                cli_err("write: %s", strerror(errno));
+            return false;
+        }
+        while (n > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return true;
+}
+
+/* cat writes straight from the reader's window with writev: no copy. */
 static int do_cat(cs_warc_reader *r, const char *path, const warc_opts *o, cli_out *out, void *ud)
 {
     (void)path;
@@ -210,6 +238,7 @@ static int do_cat(cs_warc_reader *r, const char *path, const warc_opts *o, cli_o
     cs_progress *prog = ud;
     int rc = 0;
     uint64_t n = 0;
+    cli_out_flush(out);
     for (;;) {
         cs_warc_record *rec;
         cs_status st = cs_warc_reader_next(r, &rec);
@@ -221,7 +250,10 @@ static int do_cat(cs_warc_reader *r, const char *path, const warc_opts *o, cli_o
                 return CLI_EXIT_FATAL;
             continue;
         }
-        cli_out_write(out, rec->header_raw, rec->header_raw_len);
+        struct iovec iov[3];
+        int niov = 0;
+        iov[niov++] = (struct iovec){(void *)rec->header_raw, rec->header_raw_len};
+        uint64_t left = rec->content_length;
         for (;;) {
             const char *p;
             size_t k;
@@ -234,10 +266,17 @@ static int do_cat(cs_warc_reader *r, const char *path, const warc_opts *o, cli_o
                     return CLI_EXIT_FATAL;
                 break;
             }
-            cli_out_write(out, p, k);
+            iov[niov++] = (struct iovec){(void *)p, k};
+            left -= k;
+            if (left == 0)
+                break;
+            /* the next chunk may reuse the window: write what we have */
+            if (!writev_all(out->fd, iov, niov))
+                return CLI_EXIT_FATAL;
+            niov = 0;
         }
-        cli_out_write(out, "\r\n\r\n", 4);
-        if (out->failed)
+        iov[niov++] = (struct iovec){(void *)"\r\n\r\n", 4};
+        if (!writev_all(out->fd, iov, niov))
             return CLI_EXIT_FATAL;
         if ((++n & 255) == 0 && prog->enabled) {
             cs_warc_reader_stats s;
