@@ -4,5 +4,7 @@
 
 #include "crawlset/util.h"
 #include "crawlset/gzip.h"
+#include "crawlset/url.h"
+#include "crawlset/wat.h"
 
 #endif
