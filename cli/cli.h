@@ -32,6 +32,10 @@ void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints and exits with CLI_EXIT_FATAL. */
 void cli_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
+/* Threads for background work: CRAWLSET_THREADS, else the number of CPUs
+ * (at least 1). */
+unsigned cli_threads(void);
+
 /* Output building only fails on out of memory: the CLI dies then. */
 #define CLI_TRY(x)                                                                        \
     do {                                                                                  \

@@ -60,6 +60,7 @@ static int open_reader(const char *path, const warc_opts *o, cs_warc_reader **r)
     cs_warc_reader_opts ro = {0};
     ro.types = o->types;
     ro.strict = o->strict;
+    ro.threads = cli_threads();
     cs_status st = cs_warc_reader_open(r, path, &ro);
     if (st) {
         cli_err("%s: cannot open: %s", path, st == CS_ENOTFOUND ? "no such file" : cs_strerror(st));

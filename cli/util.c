@@ -106,3 +106,12 @@ void cli_out_cleanup(cli_out *o)
     free(o->buf);
     o->buf = NULL;
 }
+
+unsigned cli_threads(void)
+{
+    const char *v = getenv("CRAWLSET_THREADS");
+    if (v && *v)
+        return (unsigned)atoi(v);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}

@@ -25,7 +25,8 @@ static void read_all(const uint8_t *data, size_t size, bool strict, unsigned typ
             size_t k;
             while (cs_warc_reader_chunk(r, &p, &k) == CS_OK)
                 (void)p[k - 1];
-            (void)cs_warc_reader_finish(r);
+            if (cs_warc_reader_finish(r) != CS_OK)
+                continue;
         }
     }
     cs_warc_reader_free(r);

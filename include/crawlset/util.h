@@ -89,6 +89,10 @@ CS_API char *cs_strdup(const char *s);
 
 /* ---- bounded growable buffer ------------------------------------------ */
 
+/* Appends return CS_ETOOBIG past the buffer's max or CS_ENOMEM; they are not
+ * marked warn-unused so output code may append to an unbounded buffer and
+ * check once (cs_buf_reserve is). */
+
 /* A byte buffer that refuses to grow past `max` (CS_ETOOBIG). data is always
  * NUL-terminated when non-NULL (the NUL is not counted in len). */
 typedef struct cs_buf {
@@ -102,10 +106,10 @@ CS_API void cs_buf_init(cs_buf *b, size_t max);
 CS_API void cs_buf_cleanup(cs_buf *b);
 CS_API void cs_buf_reset(cs_buf *b); /* len = 0, keeps memory */
 CS_API CS_WARN_UNUSED cs_status cs_buf_reserve(cs_buf *b, size_t extra);
-CS_API CS_WARN_UNUSED cs_status cs_buf_append(cs_buf *b, const void *p, size_t n);
-CS_API CS_WARN_UNUSED cs_status cs_buf_putc(cs_buf *b, char c);
-CS_API CS_WARN_UNUSED cs_status cs_buf_puts(cs_buf *b, const char *s);
-CS_API CS_WARN_UNUSED cs_status cs_buf_printf(cs_buf *b, const char *fmt, ...)
+CS_API cs_status cs_buf_append(cs_buf *b, const void *p, size_t n);
+CS_API cs_status cs_buf_putc(cs_buf *b, char c);
+CS_API cs_status cs_buf_puts(cs_buf *b, const char *s);
+CS_API cs_status cs_buf_printf(cs_buf *b, const char *fmt, ...)
     CS_PRINTF(2, 3);
 /* Hands the data over to the caller (free with cs_free) and resets b. */
 CS_API char *cs_buf_take(cs_buf *b, size_t *len /* OUT, may be NULL */);
@@ -164,7 +168,7 @@ CS_API void cs_log(cs_log_level level, const char *fmt, ...) CS_PRINTF(2, 3);
 
 /* Appends s as a JSON string literal (with quotes). Invalid UTF-8 bytes are
  * replaced by U+FFFD so the output is always valid JSON. */
-CS_API CS_WARN_UNUSED cs_status cs_json_put_str(cs_buf *b, const char *s, size_t n);
+CS_API cs_status cs_json_put_str(cs_buf *b, const char *s, size_t n);
 
 /* ---- encodings --------------------------------------------------------- */
 

@@ -82,6 +82,9 @@ typedef struct cs_warc_reader_opts {
     bool strict;             /* refuse real-world quirks instead of tolerating them */
     size_t max_header;       /* limit on one header block; 0 = 1 MiB */
     cs_warc_compression compression;
+    unsigned threads;        /* >= 2: inflate gzip input on a helper thread, so
+                                decompression and parsing overlap (the 'sl'
+                                member jump is then not used); 0/1: one thread */
 } cs_warc_reader_opts;
 
 typedef struct cs_warc_reader cs_warc_reader;

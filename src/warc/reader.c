@@ -13,6 +13,7 @@
  * members it spans. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,7 +24,8 @@
 
 #define IN_CAP (1u << 20)   /* compressed input buffer */
 #define WIN_CAP (4u << 20)  /* decompressed window */
-#define NBOUND 64           /* remembered member boundaries */
+#define NCHUNK 4            /* background inflate: chunks in flight */
+#define CHUNK_CAP (1u << 20)
 #define DEFAULT_MAX_HEADER (1u << 20)
 #define DEFAULT_MAX_BLOCK ((size_t)64 << 20)
 #define SEEK_MIN (256u << 10) /* skip by lseek when at least this far */
@@ -36,6 +38,22 @@ typedef struct boundary {
     uint64_t sl;   /* compressed length of the member */
     uint64_t usize;/* uncompressed length from 'sl' (0 if unknown) */
 } boundary;
+
+/* Background inflate: the producer thread fills chunks, the reader copies
+ * them into its window. Each chunk carries the member boundaries that start
+ * in it and the state of the compressed layer after it. */
+typedef struct chunk {
+    char *data;
+    size_t len;
+    boundary *b;          /* members that started in this chunk */
+    size_t nb, bcap;
+    cs_status st;         /* error met at the end of the chunk */
+    char err[CS_ERRMSG_MAX];
+    bool eof;             /* no data after this chunk */
+    bool in_member;       /* the last byte is inside a member */
+    uint64_t member_end;  /* file offset after the last finished member */
+    uint64_t bytes_in, bytes_out; /* producer totals */
+} chunk;
 
 struct cs_warc_reader {
     char name[512];
@@ -58,6 +76,28 @@ struct cs_warc_reader {
     bool gz_eof;          /* no more members */
     uint64_t member_coff; /* file offset of the current member */
     uint64_t member_soff; /* stream offset where it started */
+    uint64_t prod_soff;   /* stream offset of the next byte produced */
+    uint64_t bad_soff;    /* after CS_EGZIP: where the bad member started */
+    boundary *pend;       /* boundaries produced, not yet handed over */
+    size_t npend, pend_cap;
+    char perr[CS_ERRMSG_MAX]; /* the producer's last error */
+    uint64_t p_bytes_in, p_bytes_out;
+
+    /* what the reader knows of the compressed layer (mirrors the producer
+     * after each step, or comes with each chunk when threaded) */
+    bool src_eof;
+    bool src_in_member;
+    uint64_t src_member_end;
+
+    bool threaded;
+    pthread_t thr;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_full, cv_free;
+    chunk ch[NCHUNK];
+    unsigned ch_next_fill, ch_next_take, ch_full;
+    bool stop;
+    chunk *cur;
+    size_t cur_pos;
 
     /* decompressed window over the stream */
     char *win;
@@ -66,8 +106,8 @@ struct cs_warc_reader {
     bool plain_eof;
     uint64_t file_pos;    /* plain: file offset of win[win_end] */
 
-    boundary bound[NBOUND];
-    unsigned nbound;      /* total pushed; ring index = n % NBOUND */
+    boundary *bq;         /* member boundaries, ascending soff: [bq_head, bq_len) */
+    size_t bq_head, bq_len, bq_cap;
 
     /* current record */
     cs_arena arena;
@@ -78,7 +118,7 @@ struct cs_warc_reader {
     bool trailer_done;
     cs_buf block;
 
-    uint64_t member_end_coff; /* file offset just after the last finished member */
+    uint64_t member_end_coff; /* producer: file offset after the last finished member */
     cs_status pending;    /* an error met while reading ahead, reported next */
     char pending_err[CS_ERRMSG_MAX];
     bool resync;          /* the last record was malformed: resync first */
@@ -100,6 +140,21 @@ static cs_status fail(cs_warc_reader *r, cs_status st, uint64_t off, const char 
     va_end(ap);
     snprintf(r->err, sizeof r->err, "%.120s: offset %llu: %.120s", r->name, (unsigned long long)off,
              msg);
+    return st;
+}
+
+/* The producer's errors go to perr: it may run on its own thread. */
+static cs_status pfail(cs_warc_reader *r, cs_status st, uint64_t off, const char *fmt, ...)
+    CS_PRINTF(4, 5);
+static cs_status pfail(cs_warc_reader *r, cs_status st, uint64_t off, const char *fmt, ...)
+{
+    char msg[CS_ERRMSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(r->perr, sizeof r->perr, "%.120s: offset %llu: %.120s", r->name,
+             (unsigned long long)off, msg);
     return st;
 }
 
@@ -176,6 +231,9 @@ const char *cs_warc_record_get(const cs_warc_record *r, const char *name)
     return NULL;
 }
 
+static cs_status start_thread(cs_warc_reader *r);
+static void stop_thread(cs_warc_reader *r);
+
 /* ---- open / free ---- */
 
 static cs_status setup(cs_warc_reader *r, const cs_warc_reader_opts *opts, const char *name)
@@ -210,8 +268,9 @@ static cs_status read_fd(cs_warc_reader *r, void *dst, size_t cap, size_t *got)
             if (errno == EINTR)
                 continue;
             *got = 0;
-            return fail(r, CS_EIO, r->gz ? r->in_base + r->in_len : r->file_pos, "read: %s",
-                        strerror(errno));
+            if (r->gz)
+                return pfail(r, CS_EIO, r->in_base + r->in_len, "read: %s", strerror(errno));
+            return fail(r, CS_EIO, r->file_pos, "read: %s", strerror(errno));
         }
         *got = (size_t)n;
         return CS_OK;
@@ -242,6 +301,7 @@ static cs_status detect(cs_warc_reader *r)
         }
         have = r->in_len < 4 ? r->in_len : 4;
         memcpy(head, r->in, have);
+        r->p_bytes_in = r->stats.bytes_in = r->in_len;
     }
     switch (r->opts.compression) {
     case CS_WARC_GZIP: r->gz = true; break;
@@ -271,6 +331,7 @@ static cs_status detect(cs_warc_reader *r)
         return st;
     memcpy(r->win, r->in, r->in_len);
     r->win_end = r->in_len;
+    r->stats.bytes_out = r->in_len;
     r->file_pos = r->in_len;
     cs_free(r->in);
     r->in = NULL;
@@ -278,42 +339,92 @@ static cs_status detect(cs_warc_reader *r)
     return CS_OK;
 }
 
-static void push_boundary(cs_warc_reader *r, uint64_t soff, uint64_t coff, bool has_sl,
-                          uint64_t sl, uint64_t usize)
+static bool grow_boundaries(boundary **arr, size_t *cap, size_t need)
 {
-    boundary *b = &r->bound[r->nbound % NBOUND];
-    b->soff = soff;
-    b->coff = coff;
-    b->has_sl = has_sl;
-    b->sl = sl;
-    b->usize = usize;
-    r->nbound++;
+    if (need <= *cap)
+        return true;
+    size_t ncap = *cap ? *cap * 2 : 64;
+    while (ncap < need)
+        ncap *= 2;
+    boundary *n = cs_realloc(*arr, ncap * sizeof *n);
+    if (!n)
+        return false;
+    *arr = n;
+    *cap = ncap;
+    return true;
+}
+
+/* Producer side: notes that a member starts at the producer's position. */
+static cs_status note_member(cs_warc_reader *r, bool has_sl, uint64_t sl)
+{
+    if (!grow_boundaries(&r->pend, &r->pend_cap, r->npend + 1))
+        return CS_ENOMEM;
+    r->pend[r->npend++] = (boundary){r->prod_soff, r->member_coff, has_sl, sl, 0};
+    return CS_OK;
+}
+
+/* Reader side: appends boundaries (ascending soff) to the queue. */
+static cs_status push_boundaries(cs_warc_reader *r, const boundary *b, size_t n)
+{
+    if (!n)
+        return CS_OK;
+    if (r->bq_head > 0 && r->bq_head >= r->bq_len / 2) {
+        memmove(r->bq, r->bq + r->bq_head, (r->bq_len - r->bq_head) * sizeof *r->bq);
+        r->bq_len -= r->bq_head;
+        r->bq_head = 0;
+    }
+    if (!grow_boundaries(&r->bq, &r->bq_cap, r->bq_len + n))
+        return CS_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        /* a member may restart at the same offset after a retraction */
+        while (r->bq_len > r->bq_head && r->bq[r->bq_len - 1].soff >= b[i].soff)
+            r->bq_len--;
+        r->bq[r->bq_len++] = b[i];
+    }
+    return CS_OK;
+}
+
+/* Drops boundaries before soff, keeping the last one at or before it. */
+static void prune_boundaries(cs_warc_reader *r, uint64_t soff)
+{
+    while (r->bq_head + 1 < r->bq_len && r->bq[r->bq_head + 1].soff <= soff)
+        r->bq_head++;
+}
+
+/* Index of the last boundary with soff <= x, or -1. */
+static ptrdiff_t bq_floor(const cs_warc_reader *r, uint64_t x)
+{
+    size_t lo = r->bq_head, hi = r->bq_len;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->bq[mid].soff <= x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == r->bq_head ? -1 : (ptrdiff_t)lo - 1;
 }
 
 /* The boundary starting exactly at stream offset soff, or NULL. */
 static const boundary *find_boundary(const cs_warc_reader *r, uint64_t soff)
 {
-    unsigned lo = r->nbound > NBOUND ? r->nbound - NBOUND : 0;
-    for (unsigned i = r->nbound; i > lo; i--) {
-        const boundary *b = &r->bound[(i - 1) % NBOUND];
-        if (b->soff == soff)
-            return b;
-        if (b->soff < soff)
-            break;
-    }
-    return NULL;
+    ptrdiff_t i = bq_floor(r, soff);
+    return i >= 0 && r->bq[i].soff == soff ? &r->bq[i] : NULL;
 }
 
 /* The last boundary at or before soff (the member holding soff), or NULL. */
 static const boundary *boundary_before(const cs_warc_reader *r, uint64_t soff)
 {
-    unsigned lo = r->nbound > NBOUND ? r->nbound - NBOUND : 0;
-    for (unsigned i = r->nbound; i > lo; i--) {
-        const boundary *b = &r->bound[(i - 1) % NBOUND];
-        if (b->soff <= soff)
-            return b;
-    }
-    return NULL;
+    ptrdiff_t i = bq_floor(r, soff);
+    return i >= 0 ? &r->bq[i] : NULL;
+}
+
+/* The first boundary strictly after soff, or NULL. */
+static const boundary *boundary_after(const cs_warc_reader *r, uint64_t soff)
+{
+    ptrdiff_t i = bq_floor(r, soff);
+    size_t j = i < 0 ? r->bq_head : (size_t)i + 1;
+    return j < r->bq_len ? &r->bq[j] : NULL;
 }
 
 static cs_status finish_open(cs_warc_reader *r)
@@ -322,7 +433,9 @@ static cs_status finish_open(cs_warc_reader *r)
     if (st)
         return st;
     if (r->gz && r->in_len == 0)
-        r->gz_eof = true;
+        r->gz_eof = r->src_eof = true;
+    if (r->gz && r->opts.threads >= 2 && !r->gz_eof)
+        return start_thread(r);
     return CS_OK;
 }
 
@@ -388,8 +501,11 @@ void cs_warc_reader_free(cs_warc_reader *r)
 {
     if (!r)
         return;
+    stop_thread(r);
     if (r->own_fd && r->fd >= 0)
         close(r->fd);
+    cs_free(r->bq);
+    cs_free(r->pend);
     if (!r->in_mem)
         cs_free(r->in);
     if (!r->mem_plain)
@@ -439,7 +555,7 @@ static cs_status refill_in(cs_warc_reader *r)
     if (got == 0)
         r->in_eof = true;
     r->in_len += got;
-    r->stats.bytes_in += got;
+    r->p_bytes_in += got;
     return CS_OK;
 }
 
@@ -491,9 +607,9 @@ static cs_status start_member(cs_warc_reader *r)
         st = cs_gzip_parse_header(p, n, &h);
         if (st == CS_OK) {
             r->member_coff = r->in_base + r->in_pos;
-            r->member_soff = r->win_base + r->win_end;
-            uint64_t usize = 0;
-            push_boundary(r, r->member_soff, r->member_coff, h.has_sl, h.sl_length, usize);
+            r->member_soff = r->prod_soff;
+            if ((st = note_member(r, h.has_sl, h.sl_length)))
+                return st;
             r->in_pos += h.header_len;
             cs_inflate_reset(r->z, CS_INFLATE_GZIP_NOHDR);
             r->in_member = true;
@@ -503,7 +619,7 @@ static cs_status start_member(cs_warc_reader *r)
         if (st == CS_ETRUNC && r->in_eof) {
             r->in_pos = r->in_len;
             r->gz_eof = true;
-            return fail(r, CS_ETRUNC, off, "gzip member header truncated at end of file");
+            return pfail(r, CS_ETRUNC, off, "gzip member header truncated at end of file");
         }
         if (st == CS_ETRUNC)
             continue;
@@ -522,8 +638,231 @@ static cs_status start_member(cs_warc_reader *r)
             return st;
         if (!found)
             r->gz_eof = true;
-        return fail(r, CS_EGZIP, off, "garbage between gzip members (not a gzip header)");
+        r->bad_soff = r->prod_soff;
+        return pfail(r, CS_EGZIP, off, "garbage between gzip members (not a gzip header)");
     }
+}
+
+/* The producer: inflates into dst[0..cap), *got bytes. Members started go
+ * to r->pend. Returns after producing something, at the end of input
+ * (gz_eof), or on an error (perr; for CS_EGZIP bad_soff is where the bad
+ * member started and the input is already at the next member). */
+static cs_status produce(cs_warc_reader *r, char *dst, size_t cap, size_t *got)
+{
+    cs_status st;
+    *got = 0;
+    while (!r->gz_eof && cap > 0) {
+        if (!r->in_member) {
+            if ((st = start_member(r)))
+                return st;
+            continue;
+        }
+        if (r->in_pos == r->in_len) {
+            if ((st = refill_in(r)))
+                return st;
+            if (r->in_pos == r->in_len && r->in_eof) {
+                r->in_member = false;
+                r->gz_eof = true;
+                return pfail(r, CS_ETRUNC, r->in_base + r->in_len,
+                             "gzip member starting at %llu is truncated",
+                             (unsigned long long)r->member_coff);
+            }
+        }
+        size_t used, k;
+        st = cs_inflate_run(r->z, r->in + r->in_pos, r->in_len - r->in_pos, &used,
+                            (uint8_t *)dst + *got, cap - *got, &k);
+        r->in_pos += used;
+        *got += k;
+        r->prod_soff += k;
+        r->p_bytes_out += k;
+        if (st == CS_DONE) {
+            r->in_member = false;
+            r->member_end_coff = r->in_base + r->in_pos;
+            if (*got == cap)
+                return CS_OK;
+            continue;
+        }
+        if (st == CS_EGZIP) {
+            uint64_t off = r->member_coff;
+            char why[CS_ERRMSG_MAX];
+            snprintf(why, sizeof why, "%s", cs_inflate_errmsg(r->z));
+            r->in_member = false;
+            r->bad_soff = r->member_soff;
+            /* Search for the next member from just after the bad one's
+             * start: the inflater may have read far past the damage. */
+            if (r->member_coff >= r->in_base && r->member_coff < r->in_base + r->in_len)
+                r->in_pos = (size_t)(r->member_coff - r->in_base) + 1;
+            bool found;
+            if ((st = resync_gzip(r, &found)))
+                return st;
+            if (!found)
+                r->gz_eof = true;
+            return pfail(r, CS_EGZIP, off, "corrupt gzip member: %s", why);
+        }
+        if (st)
+            return st;
+        if (k > 0)
+            return CS_OK;
+        if (used == 0 && r->in_pos < r->in_len)
+            return pfail(r, CS_EGZIP, r->member_coff, "inflate made no progress");
+    }
+    return CS_OK;
+}
+
+/* Removes from buf[0..*len) (which holds stream bytes from base on) the
+ * bytes of a bad member that starts at bad, not before keep; returns the
+ * count removed. */
+static size_t retract(uint64_t base, size_t *len, uint64_t bad, uint64_t keep)
+{
+    uint64_t from = bad > keep ? bad : keep;
+    if (from >= base + *len)
+        return 0;
+    if (from < base)
+        from = base;
+    size_t d = (size_t)(base + *len - from);
+    *len -= d;
+    return d;
+}
+
+static void *producer_main(void *arg)
+{
+    cs_warc_reader *r = arg;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        while (r->ch_full == NCHUNK && !r->stop)
+            pthread_cond_wait(&r->cv_free, &r->mu);
+        bool stop = r->stop;
+        pthread_mutex_unlock(&r->mu);
+        if (stop)
+            return NULL;
+        chunk *c = &r->ch[r->ch_next_fill];
+        c->len = c->nb = 0;
+        c->st = CS_OK;
+        uint64_t base = r->prod_soff;
+        cs_status st = CS_OK;
+        while (c->len < CHUNK_CAP && !r->gz_eof) {
+            size_t got;
+            st = produce(r, c->data + c->len, CHUNK_CAP - c->len, &got);
+            c->len += got;
+            if (r->npend) {
+                if (!grow_boundaries(&c->b, &c->bcap, c->nb + r->npend)) {
+                    st = CS_ENOMEM;
+                    break;
+                }
+                memcpy(c->b + c->nb, r->pend, r->npend * sizeof *r->pend);
+                c->nb += r->npend;
+                r->npend = 0;
+            }
+            if (st)
+                break;
+        }
+        if (st == CS_EGZIP) {
+            /* drop the bad member's bytes still in this chunk */
+            size_t d = retract(base, &c->len, r->bad_soff, base);
+            r->prod_soff -= d;
+            while (c->nb && c->b[c->nb - 1].soff >= r->prod_soff && d)
+                c->nb--;
+        }
+        c->st = st;
+        if (st)
+            memcpy(c->err, r->perr, sizeof c->err);
+        c->eof = r->gz_eof || st == CS_EIO || st == CS_ENOMEM;
+        c->in_member = r->in_member;
+        c->member_end = r->member_end_coff;
+        c->bytes_in = r->p_bytes_in;
+        c->bytes_out = r->p_bytes_out;
+        pthread_mutex_lock(&r->mu);
+        r->ch_next_fill = (r->ch_next_fill + 1) % NCHUNK;
+        r->ch_full++;
+        pthread_cond_signal(&r->cv_full);
+        pthread_mutex_unlock(&r->mu);
+        if (c->eof)
+            return NULL;
+    }
+}
+
+static cs_status start_thread(cs_warc_reader *r)
+{
+    for (int i = 0; i < NCHUNK; i++) {
+        r->ch[i].data = cs_malloc(CHUNK_CAP);
+        if (!r->ch[i].data)
+            return CS_ENOMEM;
+    }
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv_full, NULL);
+    pthread_cond_init(&r->cv_free, NULL);
+    if (pthread_create(&r->thr, NULL, producer_main, r) != 0) {
+        pthread_mutex_destroy(&r->mu);
+        pthread_cond_destroy(&r->cv_full);
+        pthread_cond_destroy(&r->cv_free);
+        return CS_ENOMEM;
+    }
+    r->threaded = true;
+    return CS_OK;
+}
+
+static void stop_thread(cs_warc_reader *r)
+{
+    if (r->threaded) {
+        pthread_mutex_lock(&r->mu);
+        r->stop = true;
+        pthread_cond_signal(&r->cv_free);
+        pthread_mutex_unlock(&r->mu);
+        pthread_join(r->thr, NULL);
+        pthread_mutex_destroy(&r->mu);
+        pthread_cond_destroy(&r->cv_full);
+        pthread_cond_destroy(&r->cv_free);
+        r->threaded = false;
+    }
+    for (int i = 0; i < NCHUNK; i++) {
+        cs_free(r->ch[i].data);
+        cs_free(r->ch[i].b);
+        r->ch[i].data = NULL;
+        r->ch[i].b = NULL;
+    }
+}
+
+/* Reader side of the threaded mode: copies from the current chunk. */
+static cs_status take_chunk(cs_warc_reader *r, size_t room, size_t *got)
+{
+    *got = 0;
+    if (!r->cur) {
+        pthread_mutex_lock(&r->mu);
+        while (r->ch_full == 0)
+            pthread_cond_wait(&r->cv_full, &r->mu);
+        pthread_mutex_unlock(&r->mu);
+        r->cur = &r->ch[r->ch_next_take];
+        r->cur_pos = 0;
+        cs_status st = push_boundaries(r, r->cur->b, r->cur->nb);
+        if (st)
+            return st;
+    }
+    chunk *c = r->cur;
+    size_t k = c->len - r->cur_pos;
+    if (k > room)
+        k = room;
+    memcpy(r->win + r->win_end, c->data + r->cur_pos, k);
+    r->win_end += k;
+    r->cur_pos += k;
+    *got = k;
+    if (r->cur_pos < c->len)
+        return CS_OK;
+    /* chunk done: take over its state, give it back */
+    cs_status st = c->st;
+    if (st)
+        memcpy(r->err, c->err, sizeof r->err);
+    r->src_eof = c->eof;
+    r->src_in_member = c->in_member;
+    r->src_member_end = c->member_end;
+    r->stats.bytes_in = c->bytes_in;
+    r->stats.bytes_out = c->bytes_out;
+    r->cur = NULL;
+    pthread_mutex_lock(&r->mu);
+    r->ch_next_take = (r->ch_next_take + 1) % NCHUNK;
+    r->ch_full--;
+    pthread_cond_signal(&r->cv_free);
+    pthread_mutex_unlock(&r->mu);
+    return st;
 }
 
 /* Ensures at least `need` bytes in the window if the input has them.
@@ -559,68 +898,40 @@ static cs_status fill(cs_warc_reader *r, size_t need)
             r->stats.bytes_out += got;
             continue;
         }
-        if (r->gz_eof)
+        if (r->src_eof && !r->cur)
             return CS_OK;
-        if (!r->in_member) {
-            if ((st = start_member(r)))
+        size_t room = r->win_cap - r->win_end, got;
+        if (r->threaded) {
+            if ((st = take_chunk(r, room, &got)))
                 return st;
             continue;
-        }
-        if (r->in_pos == r->in_len) {
-            if ((st = refill_in(r)))
-                return st;
-            if (r->in_pos == r->in_len && r->in_eof) {
-                r->in_member = false;
-                r->gz_eof = true;
-                return fail(r, CS_ETRUNC, r->in_base + r->in_len,
-                            "gzip member starting at %llu is truncated",
-                            (unsigned long long)r->member_coff);
-            }
         }
         /* Inflate in bounded steps so a header read does not inflate a
          * whole block that may then be skipped by an 'sl' member jump. */
         size_t want = need - avail(r);
-        size_t room = r->win_cap - r->win_end;
         if (want < STEP_MIN)
             want = STEP_MIN;
         if (room > want)
             room = want;
-        size_t used, got;
-        st = cs_inflate_run(r->z, r->in + r->in_pos, r->in_len - r->in_pos, &used,
-                            (uint8_t *)r->win + r->win_end, room, &got);
-        r->in_pos += used;
+        st = produce(r, r->win + r->win_end, room, &got);
         r->win_end += got;
-        r->stats.bytes_out += got;
-        if (st == CS_DONE) {
-            r->in_member = false;
-            r->member_end_coff = r->in_base + r->in_pos;
-            continue;
-        }
-        if (st == CS_EGZIP) {
-            uint64_t off = r->member_coff;
-            char why[CS_ERRMSG_MAX];
-            snprintf(why, sizeof why, "%s", cs_inflate_errmsg(r->z));
-            /* Drop what the bad member produced that is still unread. */
-            if (r->member_soff >= r->win_base + r->win_pos &&
-                r->member_soff <= r->win_base + r->win_end)
-                r->win_end = (size_t)(r->member_soff - r->win_base);
-            r->in_member = false;
-            /* Search for the next member from just after the bad one's
-             * start: the inflater may have read far past the damage. */
-            if (r->member_coff >= r->in_base && r->member_coff < r->in_base + r->in_len)
-                r->in_pos = (size_t)(r->member_coff - r->in_base) + 1;
-            bool found;
-            if ((st = resync_gzip(r, &found)))
-                return st;
-            if (!found)
-                r->gz_eof = true;
-            return fail(r, CS_EGZIP, off, "corrupt gzip member: %s", why);
-        }
-        if (st)
+        cs_status st2 = push_boundaries(r, r->pend, r->npend);
+        r->npend = 0;
+        r->src_eof = r->gz_eof;
+        r->src_in_member = r->in_member;
+        r->src_member_end = r->member_end_coff;
+        r->stats.bytes_in = r->p_bytes_in;
+        r->stats.bytes_out = r->p_bytes_out;
+        if (st2)
+            return st2;
+        if (st) {
+            if (st == CS_EGZIP) {
+                /* drop what the bad member produced that is still unread */
+                size_t d = retract(r->win_base, &r->win_end, r->bad_soff, spos(r));
+                r->prod_soff -= d;
+            }
+            memcpy(r->err, r->perr, sizeof r->err);
             return st;
-        if (used == 0 && got == 0 && r->in_pos < r->in_len && room > 0) {
-            /* no progress with input and room: should not happen */
-            return fail(r, CS_EGZIP, r->member_coff, "inflate made no progress");
         }
     }
     return CS_OK;
@@ -689,20 +1000,6 @@ static cs_status resync_plain(cs_warc_reader *r)
     }
 }
 
-/* The first member boundary strictly after stream offset soff, or NULL. */
-static const boundary *boundary_after(const cs_warc_reader *r, uint64_t soff)
-{
-    const boundary *best = NULL;
-    unsigned lo = r->nbound > NBOUND ? r->nbound - NBOUND : 0;
-    for (unsigned i = r->nbound; i > lo; i--) {
-        const boundary *b = &r->bound[(i - 1) % NBOUND];
-        if (b->soff <= soff)
-            break;
-        best = b;
-    }
-    return best;
-}
-
 /* Gzip resync: drops the rest of the current member's output. */
 static cs_status resync_member(cs_warc_reader *r)
 {
@@ -717,7 +1014,7 @@ static cs_status resync_member(cs_warc_reader *r)
         cs_status st = fill(r, 1);
         if (st)
             return st;
-        if (r->gz_eof && avail(r) == 0)
+        if (r->src_eof && !r->cur && avail(r) == 0)
             return CS_OK;
     }
 }
@@ -959,7 +1256,8 @@ static cs_status find_header_end(cs_warc_reader *r, size_t *hlen)
 static bool jump_member(cs_warc_reader *r)
 {
     const cs_warc_record *rec = &r->rec;
-    if (!r->gz || !rec->member_aligned || !r->in_member || r->member_coff != rec->offset)
+    if (!r->gz || r->threaded || !rec->member_aligned || !r->in_member ||
+        r->member_coff != rec->offset)
         return false;
     const boundary *b = find_boundary(r, rec->stream_offset);
     if (!b || !b->has_sl || b->sl < 18)
@@ -976,8 +1274,8 @@ static bool jump_member(cs_warc_reader *r)
     } else {
         return false;
     }
-    r->in_member = false;
-    r->member_end_coff = to;
+    r->in_member = r->src_in_member = false;
+    r->member_end_coff = r->src_member_end = to;
     r->win_pos = r->win_end; /* drop the member's output */
     r->block_left = 0;
     r->rec.compressed_length = b->sl;
@@ -1040,10 +1338,12 @@ static cs_status finish_record(cs_warc_reader *r)
     /* The record is range-fetchable when it ends where its member ends. Read
      * one byte ahead so the inflater passes the member's end. */
     uint64_t end = spos(r);
-    st = fill(r, avail(r) + 1);
-    if (st) { /* belongs to the next record: report it on the next call */
-        r->pending = st;
-        memcpy(r->pending_err, r->err, sizeof r->err);
+    if (avail(r) == 0) {
+        st = fill(r, 1);
+        if (st) { /* belongs to the next record: report it on the next call */
+            r->pending = st;
+            memcpy(r->pending_err, r->err, sizeof r->err);
+        }
     }
     const boundary *nb = boundary_after(r, end - 1);
     if (nb && nb->soff >= r->win_base + r->win_pos && nb->soff <= r->win_base + r->win_end) {
@@ -1056,14 +1356,14 @@ static cs_status finish_record(cs_warc_reader *r)
             rec->compressed_length = nb->coff - rec->offset;
             return CS_OK;
         }
-    } else if (!nb && !r->in_member && r->gz_eof) {
+    } else if (!nb && !r->src_in_member && r->src_eof && !r->cur) {
         const char *q = r->win + r->win_pos;
         size_t n = avail(r), k = 0;
         while (k < n && (q[k] == '\r' || q[k] == '\n'))
             k++;
         if (k == n) {
             r->win_pos += n;
-            rec->compressed_length = r->member_end_coff - rec->offset;
+            rec->compressed_length = r->src_member_end - rec->offset;
             return CS_OK;
         }
     }
@@ -1114,6 +1414,7 @@ cs_status cs_warc_reader_next(cs_warc_reader *r, cs_warc_record **out)
         cs_warc_record *rec = &r->rec;
         memset(rec, 0, sizeof *rec);
         rec->stream_offset = spos(r);
+        prune_boundaries(r, rec->stream_offset);
         if (r->gz) {
             const boundary *b = find_boundary(r, rec->stream_offset);
             if (b) {
@@ -1170,7 +1471,7 @@ cs_status cs_warc_reader_next(cs_warc_reader *r, cs_warc_record **out)
             r->resync = true;
         if (st == CS_ETRUNC) {
             r->win_pos = r->win_end; /* the rest of the input is unusable */
-            r->resync = r->gz && !r->gz_eof;
+            r->resync = r->gz && !(r->src_eof && !r->cur);
         }
         return st;
     }
