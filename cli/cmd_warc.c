@@ -237,6 +237,7 @@ static int do_cat(cs_warc_reader *r, const char *path, const warc_opts *o, cli_o
     (void)path;
     (void)o;
     cs_progress *prog = ud;
+    uint64_t base = prog->done; /* bytes of the files before this one */
     int rc = 0;
     uint64_t n = 0;
     cli_out_flush(out);
@@ -282,9 +283,12 @@ static int do_cat(cs_warc_reader *r, const char *path, const warc_opts *o, cli_o
         if ((++n & 255) == 0 && prog->enabled) {
             cs_warc_reader_stats s;
             cs_warc_reader_stats_get(r, &s);
-            cs_progress_update(prog, prog->done + s.bytes_in);
+            cs_progress_update(prog, base + s.bytes_in);
         }
     }
+    cs_warc_reader_stats s;
+    cs_warc_reader_stats_get(r, &s);
+    cs_progress_update(prog, base + s.bytes_in);
     return rc;
 }
 
@@ -636,8 +640,6 @@ int cmd_warc(int argc, char **argv)
         int frc = fn(r, argv[i], &o, &out, ud);
         if (frc > rc)
             rc = frc;
-        if (fn == do_cat)
-            prog.done += 0;
         cs_warc_reader_free(r);
         if (out.failed)
             break;

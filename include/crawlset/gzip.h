@@ -69,7 +69,9 @@ CS_API bool cs_gzip_magic(const uint8_t *p, size_t n);
 typedef struct cs_deflate cs_deflate;
 CS_API CS_WARN_UNUSED cs_status cs_deflate_new(cs_deflate **out /* OUT */, int level);
 CS_API void cs_deflate_free(cs_deflate *d);
-/* Appends one complete gzip member holding the concatenation of the n parts. */
+/* Appends one complete gzip member holding the concatenation of the n parts.
+ * Members under 4 GiB carry the WARC 'sl' extra field (member length), so a
+ * reader can skip them without inflating. */
 CS_API CS_WARN_UNUSED cs_status cs_deflate_member(cs_deflate *d, const cs_slice *parts, size_t n,
                                                   cs_buf *out);
 

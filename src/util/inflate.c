@@ -335,6 +335,10 @@ done:
 
 /* ---- compressor ---- */
 
+/* Members are written with raw deflate between our own header and trailer,
+ * so the header can carry the WARC 'sl' extra field (compressed and
+ * uncompressed length of the member): readers can then skip a record
+ * without inflating it. */
 struct cs_deflate {
     z_stream z;
 };
@@ -344,7 +348,7 @@ cs_status cs_deflate_new(cs_deflate **out, int level)
     cs_deflate *d = cs_calloc(1, sizeof *d);
     if (!d)
         return CS_ENOMEM;
-    if (deflateInit2(&d->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    if (deflateInit2(&d->z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
         cs_free(d);
         return CS_ENOMEM;
     }
@@ -360,29 +364,83 @@ void cs_deflate_free(cs_deflate *d)
     cs_free(d);
 }
 
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
 cs_status cs_deflate_member(cs_deflate *d, const cs_slice *parts, size_t n, cs_buf *out)
 {
-    cs_status st = CS_OK;
+    cs_status st;
+    uint64_t total = 0;
+    uint32_t crc = (uint32_t)crc32(0, Z_NULL, 0);
+    for (size_t i = 0; i < n; i++) {
+        total += parts[i].len;
+        /* crc32 takes uInt lengths: feed big parts in pieces */
+        const Bytef *p = (const Bytef *)parts[i].ptr;
+        size_t left = parts[i].len;
+        while (left) {
+            uInt k = left > (1u << 30) ? (1u << 30) : (uInt)left;
+            crc = (uint32_t)crc32(crc, p, k);
+            p += k;
+            left -= k;
+        }
+    }
+    bool sl = total < 0xFFF00000u;
+    size_t start = out->len;
+    uint8_t hdr[24] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+    size_t hlen = 10;
+    if (sl) {
+        hdr[3] = 4; /* FEXTRA */
+        hdr[10] = 12;
+        hdr[11] = 0;
+        hdr[12] = 's';
+        hdr[13] = 'l';
+        hdr[14] = 8;
+        hdr[15] = 0;
+        /* 16..19 compressed length (patched below), 20..23 uncompressed */
+        put_le32(hdr + 20, (uint32_t)total);
+        hlen = 24;
+    }
+    if ((st = cs_buf_append(out, hdr, hlen)))
+        return st;
     deflateReset(&d->z);
     for (size_t i = 0; i <= n; i++) {
         int flush = i == n ? Z_FINISH : Z_NO_FLUSH;
-        d->z.next_in = i < n ? (Bytef *)parts[i].ptr : (Bytef *)"";
-        d->z.avail_in = i < n ? (uInt)parts[i].len : 0;
-        for (;;) {
-            if ((st = cs_buf_reserve(out, 65536)))
-                return st;
-            d->z.next_out = (Bytef *)out->data + out->len;
-            d->z.avail_out = (uInt)(out->cap - out->len);
-            int r = deflate(&d->z, flush);
-            out->len = out->cap - d->z.avail_out;
-            if (r == Z_STREAM_END)
-                break;
-            if (r != Z_OK && r != Z_BUF_ERROR)
-                return CS_EGZIP;
-            if (flush == Z_NO_FLUSH && d->z.avail_in == 0)
-                break;
-        }
+        const Bytef *p = i < n ? (const Bytef *)parts[i].ptr : (const Bytef *)"";
+        size_t left = i < n ? parts[i].len : 0;
+        do {
+            uInt k = left > (1u << 30) ? (1u << 30) : (uInt)left;
+            d->z.next_in = (Bytef *)p;
+            d->z.avail_in = k;
+            int f = (left == k) ? flush : Z_NO_FLUSH;
+            for (;;) {
+                if ((st = cs_buf_reserve(out, 65536)))
+                    return st;
+                d->z.next_out = (Bytef *)out->data + out->len;
+                d->z.avail_out = (uInt)(out->cap - out->len);
+                int r = deflate(&d->z, f);
+                out->len = out->cap - d->z.avail_out;
+                if (r == Z_STREAM_END)
+                    break;
+                if (r != Z_OK && r != Z_BUF_ERROR)
+                    return CS_EGZIP;
+                if (f != Z_FINISH && d->z.avail_in == 0)
+                    break;
+            }
+            p += k;
+            left -= k;
+        } while (left);
     }
-    out->data[out->len] = 0;
-    return st;
+    uint8_t trailer[8];
+    put_le32(trailer, crc);
+    put_le32(trailer + 4, (uint32_t)total);
+    if ((st = cs_buf_append(out, trailer, 8)))
+        return st;
+    if (sl)
+        put_le32((uint8_t *)out->data + start + 16, (uint32_t)(out->len - start));
+    return CS_OK;
 }

@@ -706,6 +706,17 @@ TEST(writer_round_trip_gzip_and_plain)
         }
         ASSERT_STR_EQ(g_a.recs[0].uri, "http://example.com/");
         ASSERT_EQ(g_a.recs[1].type, CS_WARC_RESOURCE);
+        if (gzip) { /* our members carry 'sl': the header says the member length */
+            size_t flen;
+            char *f = cs_test_read_file(path, &flen);
+            for (int i = 0; i < 3; i++) {
+                cs_gzip_header gh;
+                ASSERT_OK(cs_gzip_parse_header((const uint8_t *)f + offs[i], flen - offs[i], &gh));
+                ASSERT(gh.has_sl);
+                ASSERT_UEQ(gh.sl_length, lens[i]);
+            }
+            cs_free(f);
+        }
         ASSERT_EQ(g_a.recs[1].block_len, 4);
         /* strict reading accepts what we write */
         cs_warc_reader_opts so = {.strict = true};
