@@ -184,6 +184,8 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < g_ntests; i++)
             if (matches(&g_tests[i], nf, filters))
                 printf("%s %s\n", short_file(g_tests[i].file), g_tests[i].name);
+        free(filters);
+        free(g_tests);
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -292,5 +294,9 @@ int main(int argc, char **argv)
             fclose(f);
         }
     }
+    free(run);
+    free(failures);
+    free(filters);
+    free(g_tests);
     return failed ? 1 : 0;
 }
