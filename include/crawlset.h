@@ -4,6 +4,8 @@
 
 #include "crawlset/util.h"
 #include "crawlset/gzip.h"
+#include "crawlset/ccindex.h"
+#include "crawlset/ccfetch.h"
 #include "crawlset/url.h"
 #include "crawlset/wat.h"
 
