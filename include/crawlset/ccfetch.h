@@ -59,7 +59,7 @@ typedef struct cs_ccfetch_opts {
     double retry_max_delay;   /* backoff cap in seconds (default 60) */
     double retry_after_max;   /* longest Retry-After honoured, seconds (default 300) */
     double connect_timeout;   /* seconds (default 10) */
-    double timeout;           /* whole transfer, seconds (default 60) */
+    double timeout;           /* whole transfer, seconds; 0 = none (default 60) */
     uint64_t max_record;      /* refuse rows with a longer length (default 16 MiB) */
     size_t max_inflated;      /* decompression guard per row (default 64 MiB) */
     bool verify;              /* check gzip + WARC (default true) */

@@ -1,7 +1,13 @@
 /* ccindex.c - Common Crawl index rows from CSV (RFC 4180, header row) and
  * CDX JSON lines. Input goes through zlib's gzread, which passes plain text
  * through and inflates gzip (also concatenated members) transparently; the
- * JSON of a CDX line is parsed with jansson (lines are small). */
+ * JSON of a CDX line is parsed with jansson (lines are small).
+ *
+ * The CSV record splitter is our own (about 100 lines) rather than libcsv
+ * (Debian libcsv-dev 3.0.3): libcsv pushes fields through callbacks with no
+ * record-length limit and no line numbers, and we need both a bound on every
+ * row and "FILE:LINE: what" for each bad one, plus resynchronisation after an
+ * over-long row; wrapping it would not be shorter than this. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -604,6 +610,8 @@ static cs_status start(cs_ccindex_reader *r, cs_ccindex_format fmt)
         if (st)
             return st;
         if (!found) {
+            if (r->input_err) /* errmsg already says why */
+                return r->input_err;
             if (fmt == CS_CCINDEX_CDX) {
                 r->format = CS_CCINDEX_CDX;
                 return CS_OK; /* an empty CDX file is just empty */
