@@ -2,6 +2,9 @@
  * records for each rule (encodings, payload location, chunked and whole-block
  * payload digests, revisits, bad values) and the corpus files whose digests
  * are known good or deliberately bad. */
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "test.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -405,6 +408,53 @@ TEST_T(verify_current_streams_large_records, 120)
                  v.payload, v.payload_expected, v.payload_actual);
         ASSERT_ST(cs_warc_reader_next(r, &rec), CS_DONE);
         cs_warc_reader_free(r);
+        cs_buf_cleanup(&w);
+    }
+}
+
+TEST_T(verify_current_header_split_across_small_reads, 60)
+{
+    /* The WARC arrives through a pipe a few bytes at a time, so the reader
+     * hands the HTTP header block over in many small chunks. */
+    size_t pads[] = {0, 3000};
+    for (size_t i = 0; i < 2; i++) {
+        cs_buf w;
+        synth_warc(pads[i], 20000, &w);
+        const char *blk = strstr(w.data, "\r\n\r\n") + 4;
+        size_t hdr = (size_t)(blk - w.data);
+        int fds[2];
+        ASSERT(pipe(fds) == 0);
+        pid_t pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0) {
+            close(fds[0]);
+            size_t off = 0;
+            while (off < w.len) {
+                size_t k = off < hdr + pads[i] + 200 ? (off < hdr ? hdr - off : 3) : w.len - off;
+                if (off + k > w.len)
+                    k = w.len - off;
+                if (write(fds[1], w.data + off, k) != (ssize_t)k)
+                    _exit(1);
+                off += k;
+                if (off > hdr && k <= 3)
+                    usleep(50);
+            }
+            _exit(0);
+        }
+        close(fds[1]);
+        cs_warc_reader *r;
+        ASSERT_OK(cs_warc_reader_open_fd(&r, fds[0], "pipe", NULL));
+        cs_warc_record *rec;
+        ASSERT_OK(cs_warc_reader_next(r, &rec));
+        cs_warc_verify_result v;
+        ASSERT_OK(cs_warc_verify_current(r, rec, &v));
+        ASSERT_EQ(v.block, 1);
+        ASSERT_EQ(v.payload, 1);
+        ASSERT_ST(cs_warc_reader_next(r, &rec), CS_DONE);
+        cs_warc_reader_free(r);
+        close(fds[0]);
+        int status;
+        ASSERT(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
         cs_buf_cleanup(&w);
     }
 }
