@@ -104,8 +104,9 @@ CS_API const char *cs_http_get(const cs_http_msg *m, const char *name);
  * two the body is copied as is. Content codings are undone last-applied
  * first ("Content-Encoding: gzip, br" is un-br'd, then gunzipped).
  * max (0 = CS_HTTP_DEFAULT_MAX_BODY) caps the decoded size, and every
- * intermediate one: a decompression bomb gives CS_ETOOBIG having allocated
- * at most about max + 64 KiB per stage.
+ * intermediate one: a decompression bomb gives CS_ETOOBIG, each stage's
+ * output buffer never exceeding max + 1 bytes (plus the decoder's own state:
+ * ~50 KiB for inflate, brotli's window of up to 16 MiB for br).
  * Lenient mode (no CS_HTTP_STRICT) tolerates, noting it in err: a chunked
  * body without its final chunk; a body labelled chunked that is not (tools
  * that stored it de-chunked); a body labelled gzip without the gzip magic
