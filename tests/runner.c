@@ -104,6 +104,24 @@ void cs_test_write_file(const char *path, const void *data, size_t len)
         FAIL("write %s: %s", path, strerror(errno));
 }
 
+int cs_test_crawlset(const char *args, char **out, char **err)
+{
+    char op[600], ep[600], cmd[8192];
+    snprintf(op, sizeof op, "%s/crawlset.out", cs_test_tmpdir());
+    snprintf(ep, sizeof ep, "%s/crawlset.err", cs_test_tmpdir());
+    /* </dev/null first: a redirection in args wins */
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s/crawlset' </dev/null %s >'%s' 2>'%s'", CS_SOURCE_DIR,
+             CS_BUILD_DIR, args, op, ep);
+    int rc = system(cmd);
+    if (out)
+        *out = cs_test_read_file(op, NULL);
+    if (err)
+        *err = cs_test_read_file(ep, NULL);
+    if (rc == -1 || !WIFEXITED(rc))
+        return -1;
+    return WEXITSTATUS(rc);
+}
+
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;

@@ -25,6 +25,11 @@ const char *cs_test_tmpdir(void);
 char *cs_test_read_file(const char *path, size_t *len);
 void cs_test_write_file(const char *path, const void *data, size_t len);
 
+/* Runs `crawlset ARGS` (ARGS is shell text) from the source directory with
+ * stdin from /dev/null; returns its exit code (-1 if it died) and the
+ * captured stdout/stderr (cs_malloc'd, NUL-terminated; pointers may be NULL). */
+int cs_test_crawlset(const char *args, char **out, char **err);
+
 #define TEST_T(name, timeout)                                                             \
     static void test_##name(void);                                                        \
     __attribute__((constructor)) static void reg_##name(void)                             \
