@@ -4,6 +4,7 @@
  * of the file is built here by walking gzip members, independent of the WARC
  * reader. Ends with `crawlset cc fetch` run as a process. */
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -559,6 +560,79 @@ static int run_cli(char *const argv[], const char *out_path, const char *err_pat
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
     ASSERT(WIFEXITED(status));
     return WEXITSTATUS(status);
+}
+
+TEST_T(ccfetch_cli_interrupt_keeps_what_was_fetched, 20)
+{
+    setup_file();
+    cs_origin *o = start_origin();
+    char base[128];
+    base_url(o, base, sizeof base);
+    ASSERT_OK(cs_origin_route_add(o, "/slow.warc.gz",
+                                  &(cs_origin_route){.body_file = g_path, .delay_ms = 400}));
+    const char *tmp = cs_test_tmpdir();
+    char idx[700], out[700], failed[700], so[700], se[700], bin[700];
+    snprintf(idx, sizeof idx, "%s/idx.csv", tmp);
+    snprintf(out, sizeof out, "%s/out.warc.gz", tmp);
+    snprintf(failed, sizeof failed, "%s/failed.csv", tmp);
+    snprintf(so, sizeof so, "%s/stdout", tmp);
+    snprintf(se, sizeof se, "%s/stderr", tmp);
+    snprintf(bin, sizeof bin, "%s/crawlset", CS_BUILD_DIR);
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    ASSERT_OK(cs_buf_puts(&b, "url,warc_filename,warc_record_offset,warc_record_length\n"));
+    ASSERT_OK(cs_buf_printf(&b, "https://first/," WARC_REL ",%" PRIu64 ",%" PRIu64 "\n",
+                            g_m[0].offset, g_m[0].length));
+    for (size_t i = 1; i < g_nm; i++)
+        ASSERT_OK(cs_buf_printf(&b, "https://e/%zu,slow.warc.gz,%" PRIu64 ",%" PRIu64 "\n", i,
+                                g_m[i].offset, g_m[i].length));
+    cs_test_write_file(idx, b.data, b.len);
+    cs_buf_cleanup(&b);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        int fo = open(so, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fe = open(se, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execl(bin, bin, "cc", "fetch", "--index", idx, "--base-url", base, "--out", out,
+              "--failed", failed, "--parallel", "2", (char *)NULL);
+        _exit(127);
+    }
+    /* interrupt once the first (fast) row is through and the slow ones are in flight */
+    for (int i = 0; i < 200 && cs_origin_count(o, "/slow.warc.gz") < 2; i++)
+        usleep(10000);
+    usleep(100000);
+    kill(pid, SIGINT);
+    int status;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    char *err = cs_test_read_file(se, NULL);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 1)
+        FAIL("status %d: %s", status, err);
+    ASSERT_CONTAINS(err, "interrupted");
+    ASSERT_CONTAINS(err, "canceled");
+    cs_free(err);
+    size_t olen;
+    char *got = cs_test_read_file(out, &olen); /* renamed into place, whole members only */
+    ASSERT(olen >= g_m[0].length && olen < g_len);
+    ASSERT_MEM_EQ(got, g_m[0].length, g_file, g_m[0].length);
+    cs_free(got);
+    /* the rows not fetched are in --failed, ready to be re-run */
+    cs_ccindex_reader *r;
+    ASSERT_OK(cs_ccindex_open(&r, failed, NULL));
+    const cs_ccindex_row *row;
+    size_t nfailed = 0;
+    while (cs_ccindex_next(r, &row) == CS_OK) {
+        cs_slice v;
+        ASSERT(cs_ccindex_get(r, "error_reason", &v));
+        ASSERT(cs_slice_eq(v, "canceled"));
+        nfailed++;
+    }
+    cs_ccindex_free(r);
+    ASSERT(nfailed >= 1);
+    ASSERT(cs_origin_count(o, "/slow.warc.gz") < g_nm - 1); /* it stopped pulling rows */
+    cs_origin_stop(o);
+    cs_free(g_file);
 }
 
 TEST_T(ccfetch_cli_to_warc_gz_and_failed_report, 20)
