@@ -55,6 +55,23 @@ static bool report(cs_warc_reader *r, cs_status st)
     return st != CS_EIO && st != CS_ENOMEM;
 }
 
+/* Advances to the next record, reporting malformed ones. Returns 1 with a
+ * record, 0 at the end, -1 on a fatal error; *rc becomes CLI_EXIT_PARTIAL
+ * when something was reported. */
+static int next_record(cs_warc_reader *r, cs_warc_record **rec, int *rc)
+{
+    for (;;) {
+        cs_status st = cs_warc_reader_next(r, rec);
+        if (st == CS_DONE)
+            return 0;
+        if (!st)
+            return 1;
+        *rc = CLI_EXIT_PARTIAL;
+        if (!report(r, st))
+            return -1;
+    }
+}
+
 static int open_reader(const char *path, const warc_opts *o, cs_warc_reader **r)
 {
     cs_warc_reader_opts ro = {0};
@@ -80,15 +97,12 @@ static int do_ls(cs_warc_reader *r, const char *path, const warc_opts *o, cli_ou
     cs_buf_init(&line, 0);
     for (;;) {
         cs_warc_record *rec;
-        cs_status st = cs_warc_reader_next(r, &rec);
-        if (st == CS_DONE)
+        int more = next_record(r, &rec, &rc);
+        if (more < 0)
+            return CLI_EXIT_FATAL;
+        if (!more)
             break;
-        if (st) {
-            rc = CLI_EXIT_PARTIAL;
-            if (!report(r, st))
-                return CLI_EXIT_FATAL;
-            continue;
-        }
+        cs_status st;
         st = cs_warc_reader_finish(r);
         if (st) {
             rc = CLI_EXIT_PARTIAL;
@@ -147,15 +161,11 @@ static int do_stat(cs_warc_reader *r, const char *path, const warc_opts *o, cli_
     int rc = 0;
     for (;;) {
         cs_warc_record *rec;
-        cs_status st = cs_warc_reader_next(r, &rec);
-        if (st == CS_DONE)
+        int more = next_record(r, &rec, &rc);
+        if (more < 0)
+            return CLI_EXIT_FATAL;
+        if (!more)
             break;
-        if (st) {
-            rc = CLI_EXIT_PARTIAL;
-            if (!report(r, st))
-                return CLI_EXIT_FATAL;
-            continue;
-        }
         int i = type_index(rec->type);
         acc->count[i]++;
         acc->bytes[i] += rec->content_length;
@@ -243,15 +253,12 @@ static int do_cat(cs_warc_reader *r, const char *path, const warc_opts *o, cli_o
     cli_out_flush(out);
     for (;;) {
         cs_warc_record *rec;
-        cs_status st = cs_warc_reader_next(r, &rec);
-        if (st == CS_DONE)
+        int more = next_record(r, &rec, &rc);
+        if (more < 0)
+            return CLI_EXIT_FATAL;
+        if (!more)
             break;
-        if (st) {
-            rc = CLI_EXIT_PARTIAL;
-            if (!report(r, st))
-                return CLI_EXIT_FATAL;
-            continue;
-        }
+        cs_status st;
         struct iovec iov[3];
         int niov = 0;
         iov[niov++] = (struct iovec){(void *)rec->header_raw, rec->header_raw_len};
@@ -399,15 +406,12 @@ static int do_index(cs_warc_reader *r, const char *path, const warc_opts *o, cli
     const char *fname = path;
     for (;;) {
         cs_warc_record *rec;
-        cs_status st = cs_warc_reader_next(r, &rec);
-        if (st == CS_DONE)
+        int more = next_record(r, &rec, &rc);
+        if (more < 0)
+            return CLI_EXIT_FATAL;
+        if (!more)
             break;
-        if (st) {
-            rc = CLI_EXIT_PARTIAL;
-            if (!report(r, st))
-                return CLI_EXIT_FATAL;
-            continue;
-        }
+        cs_status st;
         if (!rec->target_uri || rec->type == CS_WARC_WARCINFO) {
             if ((st = cs_warc_reader_finish(r))) {
                 rc = CLI_EXIT_PARTIAL;
@@ -492,15 +496,12 @@ static int do_verify(cs_warc_reader *r, const char *path, const warc_opts *o, cl
     cs_buf_init(&line, 0);
     for (;;) {
         cs_warc_record *rec;
-        cs_status st = cs_warc_reader_next(r, &rec);
-        if (st == CS_DONE)
+        int more = next_record(r, &rec, &rc);
+        if (more < 0)
+            return CLI_EXIT_FATAL;
+        if (!more)
             break;
-        if (st) {
-            rc = CLI_EXIT_PARTIAL;
-            if (!report(r, st))
-                return CLI_EXIT_FATAL;
-            continue;
-        }
+        cs_status st;
         cs_warc_verify_result v;
         st = cs_warc_verify_current(r, rec, &v);
         bool bad = st || v.block < 0 || v.payload < 0;

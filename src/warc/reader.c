@@ -129,17 +129,26 @@ struct cs_warc_reader {
 
 /* ---- errors ---- */
 
+/* Formats "FILE: offset N: message" into buf. */
+static cs_status vfail_to(const cs_warc_reader *r, char *buf, cs_status st, uint64_t off,
+                          const char *fmt, va_list ap)
+{
+    char msg[CS_ERRMSG_MAX];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    snprintf(buf, CS_ERRMSG_MAX, "%.120s: offset %llu: %.120s", r->name, (unsigned long long)off,
+             msg);
+    return st;
+}
+
+/* The reader's errors go to err. */
 static cs_status fail(cs_warc_reader *r, cs_status st, uint64_t off, const char *fmt, ...)
     CS_PRINTF(4, 5);
 static cs_status fail(cs_warc_reader *r, cs_status st, uint64_t off, const char *fmt, ...)
 {
-    char msg[CS_ERRMSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vfail_to(r, r->err, st, off, fmt, ap);
     va_end(ap);
-    snprintf(r->err, sizeof r->err, "%.120s: offset %llu: %.120s", r->name, (unsigned long long)off,
-             msg);
     return st;
 }
 
@@ -148,13 +157,10 @@ static cs_status pfail(cs_warc_reader *r, cs_status st, uint64_t off, const char
     CS_PRINTF(4, 5);
 static cs_status pfail(cs_warc_reader *r, cs_status st, uint64_t off, const char *fmt, ...)
 {
-    char msg[CS_ERRMSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vfail_to(r, r->perr, st, off, fmt, ap);
     va_end(ap);
-    snprintf(r->perr, sizeof r->perr, "%.120s: offset %llu: %.120s", r->name,
-             (unsigned long long)off, msg);
     return st;
 }
 
