@@ -8,6 +8,10 @@
 
 #include "cli.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 static void usage_wat(FILE *f)
 {
     fprintf(f,
@@ -41,22 +45,79 @@ static void usage_wat(FILE *f)
 typedef struct wat_run {
     cli_out *out;
     cs_buf line;     /* links are formatted here and handed to out in big pieces */
-    cs_buf page;     /* the current page URI as a JSON string */
-    bool page_ready; /* page holds this record's URI */
+    cs_buf page;     /* the line prefix for the current page: {"page":URI,"path": */
+    bool page_ready; /* page holds this record's prefix */
     int write_errno; /* errno of the first failed write; 0 while none */
     uint64_t links;  /* links written */
     uint64_t skipped;/* links left out because their URL could not be resolved */
 } wat_run;
 
-#define LINE_FLUSH (256u << 10)
+/* Lines are handed to the writer in pieces this big: above half of its
+ * buffer, so it writes them straight out instead of copying them. */
+#define LINE_FLUSH (640u << 10)
 
-static void put_member(cs_buf *b, const char *key, cs_slice v)
+/* True when s needs no JSON escaping: printable ASCII without '"' or '\\'
+ * (URLs and most text). */
+static bool plain_ascii(const char *s, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i sp = _mm_set1_epi8(0x20), q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        /* signed: bytes >= 0x80 are negative, so below 0x20 as well */
+        __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, sp),
+                                   _mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)));
+        if (_mm_movemask_epi8(bad))
+            return false;
+    }
+#endif
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+            return false;
+    }
+    return true;
+}
+
+/* Appends s as a JSON string: copied when plain, else escaped (and made
+ * valid UTF-8) by cs_json_put_str. */
+static void put_str(cs_buf *b, const char *s, size_t n)
+{
+    if (!plain_ascii(s, n)) {
+        CLI_TRY(cs_json_put_str(b, s, n));
+        return;
+    }
+    CLI_TRY(cs_buf_reserve(b, n + 2));
+    char *w = b->data + b->len;
+    *w++ = '"';
+    memcpy(w, s, n);
+    w[n] = '"';
+    b->len += n + 2;
+    b->data[b->len] = '\0';
+}
+
+/* Appends the literal key (with its quotes and colon) and the value. The
+ * caller reserved `room` bytes, enough for every member copied as is;
+ * escaping may take more, so room is reserved again after it. */
+static inline void put_member(cs_buf *b, const char *key, size_t klen, cs_slice v, size_t room)
 {
     if (!v.ptr)
         return;
-    CLI_TRY(cs_buf_puts(b, key));
-    CLI_TRY(cs_json_put_str(b, v.ptr, v.len));
+    memcpy(b->data + b->len, key, klen);
+    b->len += klen;
+    if (plain_ascii(v.ptr, v.len)) {
+        char *w = b->data + b->len;
+        *w++ = '"';
+        memcpy(w, v.ptr, v.len);
+        w[v.len] = '"';
+        b->len += v.len + 2;
+    } else {
+        CLI_TRY(cs_json_put_str(b, v.ptr, v.len));
+        CLI_TRY(cs_buf_reserve(b, room));
+    }
 }
+#define PUT_MEMBER(b, key, v, room) put_member((b), key, sizeof(key) - 1, (v), (room))
 
 /* Hands the formatted lines to the writer; false once writing failed. */
 static bool flush_lines(wat_run *w)
@@ -76,22 +137,29 @@ static int emit_link(void *ud, const cs_wat_page *page, const cs_wat_link *l)
         w->skipped++;
         return 0;
     }
-    if (!w->page_ready) {
+    if (!w->page_ready) { /* the line prefix, once per page */
         cs_buf_reset(&w->page);
-        CLI_TRY(cs_json_put_str(&w->page, page->target_uri.ptr ? page->target_uri.ptr : "",
-                                page->target_uri.len));
+        CLI_TRY(cs_buf_append(&w->page, "{\"page\":", 8));
+        put_str(&w->page, page->target_uri.ptr ? page->target_uri.ptr : "",
+                page->target_uri.len);
+        CLI_TRY(cs_buf_append(&w->page, ",\"path\":", 8));
         w->page_ready = true;
     }
     cs_buf *b = &w->line;
-    CLI_TRY(cs_buf_puts(b, "{\"page\":"));
-    CLI_TRY(cs_buf_append(b, w->page.data, w->page.len));
-    CLI_TRY(cs_buf_puts(b, ",\"path\":"));
-    CLI_TRY(cs_json_put_str(b, l->path.ptr ? l->path.ptr : "", l->path.len));
-    put_member(b, ",\"url\":", l->url);
-    put_member(b, ",\"alt\":", l->alt);
-    put_member(b, ",\"title\":", l->title);
-    put_member(b, ",\"text\":", l->text);
-    CLI_TRY(cs_buf_puts(b, "}\n"));
+    /* room for everything when nothing needs escaping */
+    size_t need = w->page.len + l->path.len + l->url.len + l->alt.len + l->title.len +
+                  l->text.len + 80;
+    CLI_TRY(cs_buf_reserve(b, need));
+    memcpy(b->data + b->len, w->page.data, w->page.len); /* {"page":"...","path": */
+    b->len += w->page.len;
+    cs_slice path = l->path.ptr ? l->path : (cs_slice){"", 0};
+    put_member(b, "", 0, path, need);
+    PUT_MEMBER(b, ",\"url\":", l->url, need);
+    PUT_MEMBER(b, ",\"alt\":", l->alt, need);
+    PUT_MEMBER(b, ",\"title\":", l->title, need);
+    PUT_MEMBER(b, ",\"text\":", l->text, need);
+    memcpy(b->data + b->len, "}\n", 3); /* with the NUL */
+    b->len += 2;
     w->links++;
     if (b->len >= LINE_FLUSH && !flush_lines(w))
         return 1; /* stop: nowhere to write */

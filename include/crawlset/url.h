@@ -64,6 +64,31 @@ CS_API CS_WARN_UNUSED cs_status cs_url_resolve(const char *base, size_t blen, co
                                                size_t rlen, char *out, size_t cap,
                                                size_t *out_len /* OUT */);
 
+/* A base URI split once, for resolving many references against it (the
+ * links of one page). */
+typedef struct cs_url_base {
+    cs_url_parts parts; /* components of s */
+    const char *s;      /* the base (borrowed) */
+    size_t len;
+} cs_url_base;
+
+/* Prepares b from s[0..n), which must already be clean: an absolute URI
+ * without surrounding spaces or controls and without TAB/LF/CR, such as
+ * cs_url_resolve() writes. s is borrowed for as long as b is used.
+ * CS_EINVAL when s has no valid scheme. */
+CS_API CS_WARN_UNUSED cs_status cs_url_base_init(cs_url_base *b /* OUT */, const char *s,
+                                                 size_t n);
+
+/* cs_url_resolve() against a prepared base (NULL: only absolute references
+ * resolve), for batches. *res gets the target: when the cleaned reference
+ * is already the answer (an absolute URI with no dot segments) it points
+ * into ref and nothing is copied; otherwise it points into out and is
+ * NUL-terminated. cap must be at least CS_URL_RESOLVE_MAX(b->len, rlen).
+ * Errors as cs_url_resolve(). */
+CS_API CS_WARN_UNUSED cs_status cs_url_resolve_with(const cs_url_base *b, const char *ref,
+                                                    size_t rlen, char *out, size_t cap,
+                                                    cs_slice *res /* OUT */);
+
 /* Applies remove_dot_segments (RFC 3986 section 5.2.4) to path[0..n),
  * writing at most n bytes to out (which may equal path); returns the new
  * length. */

@@ -71,9 +71,8 @@ typedef struct cs_wat_link {
     cs_slice path;    /* "A@/href", "IMG@/src", "LINK@/href", "__base__", ... */
     cs_slice url_raw; /* "url" as written; "href" when there is no "url" (the
                          STYLE/#text entries of ia-web-commons) */
-    cs_slice url;     /* url_raw resolved to an absolute URI (NUL-terminated);
-                         ptr NULL when it cannot be (no scheme and no usable
-                         base, or url_raw absent) */
+    cs_slice url;     /* url_raw resolved to an absolute URI; ptr NULL when it
+                         cannot be (no scheme and no usable base) */
     cs_slice alt;     /* IMG alt text */
     cs_slice title;   /* title attribute */
     cs_slice text;    /* anchor text */

@@ -2,6 +2,19 @@
  * walking a few known paths of large WAT records and skipping the rest
  * fast. jscan.c says why it exists instead of the JSON library.
  *
+ * How it works: the document is classified 64 bytes at a time with SIMD
+ * compares into bitmasks (as simdjson's stage 1 does): quotes not escaped by
+ * an odd run of backslashes, the bytes inside strings (a prefix XOR of the
+ * quotes), and from those the "tokens": every opening quote, every {}[]:,
+ * outside strings, and the first byte of every run of other non-space bytes
+ * outside strings (numbers, literals, junk). The navigation calls then pop
+ * token positions off the masks, so skipping a string of any length costs
+ * one token, and whitespace costs nothing. The closing quote of a string
+ * that is read is found from the token after it: only whitespace can lie
+ * between them. Control characters inside strings and
+ * invalid escapes are found per block and reported when the cursor reaches
+ * them, so the first error in document order is the one reported.
+ *
  * Usage: cs__js_init(), then cs__js_enter_object() / cs__js_next_key() /
  * cs__js_enter_array() / cs__js_next_elem() to navigate, cs__js_string() to
  * read a string value, cs__js_skip() for any value of no interest, and
@@ -12,8 +25,8 @@
  *
  * The navigation calls are inline here: they run a few times per link in a
  * WAT record, and a call across translation units would cost more than the
- * work. The cold and bulky parts (skip, numbers, errors, unescape) live in
- * jscan.c. */
+ * work. Block classification, skipping, scalars, errors and unescaping live
+ * in jscan.c. */
 #ifndef CS_WARC_JSCAN_H
 #define CS_WARC_JSCAN_H
 
@@ -21,23 +34,31 @@
 
 #include "crawlset/util.h"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #define CS_JS_DEFAULT_DEPTH 512
 #define CS_JS_MAX_DEPTH 4096 /* hard ceiling for the depth limit */
+#define CS_JS_NONE ((size_t)-1)
 
 typedef struct cs_jscan {
-    const char *start;  /* first byte of the document */
-    const char *p;      /* cursor */
-    const char *end;    /* one past the last byte */
-    unsigned depth;     /* containers open along the navigated path */
-    unsigned max_depth; /* nesting limit, <= CS_JS_MAX_DEPTH */
-    bool first;         /* just entered a container: no ',' expected */
-    cs_status st;       /* CS_OK, or the error class (EFORMAT, ETRUNC, ETOOBIG) */
-    const char *err;    /* static description of the error; NULL while none */
-    size_t err_off;     /* byte offset of the error in the document */
+    const char *start;     /* first byte of the document */
+    size_t len;            /* its length */
+    size_t blk;            /* offset of the block the token bits belong to */
+    size_t next_blk;       /* offset of the next block to classify */
+    uint64_t toks;         /* token bits of the current block not yet consumed */
+    uint64_t bs;           /* backslash bits of the current block */
+    size_t last_bs;        /* position of the last backslash before the current
+                              block (0: none that matters) */
+    uint64_t in_str_carry; /* all ones when the last block ended inside a string */
+    uint64_t esc_carry;    /* 1 when the next block's first byte is escaped */
+    uint64_t scalar_carry; /* 1 when the last block ended inside a scalar run */
+    size_t perr_pos;       /* first string error found ahead of the cursor, or NONE */
+    const char *perr_msg;  /* ... its description */
+    cs_status perr_st;     /* ... and class */
+    unsigned depth;        /* containers open along the navigated path */
+    unsigned max_depth;    /* nesting limit, <= CS_JS_MAX_DEPTH */
+    bool first;            /* just entered a container: no ',' expected */
+    cs_status st;          /* CS_OK, or the error class (EFORMAT, ETRUNC, ETOOBIG) */
+    const char *err;       /* static description of the error; NULL while none */
+    size_t err_off;        /* byte offset of the error in the document */
 } cs_jscan;
 
 /* A string as written between the quotes: still escaped when escaped. */
@@ -59,14 +80,34 @@ enum {
 void cs__js_init(cs_jscan *js, const char *p, size_t n, unsigned max_depth);
 /* Records the first error (later ones are ignored); returns false. st is
  * CS_EFORMAT, CS_ETRUNC (input ended early) or CS_ETOOBIG (too deep). */
-bool cs__js_fail(cs_jscan *js, const char *at, cs_status st, const char *what);
+bool cs__js_fail(cs_jscan *js, size_t at, cs_status st, const char *what);
+/* Classifies the next block into js->toks; false at the end of input (or
+ * when a pending error was raised). */
+bool cs__js_fill(cs_jscan *js);
+/* Raises the pending string error (always returns false). */
+bool cs__js_raise_pending(cs_jscan *js);
 /* Skips one value of any kind, checking its grammar. */
 bool cs__js_skip(cs_jscan *js);
-/* Checks that only whitespace is left. */
+/* A set of up to 32 object keys, prepared for fast matching. */
+typedef struct cs_jkeys {
+    unsigned n;
+    const char *const *names; /* borrowed */
+    uint16_t lens[32];
+    uint64_t words[32];       /* first 8 bytes, zero padded */
+} cs_jkeys;
+void cs__js_keys_init(cs_jkeys *k, const char *const *names, unsigned n);
+
+/* Reads the object that is the next value. For each member whose key is
+ * keys->names[i] (after unescaping) and whose value is a string, vals[i]
+ * gets the raw string and bit i of *present is set; a later duplicate
+ * replaces an earlier one, and a value of another type clears the bit and
+ * sets bit i of *wrong. Other members are skipped. The fast path for flat
+ * objects such as WAT link entries; vals[i] is untouched unless bit i of
+ * *present is set. */
+bool cs__js_object_strings(cs_jscan *js, const cs_jkeys *keys, cs_jstr *vals,
+                           uint32_t *present, uint32_t *wrong);
+/* Checks that nothing but whitespace is left. */
 bool cs__js_finish(cs_jscan *js);
-/* Slow path of string scanning: from p (just after the opening quote or at
- * a backslash) to the closing quote, validating escapes. */
-bool cs__js_string_slow(cs_jscan *js, const char *p, cs_jstr *out);
 
 /* Decodes the escapes of a raw string (as validated by the scanner) into
  * out, which needs room for len bytes (decoding never grows). \uXXXX
@@ -78,99 +119,106 @@ bool cs__js_str_is_slow(const cs_jstr *s, const char *lit, size_t n);
 
 static inline bool cs__js_str_is(const cs_jstr *s, const char *lit, size_t n)
 {
-    if (!s->escaped)
-        return s->len == n && memcmp(s->ptr, lit, n) == 0;
-    return cs__js_str_is_slow(s, lit, n);
+    if (s->len == n && memcmp(s->ptr, lit, n) == 0)
+        return true;
+    return s->escaped && cs__js_str_is_slow(s, lit, n);
 }
 #define CS_JS_IS(s, lit) cs__js_str_is((s), lit, sizeof(lit) - 1)
 
-static inline bool cs__js_ws(unsigned char c)
+/* Position of the next token, or CS_JS_NONE at the end of input or once an
+ * error is recorded. Does not consume it. (A pending string error masks the
+ * tokens after it, and the next fill raises it.) */
+static inline size_t cs__js_tok(cs_jscan *js)
 {
-    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+    while (js->toks == 0)
+        if (!cs__js_fill(js))
+            return CS_JS_NONE;
+    return js->blk + (size_t)__builtin_ctzll(js->toks);
 }
 
-static inline void cs__js_skip_ws(cs_jscan *js)
+static inline void cs__js_pop(cs_jscan *js) { js->toks &= js->toks - 1; }
+
+/* Reports a missing token: truncation, unless an error is already set. */
+static inline bool cs__js_eof(cs_jscan *js, const char *what)
 {
-    const char *p = js->p;
-    while (p < js->end && cs__js_ws((unsigned char)*p))
-        p++;
-    js->p = p;
+    if (js->in_str_carry)
+        what = "unexpected end of input in a string";
+    return cs__js_fail(js, js->len, CS_ETRUNC, what);
 }
 
-/* First byte in [p, end) that is '"', '\\' or a control character < 0x20,
- * or end. The hot loop of the whole scanner. */
-static inline const char *cs__js_scan_str(const char *p, const char *end)
+/* Whether the string between quotes at open and close holds a backslash;
+ * close must lie before the current block's end. */
+static inline bool cs__js_has_bs(const cs_jscan *js, size_t open, size_t close)
 {
-#if defined(__SSE2__)
-    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1F);
-    while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
-                                 _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v));
-        unsigned mask = (unsigned)_mm_movemask_epi8(m);
-        if (mask)
-            return p + __builtin_ctz(mask);
-        p += 16;
-    }
-#endif
-    while (p < end) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '"' || c == '\\' || c < 0x20)
-            return p;
-        p++;
-    }
-    return end;
+    if (js->last_bs > open)
+        return true; /* only string bytes lie between open and the block */
+    size_t from = open + 1 > js->blk ? open + 1 : js->blk;
+    if (close <= from)
+        return false;
+    unsigned lo = (unsigned)(from - js->blk), hi = (unsigned)(close - js->blk);
+    uint64_t below_hi = hi >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << hi) - 1);
+    return (js->bs & below_hi & ~(((uint64_t)1 << lo) - 1)) != 0;
 }
 
-/* Reads the string whose opening quote is at js->p. */
-static inline bool cs__js_string_at(cs_jscan *js, cs_jstr *out)
+/* The closing quote of a string, from the position of the token after it:
+ * the last non-whitespace byte before that token. */
+static inline size_t cs__js_close_before(const cs_jscan *js, size_t next)
 {
-    const char *s = js->p + 1;
-    const char *q = cs__js_scan_str(s, js->end);
-    if (q < js->end && *q == '"') {
-        out->ptr = s;
-        out->len = (size_t)(q - s);
-        out->escaped = false;
-        js->p = q + 1;
-        return true;
-    }
-    return cs__js_string_slow(js, q, out);
+    const char *s = js->start;
+    size_t c = next - 1;
+    while (s[c] != '"') /* only ' ', TAB, LF, CR can be in between */
+        c--;
+    return c;
 }
 
+/* Reads the string whose opening quote is the next token (at pos). The
+ * cursor is left at the token after the string. */
+static inline bool cs__js_string_at(cs_jscan *js, size_t pos, cs_jstr *out)
+{
+    cs__js_pop(js);
+    size_t next = cs__js_tok(js);
+    if (next == CS_JS_NONE)
+        return cs__js_eof(js, "unexpected end of input after a string");
+    size_t close = cs__js_close_before(js, next);
+    out->ptr = js->start + pos + 1;
+    out->len = close - pos - 1;
+    out->escaped = cs__js_has_bs(js, pos, close);
+    return true;
+}
+
+/* Kind of the next value; CS_JS_EOF at end of input or after an error. */
 static inline int cs__js_peek(cs_jscan *js)
 {
-    if (js->err)
+    size_t pos = cs__js_tok(js);
+    if (pos == CS_JS_NONE)
         return CS_JS_EOF;
-    cs__js_skip_ws(js);
-    if (js->p >= js->end)
-        return CS_JS_EOF;
-    char c = *js->p;
+    char c = js->start[pos];
     return (c == '{' || c == '[' || c == '"') ? c : CS_JS_OTHER;
 }
 
 /* Reads a string value; the next value must be a string. */
 static inline bool cs__js_string(cs_jscan *js, cs_jstr *out /* OUT */)
 {
-    if (cs__js_peek(js) != CS_JS_STRING)
-        return cs__js_fail(js, js->p, js->p < js->end ? CS_EFORMAT : CS_ETRUNC,
-                           "expected a string");
-    return cs__js_string_at(js, out);
+    size_t pos = cs__js_tok(js);
+    if (pos == CS_JS_NONE)
+        return cs__js_eof(js, "unexpected end of input (expected a string)");
+    if (js->start[pos] != '"')
+        return cs__js_fail(js, pos, CS_EFORMAT, "expected a string");
+    return cs__js_string_at(js, pos, out);
 }
 
 static inline bool cs__js_enter(cs_jscan *js, char open)
 {
-    if (js->err)
-        return false;
-    cs__js_skip_ws(js);
-    if (js->p >= js->end)
-        return cs__js_fail(js, js->p, CS_ETRUNC, "unexpected end of input");
-    if (*js->p != open)
-        return cs__js_fail(js, js->p, CS_EFORMAT,
+    size_t pos = cs__js_tok(js);
+    if (pos == CS_JS_NONE)
+        return cs__js_eof(js, "unexpected end of input");
+    if (js->start[pos] != open)
+        return cs__js_fail(js, pos, CS_EFORMAT,
                            open == '{' ? "expected an object" : "expected an array");
     if (js->depth >= js->max_depth)
-        return cs__js_fail(js, js->p, CS_ETOOBIG, "nesting too deep");
+        return cs__js_fail(js, pos, CS_ETOOBIG, "nesting too deep");
+    cs__js_pop(js);
     js->depth++;
-    js->p++;
     js->first = true;
     return true;
 }
@@ -182,71 +230,68 @@ static inline bool cs__js_enter_array(cs_jscan *js) { return cs__js_enter(js, '[
  * 0: the object ended ('}' consumed); -1: error. */
 static inline int cs__js_next_key(cs_jscan *js, cs_jstr *key /* OUT */)
 {
-    if (js->err)
-        return -1;
-    cs__js_skip_ws(js);
-    if (js->p >= js->end)
+    size_t pos = cs__js_tok(js);
+    if (pos == CS_JS_NONE)
         goto trunc;
     bool first = js->first;
     js->first = false;
-    if (*js->p == '}') {
-        js->p++;
+    char c = js->start[pos];
+    if (c == '}') {
+        cs__js_pop(js);
         js->depth--;
         return 0;
     }
     if (!first) {
-        if (*js->p != ',') {
-            cs__js_fail(js, js->p, CS_EFORMAT, "expected ',' or '}' in object");
+        if (c != ',') {
+            cs__js_fail(js, pos, CS_EFORMAT, "expected ',' or '}' in object");
             return -1;
         }
-        js->p++;
-        cs__js_skip_ws(js);
-        if (js->p >= js->end)
+        cs__js_pop(js);
+        if ((pos = cs__js_tok(js)) == CS_JS_NONE)
             goto trunc;
+        c = js->start[pos];
     }
-    if (*js->p != '"') {
-        cs__js_fail(js, js->p, CS_EFORMAT, "expected a string as object key");
+    if (c != '"') {
+        cs__js_fail(js, pos, CS_EFORMAT, "expected a string as object key");
         return -1;
     }
-    if (!cs__js_string_at(js, key))
+    if (!cs__js_string_at(js, pos, key))
         return -1;
-    cs__js_skip_ws(js);
-    if (js->p >= js->end)
+    if ((pos = cs__js_tok(js)) == CS_JS_NONE)
         goto trunc;
-    if (*js->p != ':') {
-        cs__js_fail(js, js->p, CS_EFORMAT, "expected ':' after object key");
+    if (js->start[pos] != ':') {
+        cs__js_fail(js, pos, CS_EFORMAT, "expected ':' after object key");
         return -1;
     }
-    js->p++;
+    cs__js_pop(js);
     return 1;
 trunc:
-    cs__js_fail(js, js->p, CS_ETRUNC, "unexpected end of input in object");
+    cs__js_eof(js, "unexpected end of input in object");
     return -1;
 }
 
 /* 1: an element follows (cursor at it); 0: the array ended; -1: error. */
 static inline int cs__js_next_elem(cs_jscan *js)
 {
-    if (js->err)
-        return -1;
-    cs__js_skip_ws(js);
-    if (js->p >= js->end) {
-        cs__js_fail(js, js->p, CS_ETRUNC, "unexpected end of input in array");
+    size_t pos = cs__js_tok(js);
+    if (pos == CS_JS_NONE) {
+        cs__js_eof(js, "unexpected end of input in array");
         return -1;
     }
     bool first = js->first;
     js->first = false;
-    if (*js->p == ']') {
-        js->p++;
+    char c = js->start[pos];
+    if (c == ']') {
+        cs__js_pop(js);
         js->depth--;
         return 0;
     }
     if (!first) {
-        if (*js->p != ',') {
-            cs__js_fail(js, js->p, CS_EFORMAT, "expected ',' or ']' in array");
+        if (c != ',') {
+            cs__js_fail(js, pos, CS_EFORMAT, "expected ',' or ']' in array");
             return -1;
         }
-        js->p++;
+        cs__js_pop(js);
     }
     return 1;
 }

@@ -4,6 +4,50 @@
 
 #include "crawlset/url.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* Index of the first byte of s[0..n) equal to a, b or c; n if none. Hrefs
+ * are tens of bytes, so this is the inner loop of splitting them. */
+static inline size_t find3(const char *s, size_t n, char a, char b, char c)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b), vc = _mm_set1_epi8(c);
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb)),
+                                 _mm_cmpeq_epi8(v, vc));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits)
+            return i + (size_t)__builtin_ctz(bits);
+    }
+#endif
+    for (; i < n; i++)
+        if (s[i] == a || s[i] == b || s[i] == c)
+            return i;
+    return n;
+}
+
+/* True when s[0..n) holds a byte below 0x20 (TAB, LF, CR and the rest). */
+static inline bool has_ctl(const char *s, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i c1f = _mm_set1_epi8(0x1F);
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v)))
+            return true;
+    }
+#endif
+    for (; i < n; i++)
+        if ((unsigned char)s[i] < 0x20)
+            return true;
+    return false;
+}
+
 static inline bool is_alpha(unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
 static inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
@@ -27,22 +71,16 @@ void cs_url_split(const char *s, size_t n, cs_url_parts *out)
         }
     }
     if (n - i >= 2 && s[i] == '/' && s[i + 1] == '/') {
-        size_t j = i + 2;
-        while (j < n && s[j] != '/' && s[j] != '?' && s[j] != '#')
-            j++;
+        size_t j = i + 2 + find3(s + i + 2, n - i - 2, '/', '?', '#');
         out->has_authority = true;
         out->authority = (cs_slice){s + i + 2, j - i - 2};
         i = j;
     }
-    size_t j = i;
-    while (j < n && s[j] != '?' && s[j] != '#')
-        j++;
+    size_t j = i + find3(s + i, n - i, '?', '#', '#');
     out->path = (cs_slice){s + i, j - i};
     i = j;
     if (i < n && s[i] == '?') {
-        j = i + 1;
-        while (j < n && s[j] != '#')
-            j++;
+        j = i + 1 + find3(s + i + 1, n - i - 1, '#', '#', '#');
         out->has_query = true;
         out->query = (cs_slice){s + i + 1, j - i - 1};
         i = j;
@@ -107,11 +145,12 @@ static cs_slice clean_bounds(const char *s, size_t n, bool *dirty)
     while (b > a && (unsigned char)s[b - 1] <= 0x20)
         b--;
     *dirty = false;
-    for (size_t i = a; i < b; i++)
-        if (s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
-            *dirty = true;
-            break;
-        }
+    if (has_ctl(s + a, b - a)) /* rare: look closer */
+        for (size_t i = a; i < b; i++)
+            if (s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+                *dirty = true;
+                break;
+            }
     return (cs_slice){s + a, b - a};
 }
 
@@ -129,6 +168,127 @@ static inline char *put(char *w, cs_slice s)
     if (s.len)
         memcpy(w, s.ptr, s.len);
     return w + s.len;
+}
+
+/* True when some segment of path is "." or "..". */
+static bool has_dot_segment(cs_slice path)
+{
+    const char *p = path.ptr, *end = path.ptr + path.len;
+    while (p < end && (p = memchr(p, '.', (size_t)(end - p))) != NULL) {
+        if (p == path.ptr || p[-1] == '/') {
+            const char *q = p + 1;
+            if (q < end && *q == '.')
+                q++;
+            if (q == end || *q == '/')
+                return true;
+        }
+        p++;
+    }
+    return false;
+}
+
+/* Writes the target of R against B (B unused when R has a scheme). */
+static size_t compose(const cs_url_parts *R, const cs_url_parts *B, char *out)
+{
+    char *w = out;
+    w = put(w, R->has_scheme ? R->scheme : B->scheme);
+    *w++ = ':';
+    cs_slice query = {NULL, 0};
+    bool has_query;
+    char *path_start;
+    if (R->has_scheme || R->has_authority) {
+        if (R->has_authority) {
+            *w++ = '/';
+            *w++ = '/';
+            w = put(w, R->authority);
+        }
+        path_start = w;
+        w = put(w, R->path);
+        if (has_dot_segment(R->path))
+            w = path_start + cs_url_remove_dot_segments(path_start, (size_t)(w - path_start),
+                                                        path_start);
+        has_query = R->has_query;
+        query = R->query;
+    } else {
+        if (B->has_authority) {
+            *w++ = '/';
+            *w++ = '/';
+            w = put(w, B->authority);
+        }
+        path_start = w;
+        if (R->path.len == 0) {
+            w = put(w, B->path);
+            has_query = R->has_query || B->has_query;
+            query = R->has_query ? R->query : B->query;
+        } else {
+            if (R->path.ptr[0] == '/') {
+                w = put(w, R->path);
+            } else if (B->has_authority && B->path.len == 0) { /* 5.2.3 merge */
+                *w++ = '/';
+                w = put(w, R->path);
+            } else {
+                size_t k = B->path.len;
+                while (k > 0 && B->path.ptr[k - 1] != '/')
+                    k--;
+                w = put(w, (cs_slice){B->path.ptr, k});
+                w = put(w, R->path);
+            }
+            cs_slice merged = {path_start, (size_t)(w - path_start)};
+            if (has_dot_segment(merged))
+                w = path_start + cs_url_remove_dot_segments(path_start, merged.len, path_start);
+            has_query = R->has_query;
+            query = R->query;
+        }
+    }
+    if (has_query) {
+        *w++ = '?';
+        w = put(w, query);
+    }
+    if (R->has_fragment) {
+        *w++ = '#';
+        w = put(w, R->fragment);
+    }
+    *w = '\0';
+    return (size_t)(w - out);
+}
+
+cs_status cs_url_base_init(cs_url_base *b, const char *s, size_t n)
+{
+    memset(b, 0, sizeof *b);
+    cs_url_split(s, n, &b->parts);
+    if (!b->parts.has_scheme)
+        return CS_EINVAL;
+    b->s = s;
+    b->len = n;
+    return CS_OK;
+}
+
+cs_status cs_url_resolve_with(const cs_url_base *b, const char *ref, size_t rlen, char *out,
+                              size_t cap, cs_slice *res)
+{
+    size_t blen = b ? b->len : 0;
+    if (!ref)
+        rlen = 0;
+    if (cap < CS_URL_RESOLVE_MAX(blen, rlen))
+        return CS_ETOOBIG;
+    bool dirty;
+    cs_slice r = clean_bounds(ref ? ref : "", rlen, &dirty);
+    if (dirty) { /* scratch above the room for the result */
+        char *scratch = out + blen + rlen + 8;
+        r.len = strip_tabs_newlines(r, scratch);
+        r.ptr = scratch;
+    }
+    cs_url_parts R;
+    cs_url_split(r.ptr, r.len, &R);
+    if (R.has_scheme && !has_dot_segment(R.path)) {
+        *res = r; /* already the target */
+        return CS_OK;
+    }
+    if (!R.has_scheme && !b)
+        return CS_EINVAL;
+    size_t n = compose(&R, b ? &b->parts : NULL, out);
+    *res = (cs_slice){out, n};
+    return CS_OK;
 }
 
 cs_status cs_url_resolve(const char *base, size_t blen, const char *ref, size_t rlen, char *out,
@@ -155,78 +315,14 @@ cs_status cs_url_resolve(const char *base, size_t blen, const char *ref, size_t 
         r.len = strip_tabs_newlines(r, scratch);
         r.ptr = scratch;
     }
-
     cs_url_parts R, B;
+    memset(&B, 0, sizeof B);
     cs_url_split(r.ptr, r.len, &R);
     if (!R.has_scheme) {
         cs_url_split(b.ptr, b.len, &B);
         if (!B.has_scheme)
             return CS_EINVAL;
     }
-
-    char *w = out;
-    cs_slice scheme = R.has_scheme ? R.scheme : B.scheme;
-    w = put(w, scheme);
-    *w++ = ':';
-
-    bool has_auth;
-    cs_slice auth, query = {NULL, 0};
-    bool has_query;
-    char *path_start;
-    if (R.has_scheme || R.has_authority) {
-        has_auth = R.has_authority;
-        auth = R.authority;
-        if (has_auth) {
-            *w++ = '/';
-            *w++ = '/';
-            w = put(w, auth);
-        }
-        path_start = w;
-        w = put(w, R.path);
-        w = path_start + cs_url_remove_dot_segments(path_start, (size_t)(w - path_start),
-                                                    path_start);
-        has_query = R.has_query;
-        query = R.query;
-    } else {
-        has_auth = B.has_authority;
-        if (has_auth) {
-            *w++ = '/';
-            *w++ = '/';
-            w = put(w, B.authority);
-        }
-        path_start = w;
-        if (R.path.len == 0) {
-            w = put(w, B.path);
-            has_query = R.has_query || B.has_query;
-            query = R.has_query ? R.query : B.query;
-        } else {
-            if (R.path.ptr[0] == '/') {
-                w = put(w, R.path);
-            } else if (B.has_authority && B.path.len == 0) { /* 5.2.3 merge */
-                *w++ = '/';
-                w = put(w, R.path);
-            } else {
-                size_t k = B.path.len;
-                while (k > 0 && B.path.ptr[k - 1] != '/')
-                    k--;
-                w = put(w, (cs_slice){B.path.ptr, k});
-                w = put(w, R.path);
-            }
-            w = path_start + cs_url_remove_dot_segments(path_start, (size_t)(w - path_start),
-                                                        path_start);
-            has_query = R.has_query;
-            query = R.query;
-        }
-    }
-    if (has_query) {
-        *w++ = '?';
-        w = put(w, query);
-    }
-    if (R.has_fragment) {
-        *w++ = '#';
-        w = put(w, R.fragment);
-    }
-    *w = '\0';
-    *out_len = (size_t)(w - out);
+    *out_len = compose(&R, &B, out);
     return CS_OK;
 }

@@ -50,6 +50,7 @@ typedef struct wat_ctx {
     bool has_html;
     link_list links, head;
     size_t max_len[F_N]; /* longest raw string per field, for scratch sizes */
+    cs_jkeys keys;       /* the link fields, for cs__js_object_strings */
     bool nomem;
 } wat_ctx;
 
@@ -73,7 +74,7 @@ static bool member(wat_ctx *c, int kind, const char *what)
     if (k == kind)
         return true;
     if (c->o->strict && k != CS_JS_EOF)
-        cs__js_fail(&c->js, c->js.p, CS_EFORMAT, what);
+        cs__js_fail(&c->js, cs__js_tok(&c->js), CS_EFORMAT, what);
     else
         cs__js_skip(&c->js);
     return false;
@@ -107,7 +108,7 @@ static link_ent *new_ent(wat_ctx *c, link_list *l)
         ch = cs_arena_alloc(c->a, sizeof *ch);
         if (!ch) {
             c->nomem = true;
-            cs__js_fail(&c->js, c->js.p, CS_ENOMEM, "out of memory for the link table");
+            cs__js_fail(&c->js, cs__js_tok(&c->js), CS_ENOMEM, "out of memory for the link table");
             return NULL;
         }
         ch->next = NULL;
@@ -121,76 +122,82 @@ static link_ent *new_ent(wat_ctx *c, link_list *l)
     return &ch->e[ch->n];
 }
 
-static int field_of(const cs_jstr *k)
+/* The image-candidate rule on a raw entry (decoding only what is escaped). */
+static bool ent_is_image(const char *json, const link_ent *e)
 {
-    if (!k->escaped) {
-        const char *s = k->ptr;
-        switch (k->len) {
-        case 3:
-            if (!memcmp(s, "url", 3))
-                return F_URL;
-            if (!memcmp(s, "alt", 3))
-                return F_ALT;
-            if (!memcmp(s, "rel", 3))
-                return F_REL;
-            return -1;
-        case 4:
-            if (!memcmp(s, "path", 4))
-                return F_PATH;
-            if (!memcmp(s, "text", 4))
-                return F_TEXT;
-            if (!memcmp(s, "href", 4))
-                return F_HREF;
-            return -1;
-        case 5:
-            return memcmp(s, "title", 5) ? -1 : F_TITLE;
-        default:
-            return -1;
-        }
+    if (!((e->present >> F_PATH) & 1) || !((e->present >> F_ALT) & 1))
+        return false;
+    char path[8 * 6];
+    cs_slice ps = {json + e->f[F_PATH].off, e->f[F_PATH].len};
+    if ((e->escaped >> F_PATH) & 1) {
+        if (ps.len > sizeof path)
+            return false; /* cannot decode to the 8 bytes of "IMG@/src" */
+        ps = (cs_slice){path, cs__js_unescape(ps.ptr, ps.len, path)};
     }
-    static const char *const names[F_N] = {"path", "url", "href", "alt", "title", "text", "rel"};
-    for (int f = 0; f < F_N; f++)
-        if (cs__js_str_is(k, names[f], strlen(names[f])))
-            return f;
-    return -1;
+    if (!cs_slice_eq(ps, "IMG@/src"))
+        return false;
+    const char *a = json + e->f[F_ALT].off;
+    size_t n = e->f[F_ALT].len;
+    if (!((e->escaped >> F_ALT) & 1))
+        return cs_wat_is_image(ps, (cs_slice){a, n});
+    /* escaped alt: blank unless some byte decodes to a non-space */
+    for (size_t i = 0; i < n;) {
+        char ch = a[i];
+        if (ch != '\\') {
+            if (ch != ' ')
+                return true;
+            i++;
+            continue;
+        }
+        char d[8];
+        size_t el = a[i + 1] == 'u' ? 6 : 2;
+        if (el == 6 && i + 12 <= n && a[i + 6] == '\\' && a[i + 7] == 'u')
+            el = 12; /* maybe a surrogate pair */
+        size_t m = cs__js_unescape(a + i, el, d);
+        if (!cs_wat_is_image(ps, (cs_slice){d, m}))
+            i += el;
+        else
+            return true;
+    }
+    return false;
 }
+
+static const char *const FIELD_NAMES[F_N] = {"path", "url", "href", "alt", "title", "text", "rel"};
 
 static void link_entry(wat_ctx *c, link_list *l, uint32_t index)
 {
     cs_jscan *js = &c->js;
     link_ent *e = new_ent(c, l);
-    if (!e || !cs__js_enter_object(js))
+    if (!e)
         return;
-    e->present = e->escaped = 0;
-    e->index = index;
-    cs_jstr k, v;
-    int r;
-    while ((r = cs__js_next_key(js, &k)) == 1) {
-        int f = field_of(&k);
-        if (f < 0) {
-            cs__js_skip(js);
-            continue;
-        }
-        e->present &= (uint16_t)~(1u << f);
-        if (!member(c, CS_JS_STRING, "link member is not a string") || !cs__js_string(js, &v))
-            continue;
-        e->f[f].off = (uint32_t)(v.ptr - js->start);
-        e->f[f].len = (uint32_t)v.len;
-        e->present |= (uint16_t)(1u << f);
-        if (v.escaped)
-            e->escaped |= (uint16_t)(1u << f);
-        else
-            e->escaped &= (uint16_t)~(1u << f);
-        if (v.len > c->max_len[f])
-            c->max_len[f] = v.len;
+    cs_jstr v[F_N];
+    memset(v, 0, sizeof v);
+    uint32_t present, wrong;
+    if (!cs__js_object_strings(js, &c->keys, v, &present, &wrong))
+        return;
+    if (wrong && c->o->strict) {
+        cs__js_fail(js, cs__js_tok(js), CS_EFORMAT, "link member is not a string");
+        return;
     }
-    if (r < 0)
-        return;
     l->total++;
-    if (e->present & ((1u << F_URL) | (1u << F_HREF))) {
-        l->tail->n++; /* keep it */
-        l->count++;
+    if (!(present & ((1u << F_URL) | (1u << F_HREF))))
+        return; /* nothing to deliver */
+    e->present = (uint16_t)present;
+    e->index = index;
+    unsigned esc = 0;
+    for (int f = 0; f < F_N; f++) { /* absent fields: zeros, masked by present */
+        e->f[f].off = v[f].ptr ? (uint32_t)(v[f].ptr - js->start) : 0;
+        e->f[f].len = (uint32_t)v[f].len;
+        esc |= (unsigned)v[f].escaped << f;
     }
+    e->escaped = (uint16_t)esc;
+    if (c->o->images_only && !ent_is_image(js->start, e))
+        return;
+    for (int f = 0; f < F_N; f++)
+        if (e->f[f].len > c->max_len[f])
+            c->max_len[f] = e->f[f].len;
+    l->tail->n++; /* keep it */
+    l->count++;
 }
 
 static void link_array(wat_ctx *c, link_list *l)
@@ -374,21 +381,20 @@ typedef struct scratch {
     size_t url_cap;
 } scratch;
 
-static cs_status deliver(wat_ctx *c, const char *json, cs_wat_page *pg, cs_slice rbase,
-                         link_list *l, bool in_head, scratch *s, cs_wat_link_fn cb, void *ud)
+static cs_status deliver(const char *json, cs_wat_page *pg, const cs_url_base *ub,
+                         const link_list *l, bool in_head, scratch *s, cs_wat_link_fn cb,
+                         void *ud)
 {
     for (link_chunk *ch = l->head; ch; ch = ch->next) {
         for (uint32_t i = 0; i < ch->n; i++) {
             const link_ent *e = &ch->e[i];
             cs_slice f[F_N];
             for (int k = 0; k < F_N; k++) {
-                if (e->present & (1u << k))
+                if ((e->present >> k) & 1)
                     f[k] = decode(json + e->f[k].off, e->f[k].len, (e->escaped >> k) & 1, s->f[k]);
                 else
                     f[k] = (cs_slice){NULL, 0};
             }
-            if (c->o->images_only && !cs_wat_is_image(f[F_PATH], f[F_ALT]))
-                continue;
             cs_wat_link lk;
             lk.path = f[F_PATH];
             lk.url_raw = f[F_URL].ptr ? f[F_URL] : f[F_HREF];
@@ -398,11 +404,8 @@ static cs_status deliver(wat_ctx *c, const char *json, cs_wat_page *pg, cs_slice
             lk.rel = f[F_REL];
             lk.index = e->index;
             lk.in_head = in_head;
-            size_t n;
-            if (cs_url_resolve(rbase.ptr, rbase.len, lk.url_raw.ptr, lk.url_raw.len, s->url,
-                               s->url_cap, &n) == CS_OK) {
-                lk.url = (cs_slice){s->url, n};
-            } else {
+            if (cs_url_resolve_with(ub, lk.url_raw.ptr, lk.url_raw.len, s->url, s->url_cap,
+                                    &lk.url) != CS_OK) {
                 lk.url = (cs_slice){NULL, 0};
                 pg->links_unresolved++;
             }
@@ -441,6 +444,7 @@ cs_status cs_wat_extract(const char *json, size_t n, const char *record_target_u
     memset(&c, 0, sizeof c);
     c.a = a;
     c.o = opts ? opts : &defaults;
+    cs__js_keys_init(&c.keys, FIELD_NAMES, F_N);
     cs__js_init(&c.js, json ? json : "", n, c.o->max_depth);
     document(&c);
     if (c.js.err) {
@@ -462,16 +466,25 @@ cs_status cs_wat_extract(const char *json, size_t n, const char *record_target_u
     pg.links_total = c.links.total + (c.o->head_links ? c.head.total : 0);
     if (c.nomem)
         goto nomem;
-    cs_slice rbase = pg.target_uri;
-    if (pg.base.ptr) {
-        size_t cap = CS_URL_RESOLVE_MAX(pg.target_uri.len, pg.base.len), bn;
+    /* The base links resolve against: Head.Base resolved against the
+     * target, else the target itself (cleaned and checked by resolving it
+     * against nothing). Either comes out of cs_url_resolve, hence clean. */
+    cs_url_base ub;
+    bool have_base = false;
+    for (int pass = 0; pass < 2 && !have_base; pass++) {
+        cs_slice ref = pass == 0 ? pg.base : pg.target_uri;
+        if (!ref.ptr)
+            continue;
+        cs_slice against = pass == 0 ? pg.target_uri : (cs_slice){NULL, 0};
+        size_t cap = CS_URL_RESOLVE_MAX(against.len, ref.len), bn;
         char *b = cs_arena_alloc(a, cap);
         if (!b)
             goto nomem;
-        if (cs_url_resolve(pg.target_uri.ptr, pg.target_uri.len, pg.base.ptr, pg.base.len, b,
-                           cap, &bn) == CS_OK) {
-            pg.base_resolved = (cs_slice){b, bn};
-            rbase = pg.base_resolved;
+        if (cs_url_resolve(against.ptr, against.len, ref.ptr, ref.len, b, cap, &bn) == CS_OK &&
+            cs_url_base_init(&ub, b, bn) == CS_OK) {
+            have_base = true;
+            if (pass == 0)
+                pg.base_resolved = (cs_slice){b, bn};
         }
     }
 
@@ -481,7 +494,8 @@ cs_status cs_wat_extract(const char *json, size_t n, const char *record_target_u
         size_t total = 0;
         for (int k = 0; k < F_N; k++)
             total += c.max_len[k] + 1;
-        s.url_cap = CS_URL_RESOLVE_MAX(rbase.len, max_sz(c.max_len[F_URL], c.max_len[F_HREF]));
+        s.url_cap = CS_URL_RESOLVE_MAX(have_base ? ub.len : 0,
+                                       max_sz(c.max_len[F_URL], c.max_len[F_HREF]));
         char *mem = cs_arena_alloc(a, total + s.url_cap);
         if (!mem)
             goto nomem;
@@ -490,10 +504,11 @@ cs_status cs_wat_extract(const char *json, size_t n, const char *record_target_u
             mem += c.max_len[k] + 1;
         }
         s.url = mem;
+        const cs_url_base *ubp = have_base ? &ub : NULL;
         if (c.o->head_links)
-            st = deliver(&c, json, &pg, rbase, &c.head, true, &s, cb, ud);
+            st = deliver(json, &pg, ubp, &c.head, true, &s, cb, ud);
         if (st == CS_OK)
-            st = deliver(&c, json, &pg, rbase, &c.links, false, &s, cb, ud);
+            st = deliver(json, &pg, ubp, &c.links, false, &s, cb, ud);
     }
     if (page)
         *page = pg;
