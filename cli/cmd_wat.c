@@ -8,9 +8,6 @@
 
 #include "cli.h"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 static void usage_wat(FILE *f)
 {
@@ -57,21 +54,21 @@ typedef struct wat_run {
 #define LINE_FLUSH (640u << 10)
 
 /* True when s needs no JSON escaping: printable ASCII without '"' or '\\'
- * (URLs and most text). */
-static bool plain_ascii(const char *s, size_t n)
+ * (URLs and most text). Eight bytes at a time (SWAR): the strings are
+ * short, and most of them are checked once per output line. */
+static inline bool plain_ascii(const char *s, size_t n)
 {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     size_t i = 0;
-#if defined(__SSE2__)
-    const __m128i sp = _mm_set1_epi8(0x20), q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
-    for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        /* signed: bytes >= 0x80 are negative, so below 0x20 as well */
-        __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, sp),
-                                   _mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)));
-        if (_mm_movemask_epi8(bad))
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+        /* any byte < 0x20, == '"', == '\\' or >= 0x80 (exact "any byte" tests) */
+        uint64_t bad = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b);
+        if ((bad | x) & highs)
             return false;
     }
-#endif
     for (; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
@@ -97,28 +94,67 @@ static void put_str(cs_buf *b, const char *s, size_t n)
     b->data[b->len] = '\0';
 }
 
+/* Whether no byte of the word needs escaping (< 0x20, '"', '\\', >= 0x80). */
+static inline bool word_plain(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    uint64_t bad = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b);
+    return ((bad | x) & highs) == 0;
+}
+
+/* Copies s[0..n) to d while checking that it is plain (see plain_ascii);
+ * false at the first byte that needs escaping (d then holds junk). One pass
+ * instead of a check and a copy; the last partial word is done as an
+ * overlapping whole one. */
+static inline bool copy_plain(char *d, const char *s, size_t n)
+{
+    uint64_t x;
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+                return false;
+            d[i] = (char)c;
+        }
+        return true;
+    }
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&x, s + i, 8);
+        if (!word_plain(x))
+            return false;
+        memcpy(d + i, &x, 8);
+    }
+    if (i < n) {
+        memcpy(&x, s + n - 8, 8);
+        if (!word_plain(x))
+            return false;
+        memcpy(d + n - 8, &x, 8);
+    }
+    return true;
+}
+
 /* Appends the literal key (with its quotes and colon) and the value. The
- * caller reserved `room` bytes, enough for every member copied as is;
- * escaping may take more, so room is reserved again after it. */
+ * caller reserved `room` bytes, enough for every member copied as is (plus
+ * 8 spare); escaping may take more, so room is reserved again after it. */
 static inline void put_member(cs_buf *b, const char *key, size_t klen, cs_slice v, size_t room)
 {
     if (!v.ptr)
         return;
-    memcpy(b->data + b->len, key, klen);
-    b->len += klen;
-    if (plain_ascii(v.ptr, v.len)) {
-        char *w = b->data + b->len;
-        *w++ = '"';
-        memcpy(w, v.ptr, v.len);
-        w[v.len] = '"';
-        b->len += v.len + 2;
-    } else {
-        CLI_TRY(cs_json_put_str(b, v.ptr, v.len));
-        CLI_TRY(cs_buf_reserve(b, room));
+    char *w = b->data + b->len;
+    memcpy(w, key, klen);
+    w[klen] = '"';
+    if (copy_plain(w + klen + 1, v.ptr, v.len)) {
+        w[klen + 1 + v.len] = '"';
+        b->len += klen + v.len + 2;
+        return;
     }
+    b->len += klen;
+    CLI_TRY(cs_json_put_str(b, v.ptr, v.len));
+    CLI_TRY(cs_buf_reserve(b, room));
 }
 #define PUT_MEMBER(b, key, v, room) put_member((b), key, sizeof(key) - 1, (v), (room))
-
 /* Hands the formatted lines to the writer; false once writing failed. */
 static bool flush_lines(wat_run *w)
 {
@@ -182,6 +218,7 @@ static int wat_file(const char *path, const cs_wat_opts *wo, bool strict, cs_pro
     cs_warc_reader_opts ro = {0};
     ro.types = CS_WARC_METADATA;
     ro.strict = strict;
+    ro.threads = cli_threads(); /* inflate on a helper thread when there are CPUs */
     cs_warc_reader *r;
     cs_status st = cs_warc_reader_open(&r, path, &ro);
     if (st) {

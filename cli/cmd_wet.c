@@ -74,6 +74,7 @@ static int wet_file(const char *path, bool json, bool strict, cs_progress *prog,
     cs_warc_reader_opts ro = {0};
     ro.types = CS_WARC_CONVERSION;
     ro.strict = strict;
+    ro.threads = cli_threads(); /* inflate on a helper thread when there are CPUs */
     cs_warc_reader *r;
     cs_status st = cs_warc_reader_open(&r, path, &ro);
     if (st) {

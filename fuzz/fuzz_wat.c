@@ -249,6 +249,33 @@ int cs_fuzz_wat_compare(const char *json, size_t n, const char *record_target,
     return rc;
 }
 
+/* Both URL resolution paths (one-off and batch with a pre-split base) must
+ * agree on any reference; the input serves as one (and, split at the first
+ * LF, as base + reference). */
+static void check_url_paths(const char *base, size_t bl, const char *ref, size_t rl)
+{
+    size_t cap = CS_URL_RESOLVE_MAX(bl, rl), n1, bn;
+    char *o1 = malloc(cap), *o2 = malloc(cap), *bb = malloc(CS_URL_RESOLVE_MAX(0, bl));
+    if (!o1 || !o2 || !bb)
+        abort();
+    cs_status s1 = cs_url_resolve(base, bl, ref, rl, o1, cap, &n1);
+    cs_url_base b;
+    const cs_url_base *bp = NULL;
+    bn = cs_url_clean(base, bl, bb);
+    if (cs_url_base_init(&b, bb, bn) == CS_OK)
+        bp = &b;
+    cs_slice r2;
+    cs_status s2 = cs_url_resolve_with(bp, ref, rl, o2, cap, &r2);
+    if (s1 != s2 || (s1 == CS_OK && (n1 != r2.len || memcmp(o1, r2.ptr, n1) != 0))) {
+        fprintf(stderr, "fuzz_wat: url paths differ: %s vs %s\n", cs_status_name(s1),
+                cs_status_name(s2));
+        abort();
+    }
+    free(o1);
+    free(o2);
+    free(bb);
+}
+
 CS_FUZZ_TARGET(wat)
 {
     /* the size picks the options, so that mutations visit every mode */
@@ -260,6 +287,14 @@ CS_FUZZ_TARGET(wat)
     if (cs_fuzz_wat_compare((const char *)data, size, rt, &o, why, sizeof why) != 0) {
         fprintf(stderr, "fuzz_wat: %s\n", why);
         abort();
+    }
+    if (size <= 4096) {
+        static const char base[] = "http://h.example/a/b/c?q#f";
+        check_url_paths(base, sizeof base - 1, (const char *)data, size);
+        const uint8_t *lf = memchr(data, '\n', size);
+        if (lf)
+            check_url_paths((const char *)data, (size_t)(lf - data), (const char *)lf + 1,
+                            size - (size_t)(lf - data) - 1);
     }
     /* strict mode and a small depth limit must not crash either */
     o.strict = true;

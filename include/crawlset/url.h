@@ -72,10 +72,18 @@ typedef struct cs_url_base {
     size_t len;
 } cs_url_base;
 
+/* Writes s[0..n) to out (n bytes of room) with leading and trailing spaces
+ * and C0 controls trimmed and TAB, LF, CR removed inside: the cleaning that
+ * cs_url_resolve() applies to its inputs, and nothing more (no dot-segment
+ * removal). Returns the length written. out may equal s. */
+CS_API size_t cs_url_clean(const char *s, size_t n, char *out);
+
 /* Prepares b from s[0..n), which must already be clean: an absolute URI
- * without surrounding spaces or controls and without TAB/LF/CR, such as
- * cs_url_resolve() writes. s is borrowed for as long as b is used.
- * CS_EINVAL when s has no valid scheme. */
+ * without surrounding spaces or controls and without TAB/LF/CR (what
+ * cs_url_clean() or cs_url_resolve() writes). Resolving against it then
+ * gives exactly what cs_url_resolve() gives against the uncleaned base. s
+ * is borrowed for as long as b is used. CS_EINVAL when s has no valid
+ * scheme. */
 CS_API CS_WARN_UNUSED cs_status cs_url_base_init(cs_url_base *b /* OUT */, const char *s,
                                                  size_t n);
 

@@ -9,22 +9,28 @@
 #endif
 
 /* Index of the first byte of s[0..n) equal to a, b or c; n if none. Hrefs
- * are tens of bytes, so this is the inner loop of splitting them. */
+ * are tens of bytes, so this is the inner loop of splitting them; the last
+ * partial chunk is read as an overlapping full one. */
 static inline size_t find3(const char *s, size_t n, char a, char b, char c)
 {
-    size_t i = 0;
 #if defined(__SSE2__)
-    const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b), vc = _mm_set1_epi8(c);
-    for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb)),
-                                 _mm_cmpeq_epi8(v, vc));
-        unsigned bits = (unsigned)_mm_movemask_epi8(m);
-        if (bits)
-            return i + (size_t)__builtin_ctz(bits);
+    if (n >= 16) {
+        const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b), vc = _mm_set1_epi8(c);
+        size_t i = 0;
+        for (;;) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb)),
+                                     _mm_cmpeq_epi8(v, vc));
+            unsigned bits = (unsigned)_mm_movemask_epi8(m);
+            if (bits)
+                return i + (size_t)__builtin_ctz(bits);
+            if (i + 16 == n)
+                return n;
+            i = i + 32 <= n ? i + 16 : n - 16; /* overlap: bytes before i were clean */
+        }
     }
 #endif
-    for (; i < n; i++)
+    for (size_t i = 0; i < n; i++)
         if (s[i] == a || s[i] == b || s[i] == c)
             return i;
     return n;
@@ -33,16 +39,20 @@ static inline size_t find3(const char *s, size_t n, char a, char b, char c)
 /* True when s[0..n) holds a byte below 0x20 (TAB, LF, CR and the rest). */
 static inline bool has_ctl(const char *s, size_t n)
 {
-    size_t i = 0;
 #if defined(__SSE2__)
-    const __m128i c1f = _mm_set1_epi8(0x1F);
-    for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v)))
-            return true;
+    if (n >= 16) {
+        const __m128i c1f = _mm_set1_epi8(0x1F);
+        for (size_t i = 0;;) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v)))
+                return true;
+            if (i + 16 == n)
+                return false;
+            i = i + 32 <= n ? i + 16 : n - 16;
+        }
     }
 #endif
-    for (; i < n; i++)
+    for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] < 0x20)
             return true;
     return false;
@@ -252,6 +262,16 @@ static size_t compose(const cs_url_parts *R, const cs_url_parts *B, char *out)
     return (size_t)(w - out);
 }
 
+size_t cs_url_clean(const char *s, size_t n, char *out)
+{
+    bool dirty;
+    cs_slice c = clean_bounds(s, n, &dirty);
+    if (dirty)
+        return strip_tabs_newlines(c, out);
+    memmove(out, c.ptr, c.len);
+    return c.len;
+}
+
 cs_status cs_url_base_init(cs_url_base *b, const char *s, size_t n)
 {
     memset(b, 0, sizeof *b);
@@ -263,6 +283,67 @@ cs_status cs_url_base_init(cs_url_base *b, const char *s, size_t n)
     return CS_OK;
 }
 
+/* True when ref[0..n) is an absolute URI that resolution returns unchanged:
+ * a valid scheme, no byte <= 0x20 at either end, no control byte at all, and
+ * no "/." before the query (the only way a dot segment starts past the
+ * scheme). One pass; the common case of hrefs in a WAT. False only means
+ * "take the general path". */
+static bool already_resolved(const char *s, size_t n)
+{
+    if (n < 2 || !is_alpha((unsigned char)s[0]) || (unsigned char)s[n - 1] <= 0x20)
+        return false;
+    size_t i = 1;
+    while (i < n && (is_alpha((unsigned char)s[i]) || is_digit((unsigned char)s[i]) ||
+                     s[i] == '+' || s[i] == '-' || s[i] == '.'))
+        i++;
+    if (i >= n || s[i] != ':')
+        return false;
+    i++;
+    if (i < n && s[i] == '.')
+        return false; /* the path may start with a dot segment */
+    bool in_path = true; /* until the first '?' or '#' */
+    bool prev_slash = false;
+#if defined(__SSE2__)
+    const __m128i c1f = _mm_set1_epi8(0x1F), dot = _mm_set1_epi8('.'), sl = _mm_set1_epi8('/');
+    const __m128i qm = _mm_set1_epi8('?'), hs = _mm_set1_epi8('#');
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v)))
+            return false;
+        if (!in_path)
+            continue;
+        unsigned d = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, dot));
+        unsigned sb = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, sl));
+        unsigned q = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(v, qm), _mm_cmpeq_epi8(v, hs)));
+        unsigned cand = d & ((sb << 1) | (unsigned)prev_slash);
+        if (q) {
+            unsigned before = (1u << __builtin_ctz(q)) - 1;
+            if (cand & before)
+                return false;
+            in_path = false;
+            continue;
+        }
+        if (cand)
+            return false;
+        prev_slash = (sb >> 15) & 1;
+    }
+#endif
+    for (; i < n; i++) {
+        char c = s[i];
+        if ((unsigned char)c < 0x20)
+            return false;
+        if (!in_path)
+            continue;
+        if (c == '?' || c == '#')
+            in_path = false;
+        else if (c == '.' && prev_slash)
+            return false;
+        prev_slash = c == '/';
+    }
+    return true;
+}
+
 cs_status cs_url_resolve_with(const cs_url_base *b, const char *ref, size_t rlen, char *out,
                               size_t cap, cs_slice *res)
 {
@@ -271,6 +352,10 @@ cs_status cs_url_resolve_with(const cs_url_base *b, const char *ref, size_t rlen
         rlen = 0;
     if (cap < CS_URL_RESOLVE_MAX(blen, rlen))
         return CS_ETOOBIG;
+    if (ref && already_resolved(ref, rlen)) {
+        *res = (cs_slice){ref, rlen};
+        return CS_OK;
+    }
     bool dirty;
     cs_slice r = clean_bounds(ref ? ref : "", rlen, &dirty);
     if (dirty) { /* scratch above the room for the result */

@@ -467,25 +467,28 @@ cs_status cs_wat_extract(const char *json, size_t n, const char *record_target_u
     if (c.nomem)
         goto nomem;
     /* The base links resolve against: Head.Base resolved against the
-     * target, else the target itself (cleaned and checked by resolving it
-     * against nothing). Either comes out of cs_url_resolve, hence clean. */
+     * target, else the target itself, cleaned (as cs_url_resolve would
+     * clean it, no more). Either way a clean string, split once. */
     cs_url_base ub;
     bool have_base = false;
-    for (int pass = 0; pass < 2 && !have_base; pass++) {
-        cs_slice ref = pass == 0 ? pg.base : pg.target_uri;
-        if (!ref.ptr)
-            continue;
-        cs_slice against = pass == 0 ? pg.target_uri : (cs_slice){NULL, 0};
-        size_t cap = CS_URL_RESOLVE_MAX(against.len, ref.len), bn;
+    if (pg.base.ptr) {
+        size_t cap = CS_URL_RESOLVE_MAX(pg.target_uri.len, pg.base.len), bn;
         char *b = cs_arena_alloc(a, cap);
         if (!b)
             goto nomem;
-        if (cs_url_resolve(against.ptr, against.len, ref.ptr, ref.len, b, cap, &bn) == CS_OK &&
+        if (cs_url_resolve(pg.target_uri.ptr, pg.target_uri.len, pg.base.ptr, pg.base.len, b,
+                           cap, &bn) == CS_OK &&
             cs_url_base_init(&ub, b, bn) == CS_OK) {
             have_base = true;
-            if (pass == 0)
-                pg.base_resolved = (cs_slice){b, bn};
+            pg.base_resolved = (cs_slice){b, bn};
         }
+    }
+    if (!have_base && pg.target_uri.ptr) {
+        char *b = cs_arena_alloc(a, pg.target_uri.len + 1);
+        if (!b)
+            goto nomem;
+        size_t bn = cs_url_clean(pg.target_uri.ptr, pg.target_uri.len, b);
+        have_base = cs_url_base_init(&ub, b, bn) == CS_OK;
     }
 
     cs_status st = CS_OK;

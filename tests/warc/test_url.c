@@ -6,6 +6,32 @@
 #include "crawlset/url.h"
 #include "test.h"
 
+/* cs_url_resolve_with() against the same base must give the same answer:
+ * the batch path (pre-split base, zero-copy for clean absolute hrefs). */
+static void check_with(const char *base, const char *ref, const char *want)
+{
+    static char bbuf[8192], out[8192];
+    size_t bl = base ? strlen(base) : 0, rl = strlen(ref), bn;
+    cs_url_base b;
+    const cs_url_base *bp = NULL;
+    if (base) {
+        bn = cs_url_clean(base, bl, bbuf);
+        if (cs_url_base_init(&b, bbuf, bn) == CS_OK)
+            bp = &b;
+    }
+    cs_slice res;
+    cs_status st = cs_url_resolve_with(bp, ref, rl, out, sizeof out, &res);
+    if (!want) {
+        ASSERT_ST(st, CS_EINVAL);
+        return;
+    }
+    ASSERT_OK(st);
+    if (res.len != strlen(want) || memcmp(res.ptr, want, res.len) != 0)
+        FAIL("resolve_with(%s, %s) = %.*s, want %s", base ? base : "NULL", ref, (int)res.len,
+             res.ptr, want);
+    ASSERT((res.ptr >= ref && res.ptr < ref + rl) || (res.ptr >= out && res.ptr < out + sizeof out));
+}
+
 /* Resolves ref against base; returns a static copy or NULL when unresolvable. */
 static const char *resolve(const char *base, const char *ref)
 {
@@ -13,11 +39,14 @@ static const char *resolve(const char *base, const char *ref)
     size_t bl = base ? strlen(base) : 0, rl = strlen(ref), n;
     ASSERT(CS_URL_RESOLVE_MAX(bl, rl) <= sizeof out);
     cs_status st = cs_url_resolve(base, bl, ref, rl, out, CS_URL_RESOLVE_MAX(bl, rl), &n);
-    if (st == CS_EINVAL)
+    if (st == CS_EINVAL) {
+        check_with(base, ref, NULL);
         return NULL;
+    }
     ASSERT_OK(st);
     ASSERT_EQ(strlen(out), n);
     ASSERT(n + 1 <= bl + rl + 8);
+    check_with(base, ref, out);
     return out;
 }
 
@@ -148,6 +177,53 @@ TEST(url_real_world_references)
     /* a base without path segments other than the last */
     ASSERT_STR_EQ(resolve("foo:bar", "baz"), "foo:baz");
     ASSERT_STR_EQ(resolve("http://a/b", "../../../c"), "http://a/c");
+}
+
+TEST(url_resolve_with_zero_copy)
+{
+    char bbuf[64], out[256];
+    cs_url_base b;
+    ASSERT_ST(cs_url_base_init(&b, "/no/scheme", 10), CS_EINVAL);
+    strcpy(bbuf, "https://www.example.com/dir/page.html");
+    ASSERT_OK(cs_url_base_init(&b, bbuf, strlen(bbuf)));
+    const char *abs = "https://cdn.example.org/img/a.jpg?x=1#f";
+    cs_slice r;
+    ASSERT_OK(cs_url_resolve_with(&b, abs, strlen(abs), out, sizeof out, &r));
+    ASSERT(r.ptr == abs && r.len == strlen(abs)); /* nothing copied */
+    /* not already resolved: dot segments, surrounding space, TAB inside */
+    const char *cases[][2] = {
+        {"https://x.example/a/./b", "https://x.example/a/b"},
+        {"https://x.example/a/../b/..", "https://x.example/"},
+        {" https://x.example/a ", "https://x.example/a"},
+        {"https://x.exa\tmple/a", "https://x.example/a"},
+        {"https://x.example/a?q=/./", "https://x.example/a?q=/./"},
+        {"https://x.example/.well-known/x", "https://x.example/.well-known/x"},
+        {"mailto:.x", "mailto:.x"},
+        {"foo:./x", "foo:x"},
+        {"rel/./x", "https://www.example.com/dir/rel/x"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *ref = cases[i][0];
+        size_t k = strlen(ref);
+        ASSERT_OK(cs_url_resolve_with(&b, ref, k, out, sizeof out, &r));
+        if (r.len != strlen(cases[i][1]) || memcmp(r.ptr, cases[i][1], r.len) != 0)
+            FAIL("case %zu: got %.*s want %s", i, (int)r.len, r.ptr, cases[i][1]);
+    }
+    /* without a base only absolute references resolve */
+    ASSERT_ST(cs_url_resolve_with(NULL, "x", 1, out, sizeof out, &r), CS_EINVAL);
+    ASSERT_OK(cs_url_resolve_with(NULL, "http://h/./a", 12, out, sizeof out, &r));
+    ASSERT(cs_slice_eq(r, "http://h/a"));
+    /* a base is used as given, dot segments and all (RFC 3986 5.2.2 merges
+     * with Base.path unnormalised) */
+    char base2[] = " s:a/b/..\t ";
+    size_t bl2 = cs_url_clean(base2, strlen(base2), base2);
+    ASSERT_MEM_EQ(base2, bl2, "s:a/b/..", 8);
+    ASSERT_OK(cs_url_base_init(&b, base2, bl2));
+    ASSERT_OK(cs_url_resolve_with(&b, "x", 1, out, sizeof out, &r));
+    ASSERT(cs_slice_eq(r, "s:a/b/x")); /* merge keeps "a/b/", the last segment ".." goes */
+    ASSERT_STR_EQ(resolve(" s:a/b/..\t ", "x"), "s:a/b/x");
+    /* the buffer must be big enough */
+    ASSERT_ST(cs_url_resolve_with(&b, "x", 1, out, 8, &r), CS_ETOOBIG);
 }
 
 TEST(url_unresolvable_and_limits)
