@@ -535,13 +535,13 @@ static inline int match_key(const cs_jscan *js, const cs_jkeys *keys, size_t ope
     return -1;
 }
 
-bool cs__js_object_strings(cs_jscan *js, const cs_jkeys *keys, cs_jstr *vals,
-                           uint32_t *present, uint32_t *wrong)
+bool cs__js_object_strings(cs_jscan *js, const cs_jkeys *keys, cs_jspan *spans,
+                           uint32_t *present, uint32_t *escaped, uint32_t *wrong)
 {
     const char *s = js->start;
     uint64_t toks = js->toks;
     size_t blk = js->blk, pos, open;
-    *present = *wrong = 0;
+    *present = *escaped = *wrong = 0;
     if (js->err)
         return false;
     JS_NEXT(return cs__js_eof(js, "unexpected end of input"));
@@ -566,11 +566,12 @@ bool cs__js_object_strings(cs_jscan *js, const cs_jkeys *keys, cs_jstr *vals,
                 JS_NEXT(return cs__js_eof(js, "unexpected end of input in object"));
                 if (idx >= 0) {
                     close = cs__js_close_before(js, pos);
-                    vals[idx].ptr = s + open + 1;
-                    vals[idx].len = close - open - 1;
-                    vals[idx].escaped = cs__js_has_bs(js, open, close);
-                    *present |= (uint32_t)1 << idx;
-                    *wrong &= ~((uint32_t)1 << idx);
+                    uint32_t bit = (uint32_t)1 << idx;
+                    spans[idx].off = (uint32_t)(open + 1);
+                    spans[idx].len = (uint32_t)(close - open - 1);
+                    *escaped = cs__js_has_bs(js, open, close) ? *escaped | bit : *escaped & ~bit;
+                    *present |= bit;
+                    *wrong &= ~bit;
                 }
             } else {
                 if (idx >= 0) {

@@ -97,15 +97,21 @@ typedef struct cs_jkeys {
 } cs_jkeys;
 void cs__js_keys_init(cs_jkeys *k, const char *const *names, unsigned n);
 
+/* Where a string lies in the document: the bytes between its quotes. */
+typedef struct cs_jspan {
+    uint32_t off, len;
+} cs_jspan;
+
 /* Reads the object that is the next value. For each member whose key is
- * keys->names[i] (after unescaping) and whose value is a string, vals[i]
- * gets the raw string and bit i of *present is set; a later duplicate
- * replaces an earlier one, and a value of another type clears the bit and
- * sets bit i of *wrong. Other members are skipped. The fast path for flat
- * objects such as WAT link entries; vals[i] is untouched unless bit i of
- * *present is set. */
-bool cs__js_object_strings(cs_jscan *js, const cs_jkeys *keys, cs_jstr *vals,
-                           uint32_t *present, uint32_t *wrong);
+ * keys->names[i] (after unescaping) and whose value is a string, spans[i]
+ * gets where its raw bytes are, bit i of *present is set, and bit i of
+ * *escaped says whether it holds escapes; a later duplicate replaces an
+ * earlier one, and a value of another type clears the bit and sets bit i of
+ * *wrong. Other members are skipped. The fast path for flat objects such as
+ * WAT link entries; spans[i] is untouched unless bit i of *present is set.
+ * The document must be shorter than 4 GiB. */
+bool cs__js_object_strings(cs_jscan *js, const cs_jkeys *keys, cs_jspan *spans,
+                           uint32_t *present, uint32_t *escaped, uint32_t *wrong);
 /* Checks that nothing but whitespace is left. */
 bool cs__js_finish(cs_jscan *js);
 

@@ -16,12 +16,8 @@
 
 enum { F_PATH, F_URL, F_HREF, F_ALT, F_TITLE, F_TEXT, F_REL, F_N };
 
-typedef struct span {
-    uint32_t off, len; /* raw (still escaped) string in the block */
-} span;
-
 typedef struct link_ent {
-    span f[F_N];
+    cs_jspan f[F_N];  /* raw (still escaped) strings in the block */
     uint16_t present; /* bit per field: a string value was seen */
     uint16_t escaped; /* bit per field: it holds escapes */
     uint32_t index;   /* position in its array */
@@ -170,10 +166,8 @@ static void link_entry(wat_ctx *c, link_list *l, uint32_t index)
     link_ent *e = new_ent(c, l);
     if (!e)
         return;
-    cs_jstr v[F_N];
-    memset(v, 0, sizeof v);
-    uint32_t present, wrong;
-    if (!cs__js_object_strings(js, &c->keys, v, &present, &wrong))
+    uint32_t present, escaped, wrong;
+    if (!cs__js_object_strings(js, &c->keys, e->f, &present, &escaped, &wrong))
         return;
     if (wrong && c->o->strict) {
         cs__js_fail(js, cs__js_tok(js), CS_EFORMAT, "link member is not a string");
@@ -183,19 +177,15 @@ static void link_entry(wat_ctx *c, link_list *l, uint32_t index)
     if (!(present & ((1u << F_URL) | (1u << F_HREF))))
         return; /* nothing to deliver */
     e->present = (uint16_t)present;
+    e->escaped = (uint16_t)escaped;
     e->index = index;
-    unsigned esc = 0;
-    for (int f = 0; f < F_N; f++) { /* absent fields: zeros, masked by present */
-        e->f[f].off = v[f].ptr ? (uint32_t)(v[f].ptr - js->start) : 0;
-        e->f[f].len = (uint32_t)v[f].len;
-        esc |= (unsigned)v[f].escaped << f;
-    }
-    e->escaped = (uint16_t)esc;
     if (c->o->images_only && !ent_is_image(js->start, e))
         return;
-    for (int f = 0; f < F_N; f++)
+    for (uint32_t p = present; p; p &= p - 1) {
+        int f = __builtin_ctz(p);
         if (e->f[f].len > c->max_len[f])
             c->max_len[f] = e->f[f].len;
+    }
     l->tail->n++; /* keep it */
     l->count++;
 }
