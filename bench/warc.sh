@@ -5,6 +5,8 @@
 #   warc cat  FILE.warc     vs cat                  (target  <= 2.5x)
 #   wat links FILE.wat.gz   vs igzip -dc            (target: throughput >= 0.75x)
 #   peak RSS of warc cat at 200 MB and 1 GB         (target: flat)
+# crawlset inflates on a helper thread when there are 2+ CPUs; the
+# single-thread figures are printed for reference.
 # Inputs are built from the corpus records (repeated); nothing is downloaded.
 # Usage: bench/warc.sh [--runs N] [--size-mb N] [--work DIR]
 set -euo pipefail
@@ -52,9 +54,8 @@ grow "$CORPUS/warc/resiliparse/warcfile.warc.gz" "$WORK/huge.warc.gz" 1000
 
 # time_cmd CMD... -> prints "seconds maxrss_kb" of one run, output to /dev/null
 time_cmd() {
-    local t
-    t=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -n 1)
-    echo "$t"
+    /usr/bin/time -o "$WORK/time.out" -f "%e %M" "$@" >/dev/null 2>"$WORK/cmd.err" || true
+    tail -n 1 "$WORK/time.out"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
@@ -97,6 +98,12 @@ r3=$LAST_RATIO
 pair "wat links big.wat.gz vs igzip -dc" "$CS wat links $WORK/big.wat.gz" "igzip -dc $WORK/big.wat.gz"
 r4=$LAST_RATIO
 thr=$(awk -v r="$r4" 'BEGIN { printf "%.2f", (r > 0 ? 1 / r : 0) }')
+echo "-- for reference: --images, and one thread (CRAWLSET_THREADS=1: no background inflate)"
+pair "wat links --images big.wat.gz vs igzip -dc" "$CS wat links --images $WORK/big.wat.gz" "igzip -dc $WORK/big.wat.gz"
+export CRAWLSET_THREADS=1
+pair "1 thread: warc cat big.warc.gz vs igzip -dc" "$CS warc cat $WORK/big.warc.gz" "igzip -dc $WORK/big.warc.gz"
+pair "1 thread: wat links big.wat.gz vs igzip -dc" "$CS wat links $WORK/big.wat.gz" "igzip -dc $WORK/big.wat.gz"
+unset CRAWLSET_THREADS
 
 rss200=$(time_cmd "$CS" warc cat "$WORK/big.warc.gz" | cut -d' ' -f2)
 rss1g=$(time_cmd "$CS" warc cat "$WORK/huge.warc.gz" | cut -d' ' -f2)

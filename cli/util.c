@@ -77,7 +77,7 @@ static void write_all(cli_out *o, const char *p, size_t n)
 
 void cli_out_write(cli_out *o, const void *p, size_t n)
 {
-    if (o->failed)
+    if (o->failed || n == 0)
         return;
     if (o->len + n > o->cap) {
         cli_out_flush(o);
