@@ -13,6 +13,18 @@
 
 #include "test.h"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CS_TEST_LSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define CS_TEST_LSAN 1
+#endif
+#ifdef CS_TEST_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 typedef struct test_entry {
     const char *name;
     const char *file;
@@ -102,6 +114,32 @@ void cs_test_write_file(const char *path, const void *data, size_t len)
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
         FAIL("write %s: %s", path, strerror(errno));
+}
+
+static void **g_keep;
+static size_t g_nkeep, g_capkeep;
+
+void *cs_test_keep(void *p)
+{
+    if (!p)
+        return p;
+    if (g_nkeep == g_capkeep) {
+        g_capkeep = g_capkeep ? g_capkeep * 2 : 64;
+        g_keep = realloc(g_keep, g_capkeep * sizeof *g_keep);
+        if (!g_keep)
+            abort();
+    }
+    g_keep[g_nkeep++] = p;
+    return p;
+}
+
+static void free_kept(void)
+{
+    for (size_t i = 0; i < g_nkeep; i++)
+        free(g_keep[i]);
+    free(g_keep);
+    g_keep = NULL;
+    g_nkeep = g_capkeep = 0;
 }
 
 int cs_test_crawlset(const char *args, char **out, char **err)
@@ -234,6 +272,14 @@ int main(int argc, char **argv)
                 g_tmpdir[0] = 0;
                 g_tests[idx].fn();
                 fflush(stdout);
+                free_kept();
+#ifdef CS_TEST_LSAN
+                /* children leave with _exit: check for leaks here, per test */
+                if (__lsan_do_recoverable_leak_check()) {
+                    fprintf(stderr, "  leak detected (see the report above)\n");
+                    _exit(1);
+                }
+#endif
                 if (g_tmpdir[0])
                     nftw(g_tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
                 _exit(0);

@@ -25,6 +25,11 @@ const char *cs_test_tmpdir(void);
 char *cs_test_read_file(const char *path, size_t *len);
 void cs_test_write_file(const char *path, const void *data, size_t len);
 
+/* Frees p (with free(); cs_malloc's default) when the current test ends:
+ * for test-lifetime data, so the per-test leak check sees only real leaks.
+ * Returns p. */
+void *cs_test_keep(void *p);
+
 /* Runs `crawlset ARGS` (ARGS is shell text) from the source directory with
  * stdin from /dev/null; returns its exit code (-1 if it died) and the
  * captured stdout/stderr (cs_malloc'd, NUL-terminated; pointers may be NULL). */

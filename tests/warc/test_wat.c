@@ -17,7 +17,7 @@ int cs_fuzz_wat_compare(const char *json, size_t n, const char *record_target,
 /* JSON written with ' for " to keep the C readable; ` stands for '. */
 static char *J(const char *s)
 {
-    char *d = cs_strdup(s);
+    char *d = cs_test_keep(cs_strdup(s));
     for (char *p = d; *p; p++)
         *p = *p == '\'' ? '"' : *p == '`' ? '\'' : *p;
     return d;
@@ -74,7 +74,7 @@ typedef struct got {
     int stop_after; /* callback returns 1 after this many links; 0 = never */
 } got;
 
-static char *dup_slice(cs_slice s) { return s.ptr ? cs_strndup(s.ptr, s.len) : NULL; }
+static char *dup_slice(cs_slice s) { return s.ptr ? cs_test_keep(cs_strndup(s.ptr, s.len)) : NULL; }
 
 static int collect(void *ud, const cs_wat_page *page, const cs_wat_link *l)
 {
@@ -96,7 +96,7 @@ static int collect(void *ud, const cs_wat_page *page, const cs_wat_link *l)
 
 static got *run_n(const char *json, size_t n, const char *rt, const cs_wat_opts *o)
 {
-    got *g = calloc(1, sizeof *g);
+    got *g = cs_test_keep(calloc(1, sizeof *g));
     cs_arena a;
     cs_arena_init(&a, 0);
     g->st = cs_wat_extract(json, n, rt, o, collect, g, &a, &g->page, g->err, sizeof g->err);
@@ -534,7 +534,6 @@ TEST(wat_every_prefix_is_truncated)
         if (g->st != CS_ETRUNC)
             FAIL("prefix of %zu bytes: %s '%s'", i, cs_status_name(g->st), g->err);
         ASSERT_EQ(g->n, 0);
-        free(g);
     }
     got *g = run_n(js, n, NULL, NULL);
     ASSERT_OK(g->st);
@@ -569,7 +568,6 @@ TEST(wat_backslash_runs_across_blocks)
             ASSERT_MEM_EQ(g->target, strlen(g->target), want.data, want.len);
             cs_buf_cleanup(&b);
             cs_buf_cleanup(&want);
-            free(g);
         }
     }
 }
@@ -577,7 +575,7 @@ TEST(wat_backslash_runs_across_blocks)
 static char *nested(size_t depth, const char *inner)
 {
     size_t il = strlen(inner);
-    char *s = malloc(64 + 6 * depth + il);
+    char *s = cs_test_keep(malloc(64 + 6 * depth + il));
     char *w = s;
     w += sprintf(w, "{\"Container\":");
     for (size_t i = 0; i < depth; i++)
@@ -823,8 +821,8 @@ static cmd_result crawlset(const char *args, const char *in_path)
     int st = system(cmd);
     cmd_result r;
     r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = cs_test_read_file(outp, NULL);
-    r.err = cs_test_read_file(errp, NULL);
+    r.out = cs_test_keep(cs_test_read_file(outp, NULL));
+    r.err = cs_test_keep(cs_test_read_file(errp, NULL));
     return r;
 }
 

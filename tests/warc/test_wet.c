@@ -97,8 +97,8 @@ static int run_cmd(const char *args, char **out, char **err)
     snprintf(errp, sizeof errp, "%s/err", dir);
     snprintf(cmd, sizeof cmd, "%s/crawlset %s </dev/null >%s 2>%s", CS_BUILD_DIR, args, outp, errp);
     int st = system(cmd);
-    *out = cs_test_read_file(outp, NULL);
-    *err = cs_test_read_file(errp, NULL);
+    *out = cs_test_keep(cs_test_read_file(outp, NULL));
+    *err = cs_test_keep(cs_test_read_file(errp, NULL));
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
