@@ -9,5 +9,7 @@
 #include "crawlset/http.h"
 #include "crawlset/url.h"
 #include "crawlset/wat.h"
+#include "crawlset/urllist.h"
+#include "crawlset/dataset.h"
 
 #endif
