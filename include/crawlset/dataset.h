@@ -12,8 +12,11 @@
  *
  * Output layouts (OUT is a directory, or an http(s):// URL, below):
  *   CS_DATASET_WEBDATASET  OUT/00000.tar with KEY.jpg, KEY.json, KEY.txt per
- *                          successful sample (members of a sample in that
- *                          order, samples in key order), ustar via libarchive
+ *                          successful sample (a sample's members in name
+ *                          order, samples in key order), ustar via libarchive;
+ *                          every sample has the same three members (an empty
+ *                          KEY.txt without caption), as Hugging Face's
+ *                          webdataset loader wants
  *   CS_DATASET_FILES       OUT/00000/KEY.jpg, KEY.json, KEY.txt (img2dataset's
  *                          "files" output: one folder per shard)
  *   CS_DATASET_WEB2DATASET OUT/images/KEY.jpg + OUT/metadata/KEY.json (the
