@@ -6,6 +6,8 @@
 #include "crawlset/gzip.h"
 #include "crawlset/ccindex.h"
 #include "crawlset/ccfetch.h"
+#include "crawlset/robots.h"
+#include "crawlset/fetch.h"
 #include "crawlset/http.h"
 #include "crawlset/url.h"
 #include "crawlset/wat.h"
