@@ -26,7 +26,7 @@
  * max_queued are held) and/or pushed with cs_fetch_add. Results arrive, in
  * completion order, at a callback, each with one reason from a fixed list.
  *
- * Memory: a queued URL costs about 200 bytes plus its length; a transfer in
+ * Memory: a queued URL costs about 450 bytes plus its length; a transfer in
  * flight holds a libcurl handle (about 20-50 KiB with its buffers) and its
  * body, which grows on demand up to max_body (never preallocated beyond a
  * declared Content-Length that fits). Bodies over max_body - declared,
@@ -174,6 +174,7 @@ typedef struct cs_fetch_result {
     cs_fetch_reason reason;     /* CS_FETCH_OK on success */
     const char *message;        /* what happened, for failures ("" when OK) */
     long status;                /* last HTTP status (0 when none) */
+    int http_version;           /* of the last response: 10, 11, 20 (HTTP/2), 0 = none */
     const char *content_type;   /* of the last response; NULL when absent */
     int64_t content_length;     /* declared by the last response; -1 when absent */
     uint8_t *body;              /* the decoded body (OK only; else NULL) */

@@ -41,6 +41,7 @@
 
 #define ERROR_BODY_MAX (64 * 1024) /* bytes of a non-2xx body read before hanging up */
 #define CTYPE_MAX 128              /* Content-Type bytes kept */
+#define PREALLOC_MAX (256 * 1024)  /* most body bytes reserved from a Content-Length */
 #define EVENTS_MAX 512
 
 /* ---- reasons ------------------------------------------------------------------ */
@@ -296,6 +297,7 @@ struct job {
     char *msg;                 /* owned; failures only */
     /* the current response */
     long status;
+    int http_version;          /* 10, 11, 20, 30; 0 = none */
     int64_t clen;              /* Content-Length, -1 = none */
     char ctype[CTYPE_MAX];     /* Content-Type ("" = none) */
     char cenc[16];             /* Content-Encoding, for messages ("" = none) */
@@ -991,8 +993,11 @@ static size_t on_header(char *p, size_t sz, size_t nmemb, void *ud)
             abort_with(j, CS_FETCH_TOO_LARGE);
             return 0;
         }
-        if (j->clen > 0 && !j->body.data) { /* one allocation for an honest length */
-            if (cs_buf_reserve(&j->body, (size_t)j->clen) == CS_OK) {
+        if (j->clen > 0 && !j->body.data) {
+            /* one allocation for a small honest length; a large declared one
+             * is not trusted with memory before its bytes arrive */
+            size_t want = (size_t)j->clen < PREALLOC_MAX ? (size_t)j->clen : PREALLOC_MAX;
+            if (cs_buf_reserve(&j->body, want) == CS_OK) {
                 f->st.body_mem += j->body.cap + 1;
                 if (f->st.body_mem > f->st.peak_body_mem)
                     f->st.peak_body_mem = f->st.body_mem;
@@ -1486,6 +1491,13 @@ static cs_status on_done(cs_fetch *f, CURL *e, CURLcode rc)
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
     if (code)
         j->status = code;
+    long hv = 0;
+    curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &hv);
+    j->http_version = hv == CURL_HTTP_VERSION_1_0   ? 10
+                      : hv == CURL_HTTP_VERSION_1_1 ? 11
+                      : hv == CURL_HTTP_VERSION_2_0 ? 20
+                      : hv == CURL_HTTP_VERSION_3   ? 30
+                                                    : 0;
     curl_off_t us = 0;
     curl_easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &us);
     j->t.dns = (double)us / 1e6;
@@ -1653,6 +1665,7 @@ static cs_status deliver_done(cs_fetch *f, cs_fetch_done_fn done_fn, void *ud)
         r.reason = j->reason;
         r.message = j->reason == CS_FETCH_OK ? "" : j->msg ? j->msg : cs_fetch_reason_desc(j->reason);
         r.status = j->status;
+        r.http_version = j->http_version;
         r.content_type = j->ctype[0] ? j->ctype : NULL;
         r.content_length = j->clen;
         bool ok = j->reason == CS_FETCH_OK;

@@ -8,9 +8,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -120,6 +124,7 @@ typedef struct res {
     size_t body_len;
     uint64_t received;
     int attempts, redirects;
+    int http_version;
     char msg[256];
     char url[256];
     char final_url[512];
@@ -149,6 +154,7 @@ static cs_status on_result(void *ud, cs_fetch_result *fr)
     r->received = fr->bytes_received;
     r->attempts = fr->attempts;
     r->redirects = fr->redirects;
+    r->http_version = fr->http_version;
     r->elapsed = fr->t.elapsed;
     r->queued = fr->t.queued;
     snprintf(r->msg, sizeof r->msg, "%s", fr->message);
@@ -1216,6 +1222,28 @@ TEST_T(fetch_host_delay, 30)
     }
     printf("host delay 0.25 s: smallest gap at the origin %.3f s\n", min_gap);
     ASSERT(min_gap >= 0.2);
+    /* robots.txt's crawl-delay raises the delay for its host (capped) */
+    cs_origin *o2 = origin();
+    ASSERT_OK(cs_origin_route_simple(o2, "/robots.txt", 200, "User-agent: *\nCrawl-delay: 0.4\n"));
+    ASSERT_OK(cs_origin_route_simple(o2, "/d", 200, "d"));
+    for (int i = 0; i < 4; i++) {
+        char p[32];
+        snprintf(p, sizeof p, "/d?i=%d", i);
+        urls[i] = url_of(o2, p);
+    }
+    op.host_delay = 0;
+    op.crawl_delay_max = 0.3;
+    run_urls(&op, urls, 4, r, CS_OK);
+    double t[4];
+    ASSERT_EQ(arrivals(o2, "/d", t, 4), 4);
+    for (int i = 1; i < 4; i++)
+        ASSERT(t[i] - t[i - 1] >= 0.25);
+    ASSERT(t[3] - t[0] < 1.15); /* 0.4 s capped at 0.3 s (uncapped: >= 1.2 s) */
+    op.ignore_crawl_delay = true;
+    double t0 = cs_now();
+    run_urls(&op, urls, 4, r, CS_OK);
+    ASSERT(cs_now() - t0 < 0.6); /* honoured, it would take >= 0.9 s */
+    cs_origin_stop(o2);
     cs_origin_stop(o);
     mem_end(0);
 }
@@ -1493,4 +1521,209 @@ TEST_T(fetch_callback_error_stops_the_run, 30)
     cs_fetch_free(f);
     cs_origin_stop(o);
     mem_end(0);
+}
+
+/* ---- HTTP/2 and TLS against nginx ------------------------------------------------------------ */
+
+static bool find_exe(const char *name, char *out, size_t cap)
+{
+    const char *env = getenv("PATH");
+    char list[4096];
+    snprintf(list, sizeof list, "%s:/usr/sbin:/sbin:/usr/local/sbin", env ? env : "");
+    char *save = NULL;
+    for (char *d = strtok_r(list, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        snprintf(out, cap, "%s/%s", d, name);
+        if (access(out, X_OK) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool can_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+static void put_file(const char *dir, const char *name, const char *body, size_t n)
+{
+    char p[1400];
+    ASSERT((size_t)snprintf(p, sizeof p, "%s/%s", dir, name) < sizeof p);
+    cs_test_write_file(p, body, n);
+}
+
+/* nginx over TLS with HTTP/2 on 127.0.0.1, a self-signed certificate made
+ * with the openssl command; pid 0 when either program is missing. */
+typedef struct tls_server {
+    pid_t pid;
+    int port;
+    char dir[512];
+} tls_server;
+
+static void tls_start(tls_server *t)
+{
+    char nginx[512], openssl[512];
+    t->pid = 0;
+    if (!find_exe("nginx", nginx, sizeof nginx) || !find_exe("openssl", openssl, sizeof openssl))
+        return;
+    snprintf(t->dir, sizeof t->dir, "%s/tls", cs_test_tmpdir());
+    char www[600], cmd[4096];
+    snprintf(www, sizeof www, "%s/www", t->dir);
+    ASSERT(mkdir(t->dir, 0755) == 0 && mkdir(www, 0755) == 0);
+    snprintf(cmd, sizeof cmd,
+             "'%s' req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+             "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 "
+             "-keyout '%s/key.pem' -out '%s/cert.pem' >/dev/null 2>&1",
+             openssl, t->dir, t->dir);
+    ASSERT_EQ(system(cmd), 0);
+    t->port = closed_port();
+    char conf[8192];
+    int cl = snprintf(conf, sizeof conf,
+             "master_process off;\n"
+             "worker_processes 1;\n"
+             "events { worker_connections 256; }\n"
+             "http {\n"
+             "  access_log off;\n"
+             "  client_body_temp_path %s/body;\n"
+             "  proxy_temp_path %s/proxy;\n"
+             "  fastcgi_temp_path %s/fastcgi;\n"
+             "  uwsgi_temp_path %s/uwsgi;\n"
+             "  scgi_temp_path %s/scgi;\n"
+             "  types { image/jpeg jpg; text/plain txt; }\n"
+             "  server {\n"
+             "    listen 127.0.0.1:%d ssl http2;\n"
+             "    ssl_certificate %s/cert.pem;\n"
+             "    ssl_certificate_key %s/key.pem;\n"
+             "    root %s;\n"
+             "    gzip on; gzip_types text/plain; gzip_min_length 10;\n"
+             "    location = /status { stub_status; }\n"
+             "    location /optout/ { add_header X-Robots-Tag \"crawlset: noimageai\"; }\n"
+             "  }\n"
+             "}\n",
+             t->dir, t->dir, t->dir, t->dir, t->dir, t->port, t->dir, t->dir, www);
+    ASSERT(cl > 0 && (size_t)cl < sizeof conf);
+    char cp[600], gopts[1600], elog[600];
+    snprintf(cp, sizeof cp, "%s/nginx.conf", t->dir);
+    snprintf(elog, sizeof elog, "%s/err.log", t->dir);
+    snprintf(gopts, sizeof gopts, "daemon off; pid %s/nginx.pid; error_log %s/err.log;", t->dir,
+             t->dir);
+    cs_test_write_file(cp, conf, strlen(conf));
+    t->pid = fork();
+    ASSERT(t->pid >= 0);
+    if (t->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        execl(nginx, "nginx", "-p", t->dir, "-c", cp, "-e", elog, "-g", gopts, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {
+        if (can_connect(t->port))
+            return;
+        int st;
+        if (waitpid(t->pid, &st, WNOHANG) == t->pid) {
+            char *log = cs_test_read_file(elog, NULL);
+            FAIL("nginx exited at start: %s", log);
+        }
+        usleep(25000);
+    }
+    FAIL("nginx did not listen on %d", t->port);
+}
+
+static void tls_stop(tls_server *t)
+{
+    if (t->pid > 0) {
+        kill(t->pid, SIGTERM);
+        int st;
+        waitpid(t->pid, &st, 0);
+    }
+}
+
+static cs_status keep_body(void *ud, cs_fetch_result *r)
+{
+    char *out = ud;
+    ASSERT_EQ(r->reason, CS_FETCH_OK);
+    snprintf(out, 512, "%.*s", (int)r->body_len, (const char *)r->body);
+    return CS_OK;
+}
+
+TEST_T(fetch_http2_over_tls_nginx, 60)
+{
+    tls_server t;
+    tls_start(&t);
+    if (!t.pid) {
+        printf("SKIP: nginx or openssl missing (scripts/bootstrap installs them)\n");
+        return;
+    }
+    char www[600];
+    snprintf(www, sizeof www, "%s/www", t.dir);
+    static char img[30000];
+    for (size_t i = 0; i < sizeof img; i++)
+        img[i] = (char)(i * 7);
+    enum { N = 40 };
+    char *urls[N + 4];
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "img%d.jpg", i);
+        put_file(www, name, img, sizeof img);
+        char *u = cs_test_keep(malloc(96));
+        snprintf(u, 96, "https://localhost:%d/%s", t.port, name);
+        urls[i] = u;
+    }
+    put_file(www, "robots.txt", "User-agent: *\nDisallow: /private/\n", 34);
+    char od[700];
+    snprintf(od, sizeof od, "%s/optout", www);
+    ASSERT_EQ(mkdir(od, 0755), 0);
+    put_file(od, "a.jpg", img, sizeof img);
+    static const char text[] = "plain text, compressed by nginx on the way, plain text\n";
+    put_file(www, "t.txt", text, sizeof text - 1);
+    const char *extra[] = {"/optout/a.jpg", "/private/b.jpg", "/t.txt", "/missing.jpg"};
+    for (int i = 0; i < 4; i++) {
+        char *u = cs_test_keep(malloc(96));
+        snprintf(u, 96, "https://localhost:%d%s", t.port, extra[i]);
+        urls[N + i] = u;
+    }
+    /* the certificate is self-signed: refused unless verification is off */
+    mem_begin();
+    res r[N + 4];
+    cs_fetch_opts op = quick_opts();
+    run_urls(&op, urls, 2, r, CS_OK);
+    expect(&r[0], CS_FETCH_TLS, "self-signed certificate");
+    expect(&r[1], CS_FETCH_TLS, "self-signed certificate");
+    op.verify_tls = false;
+    cs_fetch_stats st = run_urls(&op, urls, N + 4, r, CS_OK);
+    for (int i = 0; i < N; i++) {
+        expect(&r[i], CS_FETCH_OK, urls[i]);
+        ASSERT_EQ(r[i].body_len, sizeof img);
+        ASSERT_EQ(r[i].http_version, 20);
+    }
+    expect(&r[N], CS_FETCH_OPT_OUT, "X-Robots-Tag over HTTP/2");
+    expect(&r[N + 1], CS_FETCH_ROBOTS, "robots.txt over HTTPS");
+    expect(&r[N + 2], CS_FETCH_OK, "gzip from nginx");
+    ASSERT_EQ(r[N + 2].body_len, sizeof text - 1);
+    expect(&r[N + 3], CS_FETCH_HTTP_4XX, "404");
+    ASSERT_UEQ(st.robots_fetches, 1);
+    mem_end(0);
+    /* multiplexed: one TLS connection carried the parallel requests (PIPEWAIT);
+     * without it, 16 per host would have been opened */
+    char su[96];
+    snprintf(su, sizeof su, "https://localhost:%d/status", t.port);
+    mem_begin();
+    cs_fetch *f;
+    ASSERT_OK(cs_fetch_new(&f, &op));
+    ASSERT_OK(cs_fetch_add(f, su, 0, NULL));
+    static char status[512];
+    ASSERT_OK(cs_fetch_run(f, NULL, keep_body, status));
+    cs_fetch_free(f);
+    mem_end(0);
+    unsigned long accepts = 0, handled = 0, requests = 0;
+    const char *nums = strstr(status, "requests");
+    ASSERT(nums && sscanf(nums + 8, " %lu %lu %lu", &accepts, &handled, &requests) == 3);
+    printf("nginx stub_status: %s", status);
+    fflush(stdout);
+    ASSERT(requests >= N + 5);
+    ASSERT(accepts <= 5); /* 2 refused handshakes, 1 for the batch, 1 for this */
+    tls_stop(&t);
 }
