@@ -13,5 +13,7 @@
 #include "crawlset/wat.h"
 #include "crawlset/urllist.h"
 #include "crawlset/dataset.h"
+#include "crawlset/pool.h"
+#include "crawlset/image.h"
 
 #endif
