@@ -25,6 +25,8 @@ int cmd_warc(int argc, char **argv);
 int cmd_wat(int argc, char **argv);
 int cmd_wet(int argc, char **argv);
 int cmd_cc(int argc, char **argv);
+int cmd_download(int argc, char **argv);
+int cmd_pairs(int argc, char **argv);
 
 void cli_init(const char *argv0);
 /* Prints "crawlset: message" to stderr. */

@@ -9,6 +9,8 @@ static const cli_command COMMANDS[] = {
     {"wat", "links and image candidates from WAT files", cmd_wat},
     {"wet", "plain text from WET files", cmd_wet},
     {"cc", "fetch Common Crawl records by range", cmd_cc},
+    {"download", "download a URL list's images into a dataset (img2dataset)", cmd_download},
+    {"pairs", "image-text pairs from WAT files: candidates, download, shards", cmd_pairs},
     {NULL, NULL, NULL},
 };
 

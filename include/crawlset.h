@@ -15,5 +15,6 @@
 #include "crawlset/dataset.h"
 #include "crawlset/pool.h"
 #include "crawlset/image.h"
+#include "crawlset/pipe.h"
 
 #endif

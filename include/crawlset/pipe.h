@@ -1,0 +1,91 @@
+/* crawlset/pipe.h - the pipelines built from the layers below.
+ *
+ * download: rows (URL, caption, saved columns) -> fetcher (one thread,
+ * libcurl multi) -> image workers (decode, check, resize, encode on a
+ * bounded pool) -> dataset writer (shards, .jsonl, _stats.json). Every input
+ * row ends up in its shard's .jsonl, successful or not, with a reason.
+ * Bounded memory: the fetcher holds at most fetch.max_queued rows, the pool
+ * queue_cap bodies, and the writer spools early samples to disk.
+ *
+ * Row sources: a URL list (crawlset/urllist.h), or WAT files, whose image
+ * candidates (IMG@/src with a non-empty alt) become rows with the page URL
+ * saved as column "page" (the `pairs` pipeline).
+ *
+ * Depends on: util, warc (WAT), dataset, net (fetch), image, pool. */
+#ifndef CRAWLSET_PIPE_H
+#define CRAWLSET_PIPE_H
+
+#include "crawlset/dataset.h"
+#include "crawlset/fetch.h"
+#include "crawlset/image.h"
+#include "crawlset/urllist.h"
+#include "crawlset/util.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Counters of a run, also handed to the progress callback. */
+typedef struct cs_download_stats {
+    uint64_t rows;              /* rows taken from the source */
+    uint64_t skipped;           /* rows of shards already complete (incremental) */
+    uint64_t fetched;           /* downloads that succeeded */
+    uint64_t ok;                /* samples written */
+    uint64_t failed_download;   /* by fetch reason below */
+    uint64_t failed_image;      /* by image reason below */
+    uint64_t by_fetch[CS_FETCH__REASON_COUNT];
+    uint64_t by_image[CS_IMAGE__REASON_COUNT];
+    uint64_t bytes_downloaded;  /* bodies of successful downloads */
+    uint64_t bytes_written;     /* encoded images */
+    double seconds;             /* since the start */
+} cs_download_stats;
+
+typedef void (*cs_download_progress_fn)(const cs_download_stats *s, void *ud);
+
+typedef struct cs_download_opts {
+    cs_fetch_opts fetch;        /* cs_fetch_opts_init() defaults; accept_types: images */
+    cs_image_opts image;        /* cs_image_opts_init() defaults */
+    cs_dataset_opts dataset;    /* zero = defaults */
+    int threads;                /* image workers; 0 = one per CPU */
+    const char *verify_hash_col;/* saved column with the expected sha256 (hex);
+                                   mismatches are dropped (reason hash_mismatch) */
+    cs_download_progress_fn progress; /* called from the fetch thread, <= 10/s */
+    void *progress_ud;
+} cs_download_opts;
+
+CS_API void cs_download_opts_init(cs_download_opts *o);
+
+/* Supplies the next row (valid until the next call): CS_OK, CS_DONE at the
+ * end, or an error that stops the run. */
+typedef cs_status (*cs_row_source_fn)(void *ud, const cs_urllist_row **row /* OUT */);
+
+/* Downloads every row of the source into out (a directory or http(s) URL,
+ * see crawlset/dataset.h). Returns CS_OK when every row was accounted for
+ * (rows may have failed: see *stats); CS_ECANCELED after
+ * cs_download_cancel; other errors with err saying why. stats may be NULL. */
+CS_API CS_WARN_UNUSED cs_status cs_download_run(const cs_download_opts *o, const char *out,
+                                                cs_row_source_fn src, void *src_ud,
+                                                cs_download_stats *stats /* OUT */,
+                                                char *err, size_t errlen);
+
+/* A cs_row_source_fn over a cs_urllist_reader (ud): bad rows are reported
+ * through cs_log (WARN, "FILE:LINE: what") and skipped. */
+CS_API cs_status cs_pipe_urllist_rows(void *ud, const cs_urllist_row **row /* OUT */);
+
+/* A row source over WAT files: image candidates as rows (url resolved,
+ * caption = alt, column "page"). Malformed records are counted and
+ * reported through cs_log (WARN) and skipped. */
+typedef struct cs_pipe_wat_rows cs_pipe_wat_rows;
+CS_API CS_WARN_UNUSED cs_status cs_pipe_wat_rows_new(cs_pipe_wat_rows **out /* OUT */,
+                                                const char *const *paths, size_t npaths,
+                                                unsigned threads);
+CS_API void cs_pipe_wat_rows_free(cs_pipe_wat_rows *w);
+/* A cs_row_source_fn; ud is the cs_pipe_wat_rows. */
+CS_API cs_status cs_pipe_wat_rows_next(void *ud, const cs_urllist_row **row /* OUT */);
+/* Records read and malformed records skipped so far. */
+CS_API void cs_pipe_wat_rows_counts(const cs_pipe_wat_rows *w, uint64_t *records, uint64_t *errors);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

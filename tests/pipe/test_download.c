@@ -1,0 +1,100 @@
+/* test_download.c - the download pipeline end to end against the loopback
+ * origin serving data/sample/images: shards, one .jsonl row per input row,
+ * reasons for the failures, stats. */
+#include <sys/stat.h>
+
+#include "origin.h"
+#include "test.h"
+
+static cs_origin *serve_images(void)
+{
+    cs_origin_opts oo = {.root = cs_test_source("data/sample/images")};
+    cs_origin *o;
+    ASSERT_OK(cs_origin_start_opts(&o, &oo));
+    return o;
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static size_t count_substr(const char *s, const char *needle)
+{
+    size_t n = 0, k = strlen(needle);
+    for (const char *p = s; (p = strstr(p, needle)); p += k)
+        n++;
+    return n;
+}
+
+static const char *NAMES[] = {"red-bicycle", "harbour-boats", "mountain-lake", "city-night",
+                              "cat-window",  "market-fruit",  "old-library",   "snow-forest",
+                              "tea-cup",     "race-finish",   "lighthouse",    "sunflowers"};
+
+TEST_T(download_url_list_to_webdataset, 60)
+{
+    cs_origin *o = serve_images();
+    char list[600], out[600];
+    snprintf(list, sizeof list, "%s/urls.csv", cs_test_tmpdir());
+    snprintf(out, sizeof out, "%s/out", cs_test_tmpdir());
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    ASSERT_OK(cs_buf_puts(&b, "url,caption,id\n"));
+    for (int i = 0; i < 12; i++)
+        ASSERT_OK(cs_buf_printf(&b, "%s/%s.jpg,\"picture %d, %s\",id%d\n", cs_origin_url(o),
+                                NAMES[i], i, NAMES[i], i));
+    ASSERT_OK(cs_buf_printf(&b, "%s/missing.jpg,a missing one,id12\n", cs_origin_url(o)));
+    ASSERT_OK(cs_buf_printf(&b, "%s/README.txt,not an image,id13\n", cs_origin_url(o)));
+    cs_test_write_file(list, b.data, b.len);
+    cs_buf_cleanup(&b);
+
+    cs_download_opts d;
+    cs_download_opts_init(&d);
+    d.fetch.retries = 0;
+    d.dataset.samples_per_shard = 10;
+    d.dataset.no_fsync = true;
+    d.threads = 2;
+    static const char *save[] = {"id"};
+    cs_urllist_opts uo = {.caption_col = "caption", .save_columns = save, .nsave = 1};
+    cs_urllist_reader *ur;
+    ASSERT_OK(cs_urllist_open(&ur, list, &uo));
+    cs_download_stats s;
+    char err[256];
+    cs_status st = cs_download_run(&d, out, cs_pipe_urllist_rows, ur, &s, err, sizeof err);
+    cs_urllist_free(ur);
+    if (st)
+        FAIL("download: %s", err);
+    ASSERT_EQ(s.rows, 14);
+    ASSERT_EQ(s.ok, 12);
+    ASSERT_EQ(s.failed_download, 2);
+    ASSERT_EQ(s.by_fetch[CS_FETCH_HTTP_4XX], 1);
+    ASSERT_EQ(s.by_fetch[CS_FETCH_BAD_TYPE], 1);
+
+    /* two shards of 10 rows (the second has 4), each with its jsonl and stats */
+    char p[700];
+    struct stat sb;
+    for (int shard = 0; shard < 2; shard++) {
+        snprintf(p, sizeof p, "%s/%05d.tar", out, shard);
+        ASSERT(stat(p, &sb) == 0 && sb.st_size > 0);
+        snprintf(p, sizeof p, "%s/%05d_stats.json", out, shard);
+        ASSERT(stat(p, &sb) == 0);
+    }
+    snprintf(p, sizeof p, "%s/00000.jsonl", out);
+    char *j0 = cs_test_keep(cs_test_read_file(p, NULL));
+    ASSERT_EQ(count_lines(j0), 10);
+    ASSERT_EQ(count_substr(j0, "\"status\":\"success\""), 10);
+    ASSERT_CONTAINS(j0, "\"caption\":\"picture 0, red-bicycle\"");
+    ASSERT_CONTAINS(j0, "\"id\":\"id3\"");
+    snprintf(p, sizeof p, "%s/00001.jsonl", out);
+    char *j1 = cs_test_keep(cs_test_read_file(p, NULL));
+    ASSERT_EQ(count_lines(j1), 4);
+    ASSERT_EQ(count_substr(j1, "\"status\":\"failed_to_download\""), 2);
+    ASSERT_CONTAINS(j1, "\"reason\":\"http_4xx\"");
+    ASSERT_CONTAINS(j1, "\"reason\":\"bad_type\"");
+    /* every image is 256x256 (border mode) */
+    ASSERT_EQ(count_substr(j0, "\"width\":256,\"height\":256"), 10);
+    cs_origin_stop(o);
+}
