@@ -60,9 +60,10 @@ PORT=$(awk '{print $2}' $B/origin.port)
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
-# run_config PARALLEL HOSTS -> prints the per-run lines and a summary
+# run_config PARALLEL HOSTS TARGET -> prints the per-run lines and a summary;
+# TARGET=yes judges requests/s against the bound, else it is shown for reference
 run_config() {
-    local par=$1 hosts=$2 rates="" rss="" line
+    local par=$1 hosts=$2 target=$3 rates="" rss="" line
     for r in $(seq 1 "$RUNS"); do
         line=$($B/fetch_bench --port "$PORT" --n "$N" --parallel "$par" --hosts "$hosts")
         echo "  run $r: $line"
@@ -74,13 +75,16 @@ run_config() {
     med=$(echo "$rates" | tr ' ' '\n' | grep . | median)
     maxrss=$(echo "$rss" | tr ' ' '\n' | grep . | sort -n | tail -1)
     bound=$(awk -v p="$par" -v d="$DELAY" 'BEGIN {printf "%.0f", 0.8 * p / (d / 1000)}')
-    awk -v m="$med" -v b="$bound" -v p="$par" -v d="$DELAY" -v r="$maxrss" 'BEGIN {
-        printf "  => %d in flight, %d ms: median %.0f req/s = %.2fx the bound 0.8 x %d / %.1f s = %d req/s (%s); peak RSS %d MB (%s, target <= 500)\n",
-               p, d, m, m / b, p, d / 1000, b, (m >= b ? "met" : "NOT met"), r, (r <= 500 ? "met" : "NOT met") }'
+    awk -v m="$med" -v b="$bound" -v p="$par" -v d="$DELAY" -v r="$maxrss" -v t="$target" 'BEGIN {
+        printf "  => %d in flight, %d ms: median %.0f req/s = %.2fx 0.8 x %d / %.1f s = %d req/s (%s); peak RSS %d MB (%s, target <= 500)\n",
+               p, d, m, m / b, p, d / 1000, b, (t == "yes" ? (m >= b ? "met" : "NOT met") : "reference only"),
+               r, (r <= 500 ? "met" : "NOT met") }'
 }
 
 echo "fetch bench: $N URLs over $HOSTS hosts, origin +${DELAY} ms per request ($OT origin threads), $CPUS CPUs"
-run_config "$PARALLEL" "$HOSTS"
-echo "2,000 in flight (memory target):"
-run_config 2000 $((HOSTS * 2))
+run_config "$PARALLEL" "$HOSTS" yes
+echo "2,000 in flight (the memory target; requests/s for reference):"
+run_config 2000 $((HOSTS * 2)) no
+cleanup
+ORIGIN=""
 echo "origin: $(cat $B/origin.log 2>/dev/null)"

@@ -91,6 +91,7 @@ int main(int argc, char **argv)
     o.per_host = per_host;
     o.resolve = (const char *const *)entries;
     o.ignore_robots_txt = !robots;
+    o.proxy = ""; /* loopback: never through an environment proxy */
     o.max_queued = (size_t)parallel * 4;
     cs_fetch *f;
     if (cs_fetch_new(&f, &o) != CS_OK) {

@@ -1,12 +1,15 @@
-/* fuzz_robots.c - libFuzzer target for robots.txt: cs_robots_parse on the
- * input, then questions whose agent and path come from the input itself
- * (its first line split at the first space), so the matcher sees
- * wildcard-heavy patterns against related paths. Checks: parsing never
- * fails except on memory, answers are stable across the UTF-8 BOM and line
- * end variants of the same bytes. */
+/* fuzz_robots.c - libFuzzer target for the crawl policies read from
+ * untrusted text: robots.txt (cs_robots_parse on the input, then questions
+ * whose agent and path come from the input itself - its first line split at
+ * the first space - so the matcher sees wildcard-heavy patterns against
+ * related paths) and the fetcher's header checks (X-Robots-Tag values,
+ * Content-Type against an accept list, Retry-After) on the first line.
+ * Checks: parsing never fails except on memory; the answer is the same with
+ * a UTF-8 BOM in front. */
 #include <string.h>
 
 #include "fuzz.h"
+#include "crawlset/fetch.h"
 #include "crawlset/robots.h"
 
 #define CHECK(c)                                                                          \
@@ -45,6 +48,18 @@ CS_FUZZ_TARGET(robots)
     (void)cs_robots_allowed(r, "", (const char *)data, size);
     (void)cs_robots_allowed_url(r, agent, (const char *)data, l1);
     (void)cs_robots_crawl_delay(r, agent);
+
+    /* the header checks on the first line */
+    (void)cs_fetch_x_robots_opt_out((const char *)data, l1, agent, NULL);
+    (void)cs_fetch_x_robots_opt_out((const char *)data, l1, "crawlset", "noai,none,");
+    char ct[256];
+    size_t cl = l1 < sizeof ct - 1 ? l1 : sizeof ct - 1;
+    memcpy(ct, data, cl);
+    ct[cl] = 0;
+    (void)cs_fetch_type_accepted(ct, "image/*,text/html, *");
+    (void)cs_fetch_type_accepted(ct, ct);
+    double ra = cs_fetch_parse_retry_after((const char *)data, l1);
+    CHECK(ra == -1 || ra >= 0);
 
     /* the same bytes after a UTF-8 BOM give the same answer (when the input
      * does not itself start with a BOM byte or a UTF-16 BOM) */

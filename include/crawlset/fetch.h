@@ -139,6 +139,8 @@ typedef struct cs_fetch_opts {
     const char *const *resolve; /* libcurl CURLOPT_RESOLVE entries "host:port:address",
                                    NULL-terminated (tests, benchmarks); NULL = none */
     double dns_cache_ttl;       /* seconds (default 300) */
+    const char *proxy;          /* proxy URL; "" = none; NULL = libcurl's default, which
+                                   reads http_proxy/https_proxy/no_proxy (default NULL) */
 } cs_fetch_opts;
 
 /* Fills *o with the defaults above. */

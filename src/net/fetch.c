@@ -42,6 +42,7 @@
 #define ERROR_BODY_MAX (64 * 1024) /* bytes of a non-2xx body read before hanging up */
 #define CTYPE_MAX 128              /* Content-Type bytes kept */
 #define PREALLOC_MAX (256 * 1024)  /* most body bytes reserved from a Content-Length */
+#define URL_MAX (64 * 1024)        /* longer URLs are bad_url */
 #define EVENTS_MAX 512
 
 /* ---- reasons ------------------------------------------------------------------ */
@@ -301,6 +302,7 @@ struct job {
     int64_t clen;              /* Content-Length, -1 = none */
     char ctype[CTYPE_MAX];     /* Content-Type ("" = none) */
     char cenc[16];             /* Content-Encoding, for messages ("" = none) */
+    char *location;            /* Location of a 3xx (owned; NULL = none) */
     double retry_after;        /* seconds, -1 = none */
     size_t header_bytes;
     int abort_reason;          /* set by a callback that aborted; -1 = none */
@@ -344,7 +346,7 @@ typedef struct heap {
 
 struct cs_fetch {
     cs_fetch_opts o;
-    char *s_ua, *s_agent, *s_types, *s_optout; /* owned copies of option strings */
+    char *s_ua, *s_agent, *s_types, *s_optout, *s_proxy; /* owned copies of option strings */
     struct curl_slist *resolve, *headers;
     bool resolve_loaded;       /* the resolve entries are in the DNS cache */
     CURLM *multi;
@@ -651,6 +653,7 @@ static void job_free(cs_fetch *f, job *j)
     cs_free(j->path);
     cs_free(j->hops);
     cs_free(j->msg);
+    cs_free(j->location);
     cs_free(j);
 }
 
@@ -741,6 +744,10 @@ static cs_status parse_url(const char *url, size_t n, char **norm, char **key, c
     while (s.len && (unsigned char)s.ptr[0] <= 0x20) {
         s.ptr++;
         s.len--;
+    }
+    if (s.len > URL_MAX) {
+        setmsg(msg, "a URL of %zu bytes (the limit is %d)", s.len, URL_MAX);
+        return CS_EINVAL;
     }
     /* percent-encode what may not appear raw after the authority: controls,
      * space, DEL, non-ASCII and a few unsafe ASCII characters; drop the
@@ -963,6 +970,8 @@ static size_t on_header(char *p, size_t sz, size_t nmemb, void *ud)
         j->clen = -1;
         j->ctype[0] = 0;
         j->cenc[0] = 0;
+        cs_free(j->location);
+        j->location = NULL;
         j->retry_after = -1;
         j->opted_out = false;
         j->header_bytes = n;
@@ -1019,6 +1028,10 @@ static size_t on_header(char *p, size_t sz, size_t nmemb, void *ud)
         j->cenc[k] = 0;
     } else if (hdr_is(p, n, "Retry-After", &v)) {
         j->retry_after = cs_fetch_parse_retry_after(v.ptr, v.len);
+    } else if (j->status >= 300 && j->status < 400 && !j->is_robots &&
+               hdr_is(p, n, "Location", &v) && v.len && v.len <= URL_MAX) {
+        cs_free(j->location);
+        j->location = cs_strndup(v.ptr, v.len);
     } else if (ok2xx && !j->is_robots && !j->opted_out) {
         if (!f->o.ignore_x_robots_tag && hdr_is(p, n, "X-Robots-Tag", &v) &&
             cs_fetch_x_robots_opt_out(v.ptr, v.len, f->o.robots_agent,
@@ -1137,6 +1150,8 @@ static cs_status start(cs_fetch *f, job *j, double now)
     j->clen = -1;
     j->ctype[0] = 0;
     j->cenc[0] = 0;
+    cs_free(j->location);
+    j->location = NULL;
     j->retry_after = -1;
     j->header_bytes = 0;
     j->abort_reason = -1;
@@ -1183,6 +1198,8 @@ static cs_status start(cs_fetch *f, job *j, double now)
     } else {
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     }
+    if (o->proxy)
+        curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
     if (!o->verify_tls) {
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -1514,10 +1531,25 @@ static cs_status on_done(cs_fetch *f, CURL *e, CURLcode rc)
     curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &us);
     j->t.request = (double)us / 1e6;
     char *loc = NULL, *to = NULL;
-    if (!j->is_robots && rc == CURLE_OK && j->status >= 300 && j->status < 400 &&
-        curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc && loc[0]) {
-        if (!(to = cs_strdup(loc)))
-            return CS_ENOMEM;
+    bool answered = rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && j->cut);
+    if (!j->is_robots && answered && j->abort_reason < 0 && j->status >= 300 &&
+        j->status < 400) {
+        if (curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc && loc[0]) {
+            if (!(to = cs_strdup(loc)))
+                return CS_ENOMEM;
+        } else if (j->location) {
+            /* libcurl resolves Location only for transfers it saw to the end;
+             * we hung up on a long 3xx body: resolve it here */
+            CURLU *u = curl_url();
+            char *abs = NULL;
+            if (u && curl_url_set(u, CURLUPART_URL, j->cur, 0) == CURLUE_OK &&
+                curl_url_set(u, CURLUPART_URL, j->location, 0) == CURLUE_OK &&
+                curl_url_get(u, CURLUPART_URL, &abs, 0) == CURLUE_OK)
+                to = cs_strdup(abs);
+            curl_free(abs);
+            if (u)
+                curl_url_cleanup(u);
+        }
     }
     xfer *x = j->x;
     char cerr[CURL_ERROR_SIZE];
@@ -1923,6 +1955,7 @@ cs_status cs_fetch_new(cs_fetch **out, const cs_fetch_opts *opts)
         copy_str(&o->robots_agent, &f->s_agent, CS_FETCH_DEFAULT_AGENT) ||
         copy_str(&o->accept_types, &f->s_types, NULL) ||
         copy_str(&o->opt_out_directives, &f->s_optout, CS_FETCH_DEFAULT_OPT_OUT) ||
+        copy_str(&o->proxy, &f->s_proxy, NULL) ||
         make_slist(o->resolve, &f->resolve) || make_slist(o->headers, &f->headers))
         goto fail;
     o->resolve = NULL;
@@ -2021,6 +2054,7 @@ void cs_fetch_free(cs_fetch *f)
     cs_free(f->s_agent);
     cs_free(f->s_types);
     cs_free(f->s_optout);
+    cs_free(f->s_proxy);
     cs_free(f);
 }
 
