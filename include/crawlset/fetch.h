@@ -232,12 +232,15 @@ CS_API CS_WARN_UNUSED cs_status cs_fetch_add(cs_fetch *f, const char *url, size_
                                              void *user);
 
 /* Fetches every queued URL and every URL next_fn (may be NULL) supplies,
- * handing each result to done_fn, until there is nothing left. Returns
- * CS_OK (URLs may still have failed: see the results and the stats), the
- * status of a callback that stopped it (undelivered URLs are dropped), or
- * CS_ECANCELED after cs_fetch_cancel (every URL taken in is delivered, the
- * unfinished ones as canceled, and next_fn is not called again). CS_ENOMEM /
- * CS_ENET when libcurl or epoll fail (cs_fetch_errmsg says why). Raises the
+ * handing each result to done_fn, until there is nothing left. Every URL
+ * taken in (pulled or pushed) reaches done_fn exactly once, whatever happens,
+ * so `user` pointers can always be released there. Returns CS_OK (URLs may
+ * still have failed: see the results and the stats); CS_ECANCELED after
+ * cs_fetch_cancel (the unfinished URLs are delivered as canceled and next_fn
+ * is not called again); the status of a callback that stopped it, or
+ * CS_ENOMEM / CS_ENET when libcurl or epoll fail (cs_fetch_errmsg says why) -
+ * in both cases the unfinished URLs are delivered as canceled, with the
+ * callback's statuses ignored from then on. Raises the
  * process's soft open-files limit towards the hard one when `parallel`
  * needs more descriptors. The robots.txt and DNS caches outlive the run. */
 CS_API CS_WARN_UNUSED cs_status cs_fetch_run(cs_fetch *f, cs_fetch_next_fn next_fn,

@@ -1756,7 +1756,7 @@ static void unplug_all(cs_fetch *f)
 }
 
 /* Cancel: every undelivered job ends as canceled (delivered later). */
-static void cancel_all(cs_fetch *f)
+static void cancel_all(cs_fetch *f, const char *why)
 {
     unplug_all(f);
     job *j = f->live;
@@ -1767,7 +1767,7 @@ static void cancel_all(cs_fetch *f)
             live_unlink(f, j);
             job_free(f, j);
         } else if (j->state != J_DONE) {
-            job_msg(j, "canceled");
+            job_msg(j, "%s", why);
             j->qnext = NULL;
             finish(f, j, CS_FETCH_CANCELED);
         }
@@ -1844,7 +1844,7 @@ cs_status cs_fetch_run(cs_fetch *f, cs_fetch_next_fn next_fn, cs_fetch_done_fn d
     f->tokens_t = cs_now();
     for (;;) {
         if (atomic_load(&f->canceled)) {
-            cancel_all(f);
+            cancel_all(f, "canceled");
             st = deliver_done(f, done_fn, ud);
             if (!st)
                 st = CS_ECANCELED;
@@ -1904,8 +1904,16 @@ cs_status cs_fetch_run(cs_fetch *f, cs_fetch_next_fn next_fn, cs_fetch_done_fn d
         }
     }
 out:
-    if (st && st != CS_ECANCELED)
+    if (st && st != CS_ECANCELED) {
+        /* every URL taken in still gets its one result, so that callers can
+         * release what they hung on `user`; their statuses no longer matter */
+        char why[96];
+        snprintf(why, sizeof why, "canceled: the run stopped (%s)", cs_status_name(st));
+        cancel_all(f, why);
+        while (f->done_head)
+            (void)deliver_done(f, done_fn, ud);
         drop_all(f);
+    }
     f->running = false;
     atomic_store(&f->canceled, 0);
     return st;

@@ -1527,11 +1527,20 @@ TEST_T(fetch_callback_pushes_and_takes_bodies, 30)
     mem_end(0);
 }
 
+typedef struct stopper {
+    int n, ok, canceled;
+    char last_msg[128];
+} stopper;
+
 static cs_status stop_after_two(void *ud, cs_fetch_result *r)
 {
-    int *n = ud;
-    (void)r;
-    return ++*n == 2 ? CS_EIO : CS_OK;
+    stopper *s = ud;
+    s->ok += r->reason == CS_FETCH_OK;
+    if (r->reason == CS_FETCH_CANCELED) {
+        s->canceled++;
+        snprintf(s->last_msg, sizeof s->last_msg, "%s", r->message);
+    }
+    return ++s->n == 2 ? CS_EIO : CS_OK;
 }
 
 TEST_T(fetch_callback_error_stops_the_run, 30)
@@ -1549,11 +1558,15 @@ TEST_T(fetch_callback_error_stops_the_run, 30)
         snprintf(u, sizeof u, "%s/%s?i=%d", cs_origin_url(o), i < 2 ? "quick" : "slow", i);
         ASSERT_OK(cs_fetch_add(f, u, 0, NULL));
     }
-    int n = 0;
+    stopper sp = {0};
     double t0 = cs_now();
-    ASSERT_ST(cs_fetch_run(f, NULL, stop_after_two, &n), CS_EIO);
+    ASSERT_ST(cs_fetch_run(f, NULL, stop_after_two, &sp), CS_EIO);
     ASSERT(cs_now() - t0 < 2.5); /* did not wait for the slow ones */
-    ASSERT_EQ(n, 2);
+    /* every URL still came back once: the rest as canceled */
+    ASSERT_EQ(sp.n, 20);
+    ASSERT_EQ(sp.ok, 2);
+    ASSERT_EQ(sp.canceled, 18);
+    ASSERT_CONTAINS(sp.last_msg, "EIO");
     cs_fetch_stats st;
     cs_fetch_stats_get(f, &st);
     ASSERT_EQ(st.in_flight, 0);
