@@ -39,6 +39,7 @@ static void usage_common(FILE *f)
             "  --ignore-x-robots-tag      do not obey X-Robots-Tag noai/noimageai/...\n"
             "  --ignore-tdm-reservation   do not obey tdm-reservation: 1\n"
             "  --resolve HOST:PORT:ADDR   resolve HOST:PORT to ADDR (repeatable; tests, demos)\n"
+            "  --connect-to H:P:H2:P2     send requests for H:P to H2:P2 (repeatable; demos)\n"
             "  --no-progress              no progress line even on a terminal\n"
             "\n"
             "Beside each shard: NNNNN.jsonl (one line per input row, with status and\n"
@@ -77,7 +78,7 @@ enum {
     O_OUT = 256, O_OUTFMT, O_SPS, O_INCR, O_SIZE, O_MODE, O_BIGGER, O_MINSIZE, O_ASPECT,
     O_PIXELS, O_ENCFMT, O_QUALITY, O_THREADS, O_PARALLEL, O_PERHOST, O_HOSTDELAY, O_RATE,
     O_TIMEOUT, O_RETRIES, O_MAXBODY, O_UA, O_NOROBOTS, O_NOXROBOTS, O_NOTDM, O_RESOLVE,
-    O_NOPROGRESS, O_INFMT, O_URLCOL, O_CAPCOL, O_SAVECOLS, O_VERIFY, O_HELP,
+    O_NOPROGRESS, O_CONNECTTO, O_INFMT, O_URLCOL, O_CAPCOL, O_SAVECOLS, O_VERIFY, O_HELP,
 };
 
 static const struct option LONGOPTS[] = {
@@ -107,6 +108,7 @@ static const struct option LONGOPTS[] = {
     {"ignore-tdm-reservation", no_argument, NULL, O_NOTDM},
     {"resolve", required_argument, NULL, O_RESOLVE},
     {"no-progress", no_argument, NULL, O_NOPROGRESS},
+    {"connect-to", required_argument, NULL, O_CONNECTTO},
     {"input-format", required_argument, NULL, O_INFMT},
     {"url-col", required_argument, NULL, O_URLCOL},
     {"caption-col", required_argument, NULL, O_CAPCOL},
@@ -121,6 +123,8 @@ typedef struct dl_cli {
     const char *out;
     const char *resolve[17];
     int nresolve;
+    const char *connect_to[17];
+    int nconnect;
     bool no_progress;
     cs_urllist_opts uo;
     const char *save[64];
@@ -241,6 +245,15 @@ static int parse(dl_cli *c, int argc, char **argv, bool pairs)
             c->o.fetch.resolve = c->resolve;
             break;
         case O_NOPROGRESS: c->no_progress = true; break;
+        case O_CONNECTTO:
+            if (c->nconnect >= 16) {
+                cli_err("--connect-to: at most 16");
+                return CLI_EXIT_USAGE;
+            }
+            c->connect_to[c->nconnect++] = a;
+            c->connect_to[c->nconnect] = NULL;
+            c->o.fetch.connect_to = c->connect_to;
+            break;
         case O_INFMT:
         case O_URLCOL:
         case O_CAPCOL:

@@ -138,6 +138,11 @@ typedef struct cs_fetch_opts {
     /* name resolution */
     const char *const *resolve; /* libcurl CURLOPT_RESOLVE entries "host:port:address",
                                    NULL-terminated (tests, benchmarks); NULL = none */
+    const char *const *connect_to; /* libcurl CURLOPT_CONNECT_TO entries
+                                   "HOST:PORT:CONNECT-HOST:CONNECT-PORT": requests for
+                                   HOST:PORT go to the other address and port, the URL
+                                   (Host header, robots.txt) unchanged. NULL-terminated
+                                   (demos, tests); NULL = none */
     double dns_cache_ttl;       /* seconds (default 300) */
     const char *proxy;          /* proxy URL; "" = none; NULL = libcurl's default, which
                                    reads http_proxy/https_proxy/no_proxy (default NULL) */

@@ -347,7 +347,7 @@ typedef struct heap {
 struct cs_fetch {
     cs_fetch_opts o;
     char *s_ua, *s_agent, *s_types, *s_optout, *s_proxy; /* owned copies of option strings */
-    struct curl_slist *resolve, *headers;
+    struct curl_slist *resolve, *headers, *connect_to;
     bool resolve_loaded;       /* the resolve entries are in the DNS cache */
     CURLM *multi;
     CURLSH *share;
@@ -1175,6 +1175,8 @@ static cs_status start(cs_fetch *f, job *j, double now)
         curl_easy_setopt(e, CURLOPT_RESOLVE, f->resolve);
         f->resolve_loaded = true;
     }
+    if (f->connect_to)
+        curl_easy_setopt(e, CURLOPT_CONNECT_TO, f->connect_to);
     curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, (long)o->dns_cache_ttl);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -1964,9 +1966,11 @@ cs_status cs_fetch_new(cs_fetch **out, const cs_fetch_opts *opts)
         copy_str(&o->accept_types, &f->s_types, NULL) ||
         copy_str(&o->opt_out_directives, &f->s_optout, CS_FETCH_DEFAULT_OPT_OUT) ||
         copy_str(&o->proxy, &f->s_proxy, NULL) ||
-        make_slist(o->resolve, &f->resolve) || make_slist(o->headers, &f->headers))
+        make_slist(o->resolve, &f->resolve) || make_slist(o->headers, &f->headers) ||
+        make_slist(o->connect_to, &f->connect_to))
         goto fail;
     o->resolve = NULL;
+    o->connect_to = NULL;
     o->headers = NULL;
     if (o->parallel <= 0)
         o->parallel = 256;
@@ -2057,6 +2061,7 @@ void cs_fetch_free(cs_fetch *f)
     cs_free(f->hdelay.a);
     cs_free(f->hretry.a);
     curl_slist_free_all(f->resolve);
+    curl_slist_free_all(f->connect_to);
     curl_slist_free_all(f->headers);
     cs_free(f->s_ua);
     cs_free(f->s_agent);

@@ -710,7 +710,7 @@ TEST(dataset_webdataset_python_grouping)
     for (uint64_t i = 0; i < 25; i++)
         ok += is_success(i);
     char cmd[2048], res[4096];
-    snprintf(cmd, sizeof cmd, "python3 %s %s --rows 25 --samples %zu --shards 3 2>&1",
+    snprintf(cmd, sizeof cmd, "python3 %s %s --rows 25 --samples %zu --shards 3 --sha-of-stored-image 2>&1",
              cs_test_source("tests/dataset/check_webdataset.py"), out, ok);
     int rc = run_capture(cmd, res, sizeof res);
     if (rc != 0)

@@ -98,3 +98,53 @@ TEST_T(download_url_list_to_webdataset, 60)
     ASSERT_EQ(count_substr(j0, "\"width\":256,\"height\":256"), 10);
     cs_origin_stop(o);
 }
+
+TEST_T(pairs_from_demo_wat_with_connect_to, 60)
+{
+    cs_origin *o = serve_images();
+    char out[600], map[128];
+    snprintf(out, sizeof out, "%s/pairs", cs_test_tmpdir());
+    snprintf(map, sizeof map, "images.crawlset.test:80:127.0.0.1:%u", (unsigned)cs_origin_port(o));
+    const char *connect_to[] = {map, NULL};
+    cs_download_opts d;
+    cs_download_opts_init(&d);
+    d.fetch.retries = 0;
+    d.fetch.connect_to = connect_to;
+    d.dataset.no_fsync = true;
+    d.threads = 2;
+    const char *paths[] = {cs_test_source("data/sample/demo.wat.gz")};
+    cs_pipe_wat_rows *w;
+    ASSERT_OK(cs_pipe_wat_rows_new(&w, paths, 1, 1));
+    cs_download_stats s;
+    char err[256];
+    cs_status st = cs_download_run(&d, out, cs_pipe_wat_rows_next, w, &s, err, sizeof err);
+    uint64_t recs, errs;
+    cs_pipe_wat_rows_counts(w, &recs, &errs);
+    cs_pipe_wat_rows_free(w);
+    if (st)
+        FAIL("pairs: %s", err);
+    ASSERT_EQ(errs, 0);
+    ASSERT_EQ(s.rows, 14); /* 12 images + a missing one + a text file; the empty alt is no candidate */
+    ASSERT_EQ(s.ok, 12);
+    ASSERT_EQ(s.by_fetch[CS_FETCH_HTTP_4XX], 1);
+    ASSERT_EQ(s.by_fetch[CS_FETCH_BAD_TYPE], 1);
+    /* robots.txt was asked once, on the demo host name (the Host header) */
+    ASSERT_EQ(cs_origin_count(o, "/robots.txt"), 1);
+    char p[700];
+    snprintf(p, sizeof p, "%s/00000.jsonl", out);
+    char *j = cs_test_keep(cs_test_read_file(p, NULL));
+    ASSERT_EQ(count_lines(j), 14);
+    ASSERT_CONTAINS(j, "\"caption\":\"Cyclists crossing the finish line\"");
+    ASSERT_CONTAINS(j, "\"page\":\"http://photos.crawlset.test/page/3\"");
+    ASSERT_CONTAINS(j, "\"key\":\"000000000\"");
+    /* the shard groups as the webdataset library groups it */
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "python3 %s %s --rows 14 --samples 12 --shards 1 >%s/py.out 2>&1",
+             cs_test_source("tests/dataset/check_webdataset.py"), out, cs_test_tmpdir());
+    int rc = system(cmd);
+    if (rc != 0) {
+        snprintf(p, sizeof p, "%s/py.out", cs_test_tmpdir());
+        FAIL("check_webdataset.py: %s", (char *)cs_test_keep(cs_test_read_file(p, NULL)));
+    }
+    cs_origin_stop(o);
+}
