@@ -3,11 +3,12 @@
  * the processing is timed. With --stop the pipeline stops after decode or
  * after resize, so the script can tell where the time goes.
  *
- * Usage: bench_image [--threads N] [--stop none|decode|resize]
+ * Usage: bench_image [--threads N] [--pool 0|1] [--stop none|decode|resize]
  *                    [--jpeg-direct 0|1] [--jpeg-eighths 0|1]
  *                    [--jpeg-residual X] [--webp-residual X] [--kernel K]
  *                    [--mode M] [--size S] [--quality Q] [--out DIR] FILE...
- * --out DIR writes each output as DIR/NNNNN.jpg after the timed run (for
+ * --threads > 1 (or --pool 1) runs the images on a cs_pool of that many
+ * workers, fed from this thread. --out DIR writes each output as DIR/NNNNN.jpg after the timed run (for
  * quality comparisons).
  * Prints one line: "crawlset threads=N images=N ok=N seconds=S cpu=S hash=S
  * header=S pixels=S encode=S fast_path=on|off direct=N": wall and CPU seconds
@@ -84,6 +85,7 @@ int main(int argc, char **argv)
 {
     int threads = 1;
     const char *outdir = NULL;
+    bool use_pool = false;
     cs_image_opts opts;
     cs_image_opts_init(&opts);
     cs__image_tuning tune;
@@ -99,6 +101,8 @@ int main(int argc, char **argv)
             threads = atoi(v);
         else if (!strcmp(k, "--out"))
             outdir = v;
+        else if (!strcmp(k, "--pool"))
+            use_pool = atoi(v) != 0;
         else if (!strcmp(k, "--stop"))
             tune.stop = !strcmp(v, "decode")   ? CS__IMAGE_STOP_DECODE
                         : !strcmp(v, "resize") ? CS__IMAGE_STOP_RESIZE
@@ -154,7 +158,7 @@ int main(int argc, char **argv)
     size_t ok = 0, direct = 0;
     double c0 = cpu_seconds();
     double t0 = cs_now();
-    if (threads <= 1) {
+    if (threads <= 1 && !use_pool) {
         for (size_t k = 0; k < n; k++) {
             cs_image_result r;
             cs__image_timings tm;
