@@ -32,7 +32,8 @@ typedef struct cs_pool_opts {
      * while that queue is full); without one the return value must be NULL. */
     void *(*work)(void *item, void *ud);
     /* Optional. Called on a worker after it queued a result, e.g. to wake a
-     * poll loop (curl_multi_wakeup). */
+     * poll loop (curl_multi_wakeup); always before cs_pool_get() can return
+     * CS_DONE or cs_pool_wait_idle() can return for that item. */
     void (*notify)(void *ud);
     /* Optional. Called by each worker just before it exits (per-thread
      * clean-up such as cs_image_thread_cleanup). */

@@ -22,6 +22,7 @@
  * jpeg_start_decompress allocates anything. libjpeg reports errors by
  * longjmp: all state lives in a struct reached through a pointer that does
  * not change after setjmp. */
+#include <math.h>
 #include <setjmp.h>
 #include <string.h>
 
@@ -141,47 +142,74 @@ static int exif_orientation(const uint8_t *p, size_t n)
 
 /* ---- area resampling ----------------------------------------------------------- */
 
-/* Shrinking an axis from n to m (m <= n) by area: input sample k covers
- * [k, k+1), output sample i covers [i*n/m, (i+1)*n/m); each input sample
- * meets at most two outputs, o[k] with weight w0[k] and o[k]+1 with w1[k]
- * (weights are overlap / (n/m), so every output's weights sum to 1). */
-typedef struct axis {
-    int *o;
-    float *w0, *w1;
-} axis;
+/* Shrinking an axis from `in` to `out` samples (out <= in) by area, as
+ * OpenCV's INTER_AREA: output i covers [i*s, (i+1)*s) of the input (s =
+ * in/out), input k covers [k, k+1), and output i is the overlap-weighted
+ * mean. Each output reads n consecutive inputs from start[i] (n = ceil(s)+1
+ * taps, trailing weights 0), so the loops below are fixed-length gathers. */
+typedef struct taps {
+    int n;      /* taps per output */
+    int *start; /* first input per output */
+    float *w;   /* n weights per output, summing to 1 */
+} taps;
 
-static bool axis_init(axis *a, int n, int m)
+static bool taps_init(taps *t, int in, int out)
 {
-    a->o = cs_malloc((size_t)n * sizeof(int));
-    a->w0 = cs_malloc((size_t)n * sizeof(float));
-    a->w1 = cs_malloc((size_t)n * sizeof(float));
-    if (!a->o || !a->w0 || !a->w1)
+    double s = (double)in / out;
+    t->n = (int)ceil(s) + 1;
+    t->start = cs_malloc((size_t)out * sizeof(int));
+    t->w = cs_malloc((size_t)out * t->n * sizeof(float));
+    if (!t->start || !t->w)
         return false;
-    double s = (double)n / m;
-    for (int k = 0; k < n; k++) {
-        int o = (int)((double)k / s);
-        if (o >= m)
-            o = m - 1;
-        double edge = (o + 1) * s; /* where output o ends, in input units */
-        if (edge < k + 1 && o + 1 < m) {
-            a->o[k] = o;
-            a->w0[k] = (float)((edge - k) / s);
-            a->w1[k] = (float)((k + 1 - edge) / s);
-        } else {
-            a->o[k] = o;
-            a->w0[k] = (float)(1.0 / s);
-            a->w1[k] = 0;
+    for (int i = 0; i < out; i++) {
+        double lo = i * s, hi = (i + 1) * s;
+        if (hi > in)
+            hi = in;
+        int k0 = (int)floor(lo);
+        if (k0 > in - 1)
+            k0 = in - 1;
+        t->start[i] = k0;
+        for (int k = 0; k < t->n; k++) {
+            double a = lo > k0 + k ? lo : k0 + k, b = hi < k0 + k + 1 ? hi : k0 + k + 1;
+            t->w[(size_t)i * t->n + k] = b > a ? (float)((b - a) / s) : 0.0f;
         }
     }
     return true;
 }
 
-static void axis_cleanup(axis *a)
+static void taps_cleanup(taps *t)
 {
-    cs_free(a->o);
-    cs_free(a->w0);
-    cs_free(a->w1);
-    memset(a, 0, sizeof *a);
+    cs_free(t->start);
+    cs_free(t->w);
+    memset(t, 0, sizeof *t);
+}
+
+/* One input row (w samples of nc bytes, readable n - 1 samples past its end)
+ * to tw float samples. */
+static void resample_row(const taps *t, const uint8_t *src, int tw, int nc, float *dst)
+{
+    const int n = t->n;
+    if (nc == 3 && n == 3) {
+        for (int i = 0; i < tw; i++) {
+            const uint8_t *p = src + (size_t)t->start[i] * 3;
+            const float *w = t->w + (size_t)i * 3;
+            float *q = dst + (size_t)i * 3;
+            q[0] = w[0] * p[0] + w[1] * p[3] + w[2] * p[6];
+            q[1] = w[0] * p[1] + w[1] * p[4] + w[2] * p[7];
+            q[2] = w[0] * p[2] + w[1] * p[5] + w[2] * p[8];
+        }
+        return;
+    }
+    for (int i = 0; i < tw; i++) {
+        const uint8_t *p = src + (size_t)t->start[i] * nc;
+        const float *w = t->w + (size_t)i * n;
+        for (int c = 0; c < nc; c++) {
+            float v = 0;
+            for (int k = 0; k < n; k++)
+                v += w[k] * p[k * nc + c];
+            dst[(size_t)i * nc + c] = v;
+        }
+    }
 }
 
 /* ---- orientation, crop, pad ----------------------------------------------------- */
@@ -256,10 +284,9 @@ typedef struct fast {
     err_mgr err;
     struct jpeg_progress_mgr progress;
     dest_mgr dest;
-    axis ax, ay;
+    taps tx, ty;
     uint8_t *rows;   /* decoded scanlines (a few at a time) */
-    float *hrow;     /* one input row resampled across */
-    float *acc;      /* output rows being accumulated */
+    float *ring;     /* the last ty.n input rows, resampled across */
     uint8_t *small;  /* resized, raw orientation */
     uint8_t *upright;
     uint8_t *final;
@@ -271,26 +298,75 @@ static void fast_cleanup(fast *f)
         jpeg_destroy_decompress(&f->dc);
     if (f->cc_made)
         jpeg_destroy_compress(&f->cc);
-    axis_cleanup(&f->ax);
-    axis_cleanup(&f->ay);
+    taps_cleanup(&f->tx);
+    taps_cleanup(&f->ty);
     cs_free(f->rows);
-    cs_free(f->hrow);
-    cs_free(f->acc);
+    cs_free(f->ring);
     cs_free(f->small);
     cs_free(f->upright);
     cs_free(f->final);
     cs_free(f->dest.buf);
 }
 
+/* Output row o of the vertical pass from the ring of resampled rows. */
+static void emit_row(fast *f, int o, int h, size_t out_stride)
+{
+    const int n = f->ty.n;
+    const float *w = f->ty.w + (size_t)o * n;
+    int y0 = f->ty.start[o];
+    uint8_t *d = f->small + (size_t)o * out_stride;
+    const float *r[3];
+    float wk[3];
+    int m = 0;
+    for (int k = 0; k < n && y0 + k < h; k++)
+        if (w[k] != 0) {
+            if (m == 3) {
+                m = 4; /* more than three rows: the general loop */
+                break;
+            }
+            r[m] = f->ring + (size_t)((y0 + k) % n) * out_stride;
+            wk[m++] = w[k];
+        }
+    if (m == 1) {
+        for (size_t i = 0; i < out_stride; i++) {
+            float v = wk[0] * r[0][i] + 0.5f;
+            d[i] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
+        }
+    } else if (m == 2) {
+        for (size_t i = 0; i < out_stride; i++) {
+            float v = wk[0] * r[0][i] + wk[1] * r[1][i] + 0.5f;
+            d[i] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
+        }
+    } else if (m == 3) {
+        for (size_t i = 0; i < out_stride; i++) {
+            float v = wk[0] * r[0][i] + wk[1] * r[1][i] + wk[2] * r[2][i] + 0.5f;
+            d[i] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
+        }
+    } else {
+        for (size_t i = 0; i < out_stride; i++) {
+            float v = 0.5f;
+            for (int k = 0; k < n && y0 + k < h; k++)
+                v += w[k] * f->ring[(size_t)((y0 + k) % n) * out_stride + i];
+            d[i] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
+        }
+    }
+}
+
 /* Decodes every scanline (scaled as set up) into f->small at tw x th, area
- * resampling when the decoded size is larger. */
+ * resampling when the decoded size is larger: each row is resampled across
+ * as it arrives, and an output row is made as soon as its last input row is
+ * in (memory: a few rows, not the image). */
 static bool decode_resize(fast *f, int tw, int th, int nc, bool keep_pixels)
 {
     struct jpeg_decompress_struct *dc = &f->dc;
     int w = (int)dc->output_width, h = (int)dc->output_height;
     int batch = dc->rec_outbuf_height > 0 ? dc->rec_outbuf_height : 1;
-    size_t stride = (size_t)w * nc;
-    f->rows = cs_malloc(stride * batch);
+    bool resample = keep_pixels && (w != tw || h != th);
+    if (resample && (!taps_init(&f->tx, w, tw) || !taps_init(&f->ty, h, th)))
+        return false;
+    /* rows are readable tx.n samples past their end (weight 0 there) */
+    size_t stride = (size_t)(w + (resample ? f->tx.n : 0)) * nc;
+    f->rows = cs_calloc(stride, (size_t)batch);
     JSAMPROW ptrs[16];
     if (!f->rows || batch > 16)
         return false;
@@ -305,82 +381,38 @@ static bool decode_resize(fast *f, int tw, int th, int nc, bool keep_pixels)
     f->small = cs_malloc(out_stride * th);
     if (!f->small)
         return false;
-    if (w == tw && h == th) {
+    if (!resample) {
         while (dc->output_scanline < dc->output_height) {
             JDIMENSION y = dc->output_scanline;
             JDIMENSION got = jpeg_read_scanlines(dc, ptrs, (JDIMENSION)batch);
             for (JDIMENSION i = 0; i < got; i++)
-                memcpy(f->small + (y + i) * out_stride, ptrs[i], stride);
+                memcpy(f->small + (y + i) * out_stride, ptrs[i], (size_t)w * nc);
         }
         return true;
     }
-    if (!axis_init(&f->ax, w, tw) || !axis_init(&f->ay, h, th))
+    f->ring = cs_calloc(out_stride * f->ty.n, sizeof(float));
+    if (!f->ring)
         return false;
-    f->hrow = cs_malloc(out_stride * sizeof(float));
-    f->acc = cs_calloc(out_stride * 2, sizeof(float)); /* rows oy and oy + 1 */
-    if (!f->hrow || !f->acc)
-        return false;
-    const int *xo = f->ax.o;
-    const float *xw0 = f->ax.w0, *xw1 = f->ax.w1;
-    int cur = 0; /* output row held in acc[0] */
+    int next = 0; /* next output row to make */
     while (dc->output_scanline < dc->output_height) {
         JDIMENSION y0 = dc->output_scanline;
         JDIMENSION got = jpeg_read_scanlines(dc, ptrs, (JDIMENSION)batch);
         for (JDIMENSION i = 0; i < got; i++) {
             int y = (int)(y0 + i);
-            const uint8_t *src = ptrs[i];
-            float *hr = f->hrow;
-            memset(hr, 0, out_stride * sizeof(float));
-            if (nc == 3) {
-                for (int x = 0; x < w; x++) {
-                    float a = xw0[x], b = xw1[x];
-                    float *q = hr + (size_t)xo[x] * 3;
-                    const uint8_t *p = src + (size_t)x * 3;
-                    q[0] += a * p[0];
-                    q[1] += a * p[1];
-                    q[2] += a * p[2];
-                    if (b != 0) {
-                        q[3] += b * p[0];
-                        q[4] += b * p[1];
-                        q[5] += b * p[2];
-                    }
-                }
-            } else {
-                for (int x = 0; x < w; x++) {
-                    hr[xo[x]] += xw0[x] * src[x];
-                    if (xw1[x] != 0)
-                        hr[xo[x] + 1] += xw1[x] * src[x];
-                }
+            resample_row(&f->tx, ptrs[i], tw, nc,
+                         f->ring + (size_t)(y % f->ty.n) * out_stride);
+            while (next < th) {
+                int last = f->ty.start[next] + f->ty.n - 1;
+                if (last > h - 1)
+                    last = h - 1;
+                if (last > y)
+                    break;
+                emit_row(f, next++, h, out_stride);
             }
-            int oy = f->ay.o[y];
-            while (cur < oy) { /* output row cur is complete */
-                uint8_t *d = f->small + (size_t)cur * out_stride;
-                for (size_t k = 0; k < out_stride; k++) {
-                    float v = f->acc[k] + 0.5f;
-                    d[k] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
-                }
-                memmove(f->acc, f->acc + out_stride, out_stride * sizeof(float));
-                memset(f->acc + out_stride, 0, out_stride * sizeof(float));
-                cur++;
-            }
-            float a = f->ay.w0[y], b = f->ay.w1[y];
-            float *r0 = f->acc, *r1 = f->acc + out_stride;
-            for (size_t k = 0; k < out_stride; k++)
-                r0[k] += a * hr[k];
-            if (b != 0)
-                for (size_t k = 0; k < out_stride; k++)
-                    r1[k] += b * hr[k];
         }
     }
-    for (; cur < th; cur++) { /* the last row (and any the input did not reach) */
-        uint8_t *d = f->small + (size_t)cur * out_stride;
-        for (size_t k = 0; k < out_stride; k++) {
-            float v = f->acc[k] + 0.5f;
-            d[k] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
-        }
-        memmove(f->acc, f->acc + out_stride, out_stride * sizeof(float));
-        memset(f->acc + out_stride, 0, out_stride * sizeof(float));
-    }
+    while (next < th) /* only if libjpeg stopped short, which it reports */
+        memset(f->small + (size_t)next++ * out_stride, 0, out_stride);
     return true;
 }
 

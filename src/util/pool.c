@@ -134,17 +134,19 @@ static void *worker(void *arg)
                 queued = true;
             }
         }
+        /* notify before the item stops counting as running, so that no
+         * getter sees CS_DONE (or waiter idle) before the last notify */
+        if (queued && p->o.notify) {
+            pthread_mutex_unlock(&p->mu);
+            p->o.notify(p->o.ud);
+            pthread_mutex_lock(&p->mu);
+        }
         p->running--;
         p->done++;
         if (p->in.len == 0 && p->running == 0) {
             pthread_cond_broadcast(&p->idle_cv);
             if (p->closed)
                 pthread_cond_broadcast(&p->out_cv); /* getters may be done */
-        }
-        if (queued && p->o.notify) {
-            pthread_mutex_unlock(&p->mu);
-            p->o.notify(p->o.ud);
-            pthread_mutex_lock(&p->mu);
         }
     }
     pthread_mutex_unlock(&p->mu);
