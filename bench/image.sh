@@ -64,7 +64,7 @@ if [ "$have" -lt "$COUNT" ]; then
 fi
 FILES=$(find "$IMG" -name '*.jpg' | sort | head -n "$COUNT")
 nfiles=$(echo "$FILES" | wc -l)
-mb=$(echo "$FILES" | xargs du -cb | tail -n 1 | awk '{printf "%.0f", $1 / 1e6}')
+mb=$(echo "$FILES" | xargs stat -c %s | awk '{s += $1} END {printf "%.0f", s / 1e6}')
 echo "inputs: $nfiles JPEGs, $mb MB, $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
