@@ -40,14 +40,8 @@ fi
 
 B=build-bench
 cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build $B --target crawlset_static >/dev/null
-ISAL=$(sed -n 's/^ISAL_LIBRARY:FILEPATH=//p' $B/CMakeCache.txt)
-case "$ISAL" in *NOTFOUND*|"") ISAL="" ;; esac
-LIBS="$(pkg-config --libs libcurl zlib libbrotlidec libbrotlienc jansson vips libarchive) \
-      $(pkg-config --libs libcrypto) $ISAL -lpthread -lm"
-cc -O2 -Wall -o $B/slow_origin bench/slow_origin.c -lpthread
-# shellcheck disable=SC2086
-cc -O2 -Wall -Iinclude -o $B/fetch_bench bench/fetch_bench.c $B/libcrawlset.a $LIBS
+cmake --build $B --target bench_fetch bench_slow_origin >/dev/null
+cp $B/bench_fetch $B/fetch_bench; cp $B/bench_slow_origin $B/slow_origin
 
 ORIGIN=""
 cleanup() { if [ -n "$ORIGIN" ]; then kill -TERM "$ORIGIN" 2>/dev/null || true; wait "$ORIGIN" 2>/dev/null || true; fi; }

@@ -8,7 +8,9 @@
  * 127.0.0.1 by a resolve entry, so the fetcher sees H hosts, each with its
  * own robots.txt and per-host limit) and J < N, pulled lazily. Prints one
  * line of key=value pairs. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -43,17 +43,11 @@ if ! $PY -c 'import cv2' 2>/dev/null; then
     $SUDO apt-get install -y -qq --no-install-recommends python3-opencv >/dev/null
 fi
 
-# The library, with the libjpeg fast path (-DCS_HAVE_LIBJPEG, -ljpeg) until
-# CMakeLists.txt links libjpeg itself.
+# The library (with its libjpeg fast path) and the two bench programs.
 B=build-bench
-cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-DCS_HAVE_LIBJPEG=1 \
-    -DCMAKE_C_STANDARD_LIBRARIES=-ljpeg >/dev/null
-cmake --build $B --target crawlset_static >/dev/null
-LIBS="$(pkg-config --libs vips libjpeg libcurl openssl zlib libbrotlidec libbrotlienc jansson libarchive)"
-if ldconfig -p | grep -q 'libisal\.so'; then LIBS="$LIBS -lisal"; fi
-cc -O2 -o $B/img_gen bench/image/gen.c $(pkg-config --cflags --libs vips) -lm
-cc -O2 -Iinclude -Isrc -o $B/bench_image bench/image/bench_image.c $B/libcrawlset.a \
-    $(pkg-config --cflags vips) $LIBS -lpthread -lm
+cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build $B --target bench_image bench_img_gen >/dev/null
+cp $B/bench_img_gen $B/img_gen
 
 IMG=$WORK/images
 mkdir -p "$IMG"

@@ -13,7 +13,9 @@
  * Prints "port P" on stdout once listening and runs until killed. Replies:
  * /robots.txt -> 404 at once; any other path -> 200 with N bytes of
  * image/jpeg after D ms. Counts requests and prints them on SIGTERM. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
