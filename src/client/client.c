@@ -340,8 +340,7 @@ static cs_status call(cs_client *c, const char *what, method m, const char *url,
             return CS_ENOMEM;
         }
         if (rc != CURLE_OK) {
-            seterr(c, "%s: %s (%s)", what, cerr[0] ? cerr : curl_easy_strerror(rc),
-                   curl_easy_strerror(rc));
+            seterr(c, "%s: %s", what, cerr[0] ? cerr : curl_easy_strerror(rc));
             st = CS_ENET;
             retry = retryable_curl(rc);
         } else if (code >= 200 && code < 300) {
