@@ -16,6 +16,7 @@
 #include "crawlset/pool.h"
 #include "crawlset/image.h"
 #include "crawlset/pipe.h"
+#include "crawlset/tracker.h"
 #include "crawlset/client.h"
 
 #endif
