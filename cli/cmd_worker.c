@@ -592,6 +592,7 @@ static job_end run_job(worker *w)
         if (downloaded)
             unlink(input);
         cs_free(input);
+        input = NULL;
         if (st == CS_ECANCELED)
             goto stopped;
         if (st == CS_EFORMAT)
@@ -707,6 +708,7 @@ int cmd_worker(int argc, char **argv)
     w.nickname = "anonymous";
     w.out = "worker-out";
     w.idle_wait = 1;
+    w.max_idle = -1;
     w.log_interval = 10;
     int rc = parse(&w, argc, argv);
     if (rc >= 0)
@@ -760,7 +762,7 @@ int cmd_worker(int argc, char **argv)
         if (!cs_client_job_get(w.c)) {
             cs_status st = cs_client_new_job(w.c);
             if (st == CS_ENOJOB) {
-                if (w.once || (w.max_idle > 0 && cs_now() - idle_since >= w.max_idle)) {
+                if (w.once || (w.max_idle >= 0 && cs_now() - idle_since >= w.max_idle)) {
                     fprintf(stderr, "crawlset: worker: no job open; leaving\n");
                     break;
                 }
