@@ -12,6 +12,7 @@ static const cli_command COMMANDS[] = {
     {"download", "download a URL list's images into a dataset (img2dataset)", cmd_download},
     {"pairs", "image-text pairs from WAT files: candidates, download, shards", cmd_pairs},
     {"tracker", "the job tracker: serve, add-jobs, status", cmd_tracker},
+    {"worker", "work for a tracker: take jobs, run their pipeline, complete them", cmd_worker},
     {NULL, NULL, NULL},
 };
 

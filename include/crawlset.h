@@ -17,5 +17,6 @@
 #include "crawlset/image.h"
 #include "crawlset/pipe.h"
 #include "crawlset/tracker.h"
+#include "crawlset/client.h"
 
 #endif
