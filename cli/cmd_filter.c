@@ -425,6 +425,10 @@ int cmd_filter(int argc, char **argv)
         close(r.rejects.fd);
         cli_out_cleanup(&r.rejects);
     }
+    if (cs_filter_chain_finish(r.chain, err, sizeof err)) {
+        cli_err("filter: %s", err);
+        rc = CLI_EXIT_FATAL;
+    }
     if (write_failed) {
         cli_err("filter: write error: %s", strerror(errno));
         rc = CLI_EXIT_FATAL;

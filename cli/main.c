@@ -12,6 +12,7 @@ static const cli_command COMMANDS[] = {
     {"download", "download a URL list's images into a dataset (img2dataset)", cmd_download},
     {"pairs", "image-text pairs from WAT files: candidates, download, shards", cmd_pairs},
     {"filter", "filter candidates: URL, text, language, unsafe, exact dedupe", cmd_filter},
+    {"bloom", "Bloom filter files of URLs: create, add, query, merge, info", cmd_bloom},
     {NULL, NULL, NULL},
 };
 

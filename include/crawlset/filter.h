@@ -120,6 +120,11 @@ typedef struct cs_filter_rules {
     /* dedupe */
     bool dedupe;                 /* exact dedupe on URL + text (true) */
     size_t dedupe_max;           /* keys remembered at most (0 = no limit) */
+    char *bloom;                 /* Bloom filter file of URLs seen before (read-only,
+                                    mmap): filter "bloom" drops them; NULL = off */
+    char *bloom_delta;           /* Bloom file written by cs_filter_chain_finish()
+                                    with the URLs kept (bloom's parameters, else
+                                    the defaults); NULL = none */
     /* stats */
     size_t failed_urls_max;      /* per filter (100) */
     size_t max_domains;          /* per-domain stats (100,000; 0 = off) */
@@ -129,7 +134,7 @@ typedef struct cs_filter_rules {
 /* One rules key, for --help and the flag parser. */
 typedef struct cs_filter_rule_key {
     const char *name;  /* "min-text" */
-    const char *type;  /* "int", "bool", "list", "file", "enum" */
+    const char *type;  /* "int", "bool", "list", "file", "path", "enum" */
     const char *help;  /* one line */
 } cs_filter_rule_key;
 
@@ -202,7 +207,7 @@ typedef struct cs_filter_verdict {
 typedef struct cs_filter_chain cs_filter_chain;
 
 /* Builds the chain the rules describe (only the enabled filters; names in
- * order: url, text, lang, unsafe, dedupe). The rules are copied. CS_EINVAL
+ * order: url, text, lang, unsafe, dedupe, bloom). The rules are copied. CS_EINVAL
  * with err set for a regex that does not compile; CS_ENOMEM. */
 CS_API CS_WARN_UNUSED cs_status cs_filter_chain_new(cs_filter_chain **out /* OUT */,
                                                     const cs_filter_rules *r, char *err,
@@ -236,6 +241,109 @@ CS_API CS_WARN_UNUSED cs_status cs_filter_parse_line(const cs_filter_chain *c, c
  * *chars gets the number of characters. */
 CS_API cs_status cs_filter_normalize_text(const char *s, size_t n, cs_buf *out,
                                           size_t *chars /* OUT */);
+
+/* Normalises a URL for keys (dedupe, Bloom): scheme and host lower-cased,
+ * fragment dropped, nothing else changed. Writes at most n bytes to out
+ * (which may equal url); returns the length. */
+CS_API size_t cs_filter_url_norm(const char *url, size_t n, char *out);
+
+/* Saves what the chain has to save at the end of a run: the Bloom delta
+ * (rules key bloom-delta). CS_EIO with err set when it cannot be written. */
+CS_API CS_WARN_UNUSED cs_status cs_filter_chain_finish(cs_filter_chain *c, char *err,
+                                                       size_t errlen);
+
+/* ---- Bloom filter files --------------------------------------------------
+ *
+ * A Bloom filter of the keys seen across jobs and workers (Crawling@Home's
+ * Bloom server, as files). Sized from the expected count n and the error
+ * rate p: m = ceil(-n ln p / ln(2)^2) bits rounded up to a multiple of 512,
+ * k = round(m/n ln 2) hashes (1% at 100M: 958,505,984 bits = 114 MiB, k 7).
+ * Key hashing: XXH3-128 of the key bytes gives h1, h2; bit i is
+ * (h1 + i*h2) mapped onto [0, m) by multiply-shift (double hashing).
+ *
+ * File layout (little-endian), a 4096-byte header then the bit array, so
+ * the bits are page-aligned for mmap:
+ *   0  "CSBLOOM\0"     8  version (u32, 1)     12 k (u32)
+ *   16 m bits (u64)    24 capacity n (u64)     32 error rate (f64)
+ *   40 bits checksum: XXH3-64 of the bit array (u64)
+ *   48 header checksum: XXH3-64 of bytes 0..47 (u64); the rest zero.
+ * Nothing in the file depends on the order keys were added, so two files
+ * with the same parameters merge by OR, and merge(A, B) is byte for byte
+ * the file built from the keys of A and B.
+ *
+ * Read-only opens mmap the file (MAP_SHARED, PROT_READ): any number of
+ * processes share one copy in the page cache. Writable opens read the file
+ * into memory; cs_bloom_save() writes a temporary file and renames it into
+ * place, so readers that mapped the old file keep a consistent view.
+ *
+ * The tracker flow (a dedupe Bloom across workers):
+ *   1. The tracker keeps the master filter file (crawlset bloom create).
+ *   2. A worker taking a job fetches the current master (HTTP GET of the
+ *      file; a worker on the tracker's machine mmaps it directly) and runs
+ *      its filter chain with rules bloom: MASTER (candidates whose URL is in
+ *      it are dropped: filter "bloom", reason "seen") and bloom-delta: DELTA
+ *      (the URLs it keeps go into a fresh filter with the master's
+ *      parameters).
+ *   3. With the job's completion the worker sends DELTA back; the tracker
+ *      ORs it into the master (cs_bloom_merge; crawlset bloom merge), which
+ *      is idempotent and commutative, so late, repeated or reordered deltas
+ *      are harmless, and saves the master atomically.
+ *   4. Workers that took jobs before the merge may keep a few URLs that a
+ *      concurrent worker also kept: the same trade-off the Crawling@Home
+ *      server made; the exact dedupe inside a job is unaffected.
+ * tests/filter/test_bloom.c plays this with two workers against files. */
+
+typedef struct cs_bloom cs_bloom;
+
+/* Parameters of a filter (what the header holds). */
+typedef struct cs_bloom_info {
+    uint32_t k;          /* hashes per key */
+    uint64_t m;          /* bits */
+    uint64_t capacity;   /* expected count it was sized for */
+    double error_rate;   /* configured false-positive rate at capacity */
+    uint64_t bits_set;   /* bits that are 1 (computed) */
+    double est_count;    /* estimated distinct keys: -m/k ln(1 - bits_set/m) */
+} cs_bloom_info;
+
+#define CS_BLOOM_DEFAULT_CAPACITY 100000000ull
+#define CS_BLOOM_DEFAULT_ERROR 0.01
+
+/* A new empty filter in memory for capacity keys at error_rate (0 and 0 =
+ * the defaults, 100M at 1%). CS_EINVAL for a rate outside (0, 0.5] or a
+ * size above 2^40 bits. */
+CS_API CS_WARN_UNUSED cs_status cs_bloom_new(cs_bloom **out /* OUT */, uint64_t capacity,
+                                             double error_rate);
+/* A new empty filter with the parameters of b. */
+CS_API CS_WARN_UNUSED cs_status cs_bloom_new_like(cs_bloom **out /* OUT */, const cs_bloom *b);
+
+enum {
+    CS_BLOOM_WRITABLE = 1, /* read into memory, for adding and saving */
+    CS_BLOOM_VERIFY = 2,   /* check the bit array's checksum (reads it all) */
+};
+/* Opens a filter file (flags above; 0 = read-only mmap, header checked).
+ * CS_EIO (cannot open/map), CS_EFORMAT (not a filter, bad header checksum,
+ * size mismatch, bits checksum mismatch with VERIFY); err says which. */
+CS_API CS_WARN_UNUSED cs_status cs_bloom_open(cs_bloom **out /* OUT */, const char *path,
+                                              int flags, char *err, size_t errlen);
+/* Frees (unmaps) b; NULL does nothing. */
+CS_API void cs_bloom_free(cs_bloom *b);
+
+/* Adds a key; returns whether it was (probably) present before. A read-only
+ * filter is not changed (returns the query answer). */
+CS_API bool cs_bloom_add(cs_bloom *b, const void *key, size_t n);
+/* Whether the key is (probably) present: false is certain. */
+CS_API bool cs_bloom_query(const cs_bloom *b, const void *key, size_t n);
+
+/* ORs src into dst (dst writable). CS_EINVAL when their parameters differ. */
+CS_API CS_WARN_UNUSED cs_status cs_bloom_merge(cs_bloom *dst, const cs_bloom *src);
+
+/* Writes b to path atomically (PATH.tmp.PID, fsync, rename). CS_EIO. */
+CS_API CS_WARN_UNUSED cs_status cs_bloom_save(const cs_bloom *b, const char *path, char *err,
+                                              size_t errlen);
+
+CS_API void cs_bloom_info_get(const cs_bloom *b, cs_bloom_info *out /* OUT */);
+/* Whether two filters have the same parameters (k, m, capacity, rate). */
+CS_API bool cs_bloom_same_params(const cs_bloom *a, const cs_bloom *b);
 
 #ifdef __cplusplus
 }

@@ -16,8 +16,8 @@
 #include "filter/filter_int.h"
 #include "warc/jscan.h"
 
-enum { F_URL, F_TEXT, F_LANG, F_UNSAFE, F_DEDUPE, F__N };
-static const char *const FNAMES[F__N] = {"url", "text", "lang", "unsafe", "dedupe"};
+enum { F_URL, F_TEXT, F_LANG, F_UNSAFE, F_DEDUPE, F_BLOOM, F__N };
+static const char *const FNAMES[F__N] = {"url", "text", "lang", "unsafe", "dedupe", "bloom"};
 
 /* The line members the parser looks for besides the text fields. */
 enum { K_URL, K_TITLE, K_PAGE, K_LANG, K__FIXED };
@@ -45,6 +45,7 @@ struct cs_filter_chain {
     /* exact dedupe: open addressing set of 128-bit keys; {0,0} = empty */
     XXH128_hash_t *set;
     size_t setn, setcap;
+    cs_bloom *bloom, *delta; /* URLs seen before (read-only); URLs kept */
     /* scratch, reused */
     cs_buf norm, title, key, low;
     cs_jkeys jkeys;
@@ -190,6 +191,8 @@ void cs_filter_chain_free(cs_filter_chain *c)
     cs_free(c->re_user);
     pcre2_match_data_free(c->md);
     cs_free(c->set);
+    cs_bloom_free(c->bloom);
+    cs_bloom_free(c->delta);
     cs_buf_cleanup(&c->norm);
     cs_buf_cleanup(&c->title);
     cs_buf_cleanup(&c->key);
@@ -201,6 +204,10 @@ static cs_status copy_rules(cs_filter_rules *d, const cs_filter_rules *s)
 {
     *d = *s;
     d->base_dir = NULL;
+    d->bloom = s->bloom ? cs_strdup(s->bloom) : NULL;
+    d->bloom_delta = s->bloom_delta ? cs_strdup(s->bloom_delta) : NULL;
+    if ((s->bloom && !d->bloom) || (s->bloom_delta && !d->bloom_delta))
+        return CS_ENOMEM;
     cs_strlist *dl[] = {&d->schemes, &d->exclude_ext, &d->block_domains, &d->allow_domains,
                         &d->text_fields, &d->placeholder_words, &d->langs,
                         &d->unsafe_words, &d->unsafe_phrases, &d->unsafe_regex};
@@ -251,6 +258,8 @@ cs_status cs_filter_chain_new(cs_filter_chain **out, const cs_filter_rules *r, c
             on = r->unsafe != CS_UNSAFE_OFF;
         else if (f == F_DEDUPE)
             on = r->dedupe;
+        else if (f == F_BLOOM)
+            on = r->bloom != NULL;
         c->fi[f] = on ? (int)c->nf : -1;
         if (on)
             names[c->nf++] = FNAMES[f];
@@ -258,6 +267,11 @@ cs_status cs_filter_chain_new(cs_filter_chain **out, const cs_filter_rules *r, c
     if ((st = cs_filter_stats_new(&c->stats, names, c->nf, r->failed_urls_max, r->max_domains)))
         goto fail;
     c->psl = psl_builtin();
+    if (r->bloom && (st = cs_bloom_open(&c->bloom, r->bloom, 0, err, errlen)))
+        goto fail;
+    if (r->bloom_delta &&
+        (st = c->bloom ? cs_bloom_new_like(&c->delta, c->bloom) : cs_bloom_new(&c->delta, 0, 0)))
+        goto fail;
     if ((st = sorted_lower(&r->block_domains, &c->block, &c->nblock)) ||
         (st = sorted_lower(&r->allow_domains, &c->allow, &c->nallow)))
         goto fail;
@@ -625,23 +639,14 @@ static bool seen(cs_filter_chain *c, XXH128_hash_t h, cs_status *st)
 
 /* The dedupe key: scheme and host lower-cased, fragment dropped, then the
  * normalised text. */
-static const char *dedupe_filter(cs_filter_chain *c, cs_slice url, const cs_url_parts *p,
-                                 const cs_filter_verdict *v, cs_status *st)
+static const char *dedupe_filter(cs_filter_chain *c, cs_slice url, const cs_filter_verdict *v,
+                                 cs_status *st)
 {
     cs_buf_reset(&c->key);
     if ((*st = cs_buf_reserve(&c->key, url.len + v->text.len + 2)))
         return NULL;
     char *w = c->key.data;
-    size_t n = url.ptr ? url.len : 0;
-    if (url.ptr && p->has_fragment)
-        n = (size_t)(p->fragment.ptr - 1 - url.ptr);
-    size_t lower_end = 0;
-    if (url.ptr && p->has_authority)
-        lower_end = (size_t)(p->authority.ptr + p->authority.len - url.ptr);
-    for (size_t i = 0; i < n; i++) {
-        char ch = url.ptr[i];
-        w[i] = (i < lower_end && ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-    }
+    size_t n = url.ptr ? cs_filter_url_norm(url.ptr, url.len, w) : 0;
     w[n] = '\n';
     memcpy(w + n + 1, v->text.ptr, v->text.len);
     XXH128_hash_t h = XXH3_128bits(w, n + 1 + v->text.len);
@@ -670,7 +675,16 @@ cs_status cs_filter_chain_apply(cs_filter_chain *c, const cs_candidate *cand,
             tagged[c->fi[F_UNSAFE]] = v->unsafe;
     }
     if (c->fi[F_DEDUPE] >= 0 && !st)
-        reasons[c->fi[F_DEDUPE]] = dedupe_filter(c, cand->url, &parts, v, &st);
+        reasons[c->fi[F_DEDUPE]] = dedupe_filter(c, cand->url, v, &st);
+    size_t keylen = 0;
+    if ((c->bloom || c->delta) && !st && cand->url.ptr) {
+        cs_buf_reset(&c->low);
+        if (!(st = cs_buf_reserve(&c->low, cand->url.len + 1)))
+            keylen = cs_filter_url_norm(cand->url.ptr, cand->url.len, c->low.data);
+    }
+    if (c->fi[F_BLOOM] >= 0 && !st && cand->url.ptr && cand->url.len &&
+        cs_bloom_query(c->bloom, c->low.data, keylen))
+        reasons[c->fi[F_BLOOM]] = "seen";
     if (st) {
         v->keep = false;
         v->filter = "internal";
@@ -688,8 +702,35 @@ cs_status cs_filter_chain_apply(cs_filter_chain *c, const cs_candidate *cand,
                     v->filter = FNAMES[f];
             break;
         }
+    if (v->keep && c->delta && cand->url.ptr && cand->url.len)
+        cs_bloom_add(c->delta, c->low.data, keylen);
     cs_slice dom = {c->domain, c->hostlen == (size_t)-1 ? 0 : c->domlen};
     return cs_filter_stats_add(c->stats, dom, cand->url, reasons, tagged);
+}
+
+size_t cs_filter_url_norm(const char *url, size_t n, char *out)
+{
+    cs_url_parts p;
+    cs_url_split(url, n, &p);
+    if (p.has_fragment)
+        n = (size_t)(p.fragment.ptr - 1 - url);
+    size_t lower_end = 0;
+    if (p.has_authority)
+        lower_end = (size_t)(p.authority.ptr + p.authority.len - url);
+    else if (p.has_scheme)
+        lower_end = p.scheme.len;
+    for (size_t i = 0; i < n; i++) {
+        char ch = url[i];
+        out[i] = (i < lower_end && ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+    }
+    return n;
+}
+
+cs_status cs_filter_chain_finish(cs_filter_chain *c, char *err, size_t errlen)
+{
+    if (!c->delta)
+        return CS_OK;
+    return cs_bloom_save(c->delta, c->r.bloom_delta, err, errlen);
 }
 
 /* ---- line parser -------------------------------------------------------- */

@@ -24,6 +24,7 @@ typedef enum {
     K_REGEX, /* a list whose items are appended whole */
     K_FILE,  /* appends a file's lines to a list */
     K_UNSAFE,
+    K_PATH,  /* a file name (resolved against the rules file's directory) */
 } ktype;
 
 typedef struct keydef {
@@ -63,12 +64,14 @@ static const keydef KEYS[] = {
     {"unsafe-regex-file", K_FILE, F(unsafe_regex), "file of PCRE2 patterns"},
     {"dedupe", K_BOOL, F(dedupe), "exact dedupe on URL + text (default true)"},
     {"dedupe-max", K_INT, F(dedupe_max), "keys remembered at most (default 0: no limit)"},
+    {"bloom", K_PATH, F(bloom), "Bloom filter file of URLs seen before: they are dropped"},
+    {"bloom-delta", K_PATH, F(bloom_delta), "write the URLs kept to this new Bloom file"},
     {"failed-urls-max", K_INT, F(failed_urls_max), "failed URLs listed per filter in the stats (default 100)"},
     {"max-domains", K_INT, F(max_domains), "domains in the per-domain stats (default 100000; 0 = off)"},
     {NULL, K_INT, 0, NULL},
 };
 
-static const char *const TYPE_NAMES[] = {"int", "bool", "list", "list", "file", "enum"};
+static const char *const TYPE_NAMES[] = {"int", "bool", "list", "list", "file", "enum", "path"};
 
 const cs_filter_rule_key *cs_filter_rule_keys(void)
 {
@@ -134,7 +137,9 @@ void cs_filter_rules_cleanup(cs_filter_rules *r)
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
         cs__strlist_clear(lists[i]);
     cs_free(r->base_dir);
-    r->base_dir = NULL;
+    cs_free(r->bloom);
+    cs_free(r->bloom_delta);
+    r->base_dir = r->bloom = r->bloom_delta = NULL;
 }
 
 static const keydef *find_key(const char *name)
@@ -247,6 +252,22 @@ cs_status cs_filter_rules_set(cs_filter_rules *r, const char *key, const char *v
                 break;
             p = c + 1;
         }
+        return CS_OK;
+    }
+    case K_PATH: {
+        char **dst = field;
+        char *v = NULL;
+        if (*value) {
+            size_t need = strlen(value) + (r->base_dir ? strlen(r->base_dir) + 2 : 1);
+            if (!(v = cs_malloc(need)))
+                return CS_ENOMEM;
+            if (value[0] != '/' && r->base_dir)
+                snprintf(v, need, "%s/%s", r->base_dir, value);
+            else
+                snprintf(v, need, "%s", value);
+        }
+        cs_free(*dst);
+        *dst = v;
         return CS_OK;
     }
     case K_FILE: {
