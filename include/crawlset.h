@@ -18,5 +18,6 @@
 #include "crawlset/pipe.h"
 #include "crawlset/tracker.h"
 #include "crawlset/client.h"
+#include "crawlset/filter.h"
 
 #endif
