@@ -16,5 +16,6 @@
 #include "crawlset/pool.h"
 #include "crawlset/image.h"
 #include "crawlset/pipe.h"
+#include "crawlset/html.h"
 
 #endif
