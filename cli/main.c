@@ -11,6 +11,7 @@ static const cli_command COMMANDS[] = {
     {"cc", "fetch Common Crawl records by range", cmd_cc},
     {"download", "download a URL list's images into a dataset (img2dataset)", cmd_download},
     {"pairs", "image-text pairs from WAT files: candidates, download, shards", cmd_pairs},
+    {"forum", "Discourse forum topics as conversations (chats-crawler)", cmd_forum},
     {NULL, NULL, NULL},
 };
 

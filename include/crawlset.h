@@ -17,5 +17,6 @@
 #include "crawlset/image.h"
 #include "crawlset/pipe.h"
 #include "crawlset/html.h"
+#include "crawlset/forum.h"
 
 #endif
