@@ -414,3 +414,44 @@ TEST_T(forum_cli, 30)
     cs_free(e);
     cs_origin_stop(org);
 }
+
+TEST_T(forum_rate_backoff_and_since, 30)
+{
+    cs_origin *org;
+    ASSERT_OK(cs_origin_start(&org));
+    play_site(org, 4);
+    /* 1448 answers 503 twice before it works: backoff, then the topic */
+    json_t *t = corpus_json("discourse/perceval/discourse_posts.json");
+    json_object_set_new(t, "id", json_integer(1448));
+    cs_origin_route flaky;
+    memset(&flaky, 0, sizeof flaky);
+    flaky.fail_times = 2;
+    flaky.fail_status = 503;
+    route_json(org, "/t/1448.json", t, &flaky);
+    json_decref(t);
+    const char *out = cs_test_tmpdir();
+    cs_forum_opts o;
+    const char *connect[2];
+    opts_for(&o, org, out, connect);
+    o.rate = 10; /* at most one request per 0.1 s to the site */
+    o.since = "2016-05-25T01:00:00Z";
+    o.images = false;
+    cs_forum_stats st;
+    ASSERT_OK(cs_forum_crawl(&o, &st, NULL, 0));
+    /* 1149 (last post 2016-05-25T00:06) is older than --since; the others
+     * (last posts 2016-05-25T02:52 and 2016-05-26) are kept */
+    ASSERT_EQ(st.topics_skipped, 1);
+    ASSERT_EQ(cs_origin_count(org, "/t/1149.json"), 0);
+    ASSERT_EQ(cs_origin_count(org, "/t/1448.json"), 3);
+    ASSERT_EQ(st.topics_done, 2); /* 1148 and 1448 */
+    /* the pace: request starts at least ~0.1 s apart */
+    cs_origin_request a, b;
+    size_t n = cs_origin_total(org);
+    ASSERT(n >= 8);
+    for (size_t i = 1; cs_origin_log_get(org, i, &b); i++) {
+        ASSERT(cs_origin_log_get(org, i - 1, &a));
+        if (b.time - a.time < 0.08)
+            FAIL("requests %zu and %zu only %.3f s apart", i - 1, i, b.time - a.time);
+    }
+    cs_origin_stop(org);
+}
