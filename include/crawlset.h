@@ -19,5 +19,7 @@
 #include "crawlset/tracker.h"
 #include "crawlset/client.h"
 #include "crawlset/filter.h"
+#include "crawlset/html.h"
+#include "crawlset/forum.h"
 
 #endif
