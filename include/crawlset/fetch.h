@@ -95,6 +95,9 @@ typedef struct cs_fetch_opts {
     double host_delay;          /* least seconds between request starts to one host (0) */
     double rate;                /* requests started per second, all hosts; 0 = no limit (0) */
     double rate_burst;          /* token bucket size; 0 = max(1, rate / 10) */
+    const volatile int *cancel; /* optional: when *cancel turns nonzero (any thread, or a
+                                   signal handler), a running cs_fetch_run stops as after
+                                   cs_fetch_cancel, within a second at most */
     size_t max_queued;          /* URLs taken in but not yet delivered (default 10,000,
                                    at least parallel) */
 

@@ -1825,7 +1825,8 @@ cs_status cs_fetch_run(cs_fetch *f, cs_fetch_next_fn next_fn, cs_fetch_done_fn d
     struct epoll_event evs[EVENTS_MAX];
     f->tokens_t = cs_now();
     for (;;) {
-        if (atomic_load(&f->canceled)) {
+        if (atomic_load(&f->canceled) ||
+            (f->o.cancel && __atomic_load_n(f->o.cancel, __ATOMIC_RELAXED))) {
             cancel_all(f, "canceled");
             st = deliver_done(f, done_fn, ud);
             if (!st)
