@@ -264,7 +264,10 @@ TEST_T(download_sigterm_keeps_complete_shards_and_incremental_finishes, 90)
              "download %s --out %s --samples-per-shard 20 --threads 1 --retries 0 "
              "--ignore-robots-txt --no-progress --incremental",
              list, out);
-    ASSERT_EQ(cs_test_crawlset(args, &sout, &serr), 0);
+    int rc = cs_test_crawlset(args, &sout, &serr);
+    cs_test_keep(sout);
+    cs_test_keep(serr);
+    ASSERT_EQ(rc, 0);
     size_t lines = 0;
     for (int shard = 0; shard < N / 20; shard++) {
         snprintf(p, sizeof p, "%s/%05d.jsonl", out, shard);
