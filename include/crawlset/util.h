@@ -52,7 +52,11 @@ extern "C" {
     X(EHTTP, "unexpected HTTP status")                                        \
     X(ETIMEOUT, "timed out")                                                  \
     X(ECANCELED, "canceled")                                                  \
-    X(EAGAIN, "not now, try again later")
+    X(EAGAIN, "not now, try again later")                                     \
+    X(ENOJOB, "no job available")                                             \
+    X(EWORKER, "unknown or timed-out worker")                                 \
+    X(EBADREQ, "request refused as malformed")                                \
+    X(ESERVER, "server error")
 
 typedef enum cs_status {
 #define CS__ENUM(name, msg) CS_##name,

@@ -405,9 +405,14 @@ cs_status cs_download_run(const cs_download_opts *o, const char *out, cs_row_sou
         }
         if (!r.drain)
             break;
-        /* shards waiting for their last rows: let the workers finish them */
+        /* shards waiting for their last rows: let the workers finish them,
+         * and the commit thread the shards they completed */
         if ((st = cs_pool_wait_idle(r.pool)))
             break;
+        if ((st = cs_dataset_writer_flush(r.w))) {
+            set_err(&r, st, "dataset", cs_dataset_writer_errmsg(r.w));
+            break;
+        }
     }
     cs_pool_close(r.pool);
     cs_status pst = cs_pool_wait_idle(r.pool);
