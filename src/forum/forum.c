@@ -760,8 +760,16 @@ static void topic_done(crawl *c, topic *t)
         char path[4096], tmp[4200];
         snprintf(path, sizeof path, "%s/%llu.json", c->o->out_dir, (unsigned long long)t->id);
         snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
-        if (json_dump_file(out, tmp, JSON_INDENT(1)) != 0 ||
-            rename(tmp, path) != 0) {
+        /* dumped to memory and written at once: jansson's file output
+         * writes token by token */
+        char *text = json_dumps(out, JSON_INDENT(1));
+        FILE *f = text ? fopen(tmp, "wb") : NULL;
+        size_t tl = text ? strlen(text) : 0;
+        bool wrote = f && fwrite(text, 1, tl, f) == tl && fputc('\n', f) != EOF;
+        if (f && fclose(f) != 0)
+            wrote = false;
+        free(text);
+        if (!wrote || rename(tmp, path) != 0) {
             unlink(tmp);
             set_err(c, CS_EIO, "forum: cannot write %s", path);
         } else {

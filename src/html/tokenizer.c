@@ -69,7 +69,8 @@ struct cs_html_tokenizer {
     int ttype;
     acc name, pub, sys, comment, text;
     bool self_closing, force_quirks, has_name, has_pub, has_sys;
-    attr *attrs;    /* max_attrs of them */
+    attr *attrs;    /* cap_attrs of them, grown on demand up to max_attrs */
+    size_t cap_attrs;
     size_t nattrs;
     attr spill;     /* attributes past max_attrs land here and are dropped */
     attr *ca;       /* current attribute */
@@ -493,9 +494,42 @@ static void new_tag(cs_html_tokenizer *t, int type)
     t->tok_start = t->mark;
 }
 
+/* Grows the attribute arrays (a tag with many attributes is rare: start
+ * small, so that a tokenizer is cheap to create). */
+static bool grow_attrs(cs_html_tokenizer *t)
+{
+    size_t nc = t->cap_attrs ? t->cap_attrs * 2 : 8;
+    if (nc > t->o.max_attrs)
+        nc = t->o.max_attrs;
+    attr *na = cs_realloc(t->attrs, nc * sizeof *na);
+    if (!na)
+        return false;
+    t->attrs = na;
+    cs_html_attr *no = cs_realloc(t->out_attrs, nc * sizeof *no);
+    if (!no)
+        return false;
+    t->out_attrs = no;
+    for (size_t i = t->cap_attrs; i < nc; i++) {
+        acc_init(&na[i].name, t->o.max_name, CS_HTML_LIMIT_NAME);
+        acc_init(&na[i].value, t->o.max_value, CS_HTML_LIMIT_VALUE);
+        na[i].dropped = false;
+    }
+    t->cap_attrs = nc;
+    return true;
+}
+
 static void new_attr(cs_html_tokenizer *t)
 {
     attr *a;
+    if (t->nattrs < t->o.max_attrs && t->nattrs == t->cap_attrs && !grow_attrs(t)) {
+        t->oom = true;
+        a = &t->spill; /* stays consistent until the run stops */
+        acc_reset(&a->name);
+        acc_reset(&a->value);
+        a->dropped = true;
+        t->ca = a;
+        return;
+    }
     if (t->nattrs < t->o.max_attrs) {
         a = &t->attrs[t->nattrs++];
     } else {
@@ -759,16 +793,6 @@ cs_status cs_html_tokenizer_new(cs_html_tokenizer **out, const cs_html_opts *opt
     acc_init(&t->spill.name, t->o.max_name, CS_HTML_LIMIT_NAME);
     acc_init(&t->spill.value, t->o.max_value, CS_HTML_LIMIT_VALUE);
     cs_buf_init(&t->last_start, 0);
-    t->attrs = cs_calloc(t->o.max_attrs, sizeof *t->attrs);
-    t->out_attrs = cs_calloc(t->o.max_attrs, sizeof *t->out_attrs);
-    if (!t->attrs || !t->out_attrs) {
-        cs_html_tokenizer_free(t);
-        return CS_ENOMEM;
-    }
-    for (size_t i = 0; i < t->o.max_attrs; i++) {
-        acc_init(&t->attrs[i].name, t->o.max_name, CS_HTML_LIMIT_NAME);
-        acc_init(&t->attrs[i].value, t->o.max_value, CS_HTML_LIMIT_VALUE);
-    }
     if (opts && opts->last_start_tag &&
         cs_buf_puts(&t->last_start, opts->last_start_tag) != CS_OK) {
         cs_html_tokenizer_free(t);
@@ -791,7 +815,7 @@ void cs_html_tokenizer_free(cs_html_tokenizer *t)
     cs_buf_cleanup(&t->spill.value.buf);
     cs_buf_cleanup(&t->last_start);
     if (t->attrs)
-        for (size_t i = 0; i < t->o.max_attrs; i++) {
+        for (size_t i = 0; i < t->cap_attrs; i++) {
             cs_buf_cleanup(&t->attrs[i].name.buf);
             cs_buf_cleanup(&t->attrs[i].value.buf);
         }
