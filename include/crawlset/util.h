@@ -51,7 +51,8 @@ extern "C" {
     X(ENET, "network error")                                                  \
     X(EHTTP, "unexpected HTTP status")                                        \
     X(ETIMEOUT, "timed out")                                                  \
-    X(ECANCELED, "canceled")
+    X(ECANCELED, "canceled")                                                  \
+    X(EAGAIN, "not now, try again later")
 
 typedef enum cs_status {
 #define CS__ENUM(name, msg) CS_##name,
