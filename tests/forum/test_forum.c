@@ -455,3 +455,26 @@ TEST_T(forum_rate_backoff_and_since, 30)
     }
     cs_origin_stop(org);
 }
+
+TEST_T(forum_category_listing, 30)
+{
+    cs_origin *org;
+    ASSERT_OK(cs_origin_start(&org));
+    play_site(org, 4);
+    json_t *cat = corpus_json("discourse/perceval/discourse_topics.json"); /* no more_topics_url */
+    route_json(org, "/c/support/5.json?page=0", cat, NULL);
+    json_decref(cat);
+    const char *out = cs_test_tmpdir();
+    cs_forum_opts o;
+    const char *connect[2];
+    opts_for(&o, org, out, connect);
+    o.category = "support/5";
+    o.images = false;
+    cs_forum_stats st;
+    ASSERT_OK(cs_forum_crawl(&o, &st, NULL, 0));
+    ASSERT_EQ(st.list_pages, 1); /* no more_topics_url: one page */
+    ASSERT_EQ(st.topics_done, 2);
+    ASSERT_EQ(cs_origin_count(org, "/latest.json"), 0);
+    ASSERT_EQ(cs_origin_count(org, "/c/support/5.json"), 1);
+    cs_origin_stop(org);
+}
