@@ -5,8 +5,11 @@ pages one after another through the DevTools protocol over a pipe
 (--remote-debugging-pipe; standard library only). Each load is timed from
 Page.navigate to Page.loadEventFired, and the page's text is checked.
 
-Usage: forum_chromium.py URL... ; prints "loads N total_s S" on stdout."""
-import json, os, subprocess, sys, tempfile, time
+Usage: forum_chromium.py URL... ; prints "loads N total_s S cpu_s C" on
+stdout: C is the CPU time (user + system) of the browser and all its
+processes from start to exit, so that a run with no URL gives the browser's
+fixed cost to subtract."""
+import json, os, resource, subprocess, sys, tempfile, time
 
 urls = sys.argv[1:]
 r_cmd, w_cmd = os.pipe()   # we write commands, chromium reads fd 3
@@ -74,12 +77,12 @@ def run():
         n = wait(lambda m: m.get("id") == i)["result"]["result"].get("value", 0)
         if not n:
             raise SystemExit("no posts rendered at " + u)
-    total = time.time() - t0
-    print("loads %d total_s %.4f" % (len(urls), total))
+    return time.time() - t0
 
 
+total = 0.0
 try:
-    run()
+    total = run()
 finally:
     try:
         send("Browser.close")
@@ -90,3 +93,5 @@ finally:
     except subprocess.TimeoutExpired:
         proc.kill()
     subprocess.run(["rm", "-rf", profile])
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("loads %d total_s %.4f cpu_s %.4f" % (len(urls), total, ru.ru_utime + ru.ru_stime))

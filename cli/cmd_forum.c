@@ -30,6 +30,7 @@ static void usage(FILE *f)
             "                             limit)\n"
             "  --no-images                do not download images\n"
             "  --topics-in-flight N       topics open at once (default 16)\n"
+            "  --per-host N               requests in flight per host when --rate 0 (default 16)\n"
             "  --no-robots                do not fetch or obey robots.txt\n"
             "  --user-agent UA            default names crawlset with a contact URL\n"
             "  --timeout S                per request (default 30)\n"
@@ -41,7 +42,7 @@ static void usage(FILE *f)
 }
 
 enum { O_OUT = 256, O_MATCH, O_MAX, O_SINCE, O_CAT, O_FMT, O_ASSIST, O_RATE, O_NOIMG, O_TIF,
-       O_NOROBOTS, O_UA, O_TIMEOUT, O_RETRIES, O_RESOLVE };
+       O_NOROBOTS, O_UA, O_TIMEOUT, O_RETRIES, O_RESOLVE, O_PERHOST };
 
 static const struct option LONGOPTS[] = {
     {"out", required_argument, NULL, O_OUT},
@@ -54,6 +55,7 @@ static const struct option LONGOPTS[] = {
     {"rate", required_argument, NULL, O_RATE},
     {"no-images", no_argument, NULL, O_NOIMG},
     {"topics-in-flight", required_argument, NULL, O_TIF},
+    {"per-host", required_argument, NULL, O_PERHOST},
     {"no-robots", no_argument, NULL, O_NOROBOTS},
     {"user-agent", required_argument, NULL, O_UA},
     {"timeout", required_argument, NULL, O_TIMEOUT},
@@ -119,6 +121,10 @@ int cmd_forum(int argc, char **argv)
         case O_TIF:
             if (!num(a, &d) || d < 1) goto bad;
             o.topics_in_flight = (size_t)d;
+            break;
+        case O_PERHOST:
+            if (!num(a, &d) || d < 1) goto bad;
+            o.fetch.per_host = (int)d;
             break;
         case O_NOROBOTS: o.fetch.ignore_robots_txt = true; break;
         case O_UA: o.fetch.user_agent = a; break;

@@ -636,25 +636,80 @@ static bool in_list(const char *const *l, const char *s)
     return false;
 }
 
-static void add_unique_str(json_t *arr, const char *s)
+/* ---- output: written straight into a buffer (building a jansson tree
+ * and dumping it cost more than fetching and parsing the topic) ---- */
+
+static void put_key(cs_buf *b, const char *k)
 {
-    size_t i;
-    json_t *v;
-    json_array_foreach(arr, i, v) if (!strcmp(json_string_value(v), s)) return;
-    json_array_append_new(arr, json_string(s));
+    cs_buf_putc(b, '"');
+    cs_buf_puts(b, k);
+    cs_buf_puts(b, "\": ");
 }
 
-static json_t *render_topic(crawl *c, topic *t)
+static void put_str(cs_buf *b, const char *s) { cs_json_put_str(b, s, strlen(s)); }
+
+/* A value taken from the input document: strings and integers as such,
+ * anything else (or nothing) as null. */
+static void put_val(cs_buf *b, json_t *v)
 {
-    json_t *out = json_object();
-    json_t *posts = json_array();
-    json_t *msgs = json_array();
-    json_t *images = json_array();
-    json_t *links = json_array();
-    cs_buf conv;
+    if (json_is_string(v))
+        cs_json_put_str(b, json_string_value(v), json_string_length(v));
+    else if (json_is_integer(v))
+        cs_buf_printf(b, "%lld", (long long)json_integer_value(v));
+    else
+        cs_buf_puts(b, "null");
+}
+
+typedef struct strset {
+    char **v;
+    size_t n;
+} strset;
+
+static bool strset_add(strset *s, const char *x)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->v[i], x))
+            return true;
+    char *d = cs_strdup(x);
+    char **nv = d ? cs_realloc(s->v, (s->n + 1) * sizeof *nv) : NULL;
+    if (!nv) {
+        cs_free(d);
+        return false;
+    }
+    nv[s->n++] = d;
+    s->v = nv;
+    return true;
+}
+
+static void strset_put(cs_buf *b, const strset *s)
+{
+    cs_buf_putc(b, '[');
+    for (size_t i = 0; i < s->n; i++) {
+        if (i)
+            cs_buf_puts(b, ", ");
+        put_str(b, s->v[i]);
+    }
+    cs_buf_putc(b, ']');
+}
+
+static void strset_free(strset *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        cs_free(s->v[i]);
+    cs_free(s->v);
+}
+
+/* Renders topic t as its output JSON text into out. */
+static void render_topic(crawl *c, topic *t, cs_buf *out)
+{
+    cs_buf conv, posts, msgs, nm;
     cs_buf_init(&conv, 0);
+    cs_buf_init(&posts, 0);
+    cs_buf_init(&msgs, 0);
+    cs_buf_init(&nm, 0);
+    strset images = {0}, links = {0};
     const char *opener = NULL;
-    size_t i;
+    size_t i, np = 0;
     json_t *idv;
     json_array_foreach(t->order, i, idv)
     {
@@ -677,98 +732,134 @@ static json_t *render_topic(crawl *c, topic *t)
         const char *name = jstr(p, "name");
         if (!opener)
             opener = user;
+        const char *text = hp.text.data ? hp.text.data : "";
+        /* the chats-crawler turn */
         cs_buf_puts(&conv, "\n<# ");
         cs_buf_puts(&conv, user);
         if (name[0] && strcmp(name, user) != 0)
             cs_buf_puts(&conv, name);
         cs_buf_puts(&conv, " #>:\n");
-        const char *text = hp.text.data ? hp.text.data : "";
-        cs_buf_puts(&conv, text);
-
-        json_t *pimgs = json_array(), *plinks = json_array();
+        cs_buf_append(&conv, text, hp.text.len);
+        /* posts[] */
+        cs_buf_puts(&posts, np ? ",\n  {" : "\n  {");
+        put_key(&posts, "author");
+        put_str(&posts, name[0] ? name : user);
+        cs_buf_puts(&posts, ", ");
+        put_key(&posts, "username");
+        put_str(&posts, user);
+        cs_buf_puts(&posts, ", ");
+        put_key(&posts, "created_at");
+        put_val(&posts, json_object_get(p, "created_at"));
+        cs_buf_puts(&posts, ", ");
+        put_key(&posts, "post_number");
+        put_val(&posts, json_object_get(p, "post_number"));
+        cs_buf_puts(&posts, ", ");
+        put_key(&posts, "reply_to_post_number");
+        put_val(&posts, json_object_get(p, "reply_to_post_number"));
+        cs_buf_puts(&posts, ", ");
+        put_key(&posts, "text");
+        cs_json_put_str(&posts, text, hp.text.len);
+        cs_buf_puts(&posts, ", ");
+        put_key(&posts, "images");
+        cs_buf_putc(&posts, '[');
         for (size_t k = 0; k < hp.nimages; k++) {
-            json_array_append_new(pimgs, json_string(hp.images[k]));
-            cs_buf nm;
-            cs_buf_init(&nm, 0);
-            if (img_name(c, hp.images[k], &nm))
-                add_unique_str(images, nm.data);
-            cs_buf_cleanup(&nm);
+            if (k)
+                cs_buf_puts(&posts, ", ");
+            put_str(&posts, hp.images[k]);
+            cs_buf_reset(&nm);
+            if (img_name(c, hp.images[k], &nm) && !strset_add(&images, nm.data))
+                c->err = CS_ENOMEM;
         }
+        cs_buf_puts(&posts, "], ");
+        put_key(&posts, "links");
+        cs_buf_putc(&posts, '[');
         for (size_t k = 0; k < hp.nlinks; k++) {
-            json_array_append_new(plinks, json_string(hp.links[k]));
-            add_unique_str(links, hp.links[k]);
+            if (k)
+                cs_buf_puts(&posts, ", ");
+            put_str(&posts, hp.links[k]);
+            if (!strset_add(&links, hp.links[k]))
+                c->err = CS_ENOMEM;
         }
-        json_t *rt = json_object_get(p, "reply_to_post_number");
-        json_t *jp = json_pack("{s:s,s:s,s:O,s:O,s:O,s:s,s:o,s:o}", "author", name[0] ? name : user,
-                               "username", user, "created_at",
-                               json_object_get(p, "created_at") ? json_object_get(p, "created_at")
-                                                                : json_null(),
-                               "post_number",
-                               json_object_get(p, "post_number") ? json_object_get(p, "post_number")
-                                                                 : json_null(),
-                               "reply_to_post_number", rt ? rt : json_null(), "text", text,
-                               "images", pimgs, "links", plinks);
-        if (jp)
-            json_array_append_new(posts, jp);
+        cs_buf_puts(&posts, "]}");
+        /* role-tagged messages */
         bool assistant = c->o->assistants ? in_list(c->o->assistants, user)
                                           : strcmp(user, opener) != 0;
-        if (c->o->format == CS_FORUM_CHATML)
-            json_array_append_new(msgs, json_pack("{s:s,s:s}", "role",
-                                                  assistant ? "assistant" : "user", "content",
-                                                  text));
-        else if (c->o->format == CS_FORUM_SHAREGPT)
-            json_array_append_new(msgs, json_pack("{s:s,s:s}", "from", assistant ? "gpt" : "human",
-                                                  "value", text));
+        if (c->o->format == CS_FORUM_CHATML) {
+            cs_buf_puts(&msgs, np ? ",\n  {\"role\": " : "\n  {\"role\": ");
+            put_str(&msgs, assistant ? "assistant" : "user");
+            cs_buf_puts(&msgs, ", \"content\": ");
+            cs_json_put_str(&msgs, text, hp.text.len);
+            cs_buf_putc(&msgs, '}');
+        } else if (c->o->format == CS_FORUM_SHAREGPT) {
+            cs_buf_puts(&msgs, np ? ",\n  {\"from\": " : "\n  {\"from\": ");
+            put_str(&msgs, assistant ? "gpt" : "human");
+            cs_buf_puts(&msgs, ", \"value\": ");
+            cs_json_put_str(&msgs, text, hp.text.len);
+            cs_buf_putc(&msgs, '}');
+        }
+        np++;
         cs_html_post_cleanup(&hp);
         c->st.posts++;
     }
     json_t *doc = t->doc;
-    json_object_set_new(out, "id", json_integer((json_int_t)t->id));
-    json_t *title = json_object_get(doc, "title");
-    json_object_set_new(out, "title", title ? json_incref(title) : json_string(""));
-    json_object_set_new(out, "url", json_string(t->url));
-    json_object_set_new(out, "slug", json_string(t->slug));
-    json_t *v;
-    if ((v = json_object_get(doc, "category_id")))
-        json_object_set(out, "category_id", v);
-    if ((v = json_object_get(doc, "created_at")))
-        json_object_set(out, "created_at", v);
-    if ((v = json_object_get(doc, "highest_post_number")))
-        json_object_set(out, "highest_post_number", v);
-    json_t *convj = json_stringn(conv.data ? conv.data : "", conv.len);
-    if (c->o->format == CS_FORUM_SHAREGPT) {
-        json_object_set_new(out, "conversations", msgs);
-        json_object_set_new(out, "conversations_text", convj);
-    } else {
-        json_object_set_new(out, "conversations", convj);
-        if (c->o->format == CS_FORUM_CHATML)
-            json_object_set_new(out, "messages", msgs);
-        else
-            json_decref(msgs);
+    cs_buf_printf(out, "{\"id\": %llu,\n \"title\": ", (unsigned long long)t->id);
+    put_val(out, json_object_get(doc, "title"));
+    cs_buf_puts(out, ",\n \"url\": ");
+    put_str(out, t->url);
+    cs_buf_puts(out, ",\n \"slug\": ");
+    put_str(out, t->slug);
+    static const char *const extra[] = {"category_id", "created_at", "highest_post_number", NULL};
+    for (int k = 0; extra[k]; k++) {
+        json_t *v = json_object_get(doc, extra[k]);
+        if (v) {
+            cs_buf_puts(out, ",\n ");
+            put_key(out, extra[k]);
+            put_val(out, v);
+        }
     }
-    json_object_set_new(out, "images", images);
-    json_object_set_new(out, "links", links);
-    json_object_set_new(out, "posts", posts);
+    if (c->o->format == CS_FORUM_SHAREGPT) {
+        cs_buf_puts(out, ",\n \"conversations\": [");
+        cs_buf_append(out, msgs.data, msgs.len);
+        cs_buf_puts(out, "],\n \"conversations_text\": ");
+        cs_json_put_str(out, conv.data ? conv.data : "", conv.len);
+    } else {
+        cs_buf_puts(out, ",\n \"conversations\": ");
+        cs_json_put_str(out, conv.data ? conv.data : "", conv.len);
+        if (c->o->format == CS_FORUM_CHATML) {
+            cs_buf_puts(out, ",\n \"messages\": [");
+            cs_buf_append(out, msgs.data, msgs.len);
+            cs_buf_putc(out, ']');
+        }
+    }
+    cs_buf_puts(out, ",\n \"images\": ");
+    strset_put(out, &images);
+    cs_buf_puts(out, ",\n \"links\": ");
+    strset_put(out, &links);
+    cs_buf_puts(out, ",\n \"posts\": [");
+    cs_buf_append(out, posts.data, posts.len);
+    cs_buf_puts(out, "]}\n");
+    strset_free(&images);
+    strset_free(&links);
     cs_buf_cleanup(&conv);
-    return out;
+    cs_buf_cleanup(&posts);
+    cs_buf_cleanup(&msgs);
+    cs_buf_cleanup(&nm);
 }
 
 static void topic_done(crawl *c, topic *t)
 {
     if (!t->failed && c->err == CS_OK) {
-        json_t *out = render_topic(c, t);
+        cs_buf text;
+        cs_buf_init(&text, 0);
+        render_topic(c, t, &text);
         char path[4096], tmp[4200];
         snprintf(path, sizeof path, "%s/%llu.json", c->o->out_dir, (unsigned long long)t->id);
         snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
-        /* dumped to memory and written at once: jansson's file output
-         * writes token by token */
-        char *text = json_dumps(out, JSON_INDENT(1));
-        FILE *f = text ? fopen(tmp, "wb") : NULL;
-        size_t tl = text ? strlen(text) : 0;
-        bool wrote = f && fwrite(text, 1, tl, f) == tl && fputc('\n', f) != EOF;
+        FILE *f = text.data && c->err == CS_OK ? fopen(tmp, "wb") : NULL;
+        bool wrote = f && fwrite(text.data, 1, text.len, f) == text.len;
         if (f && fclose(f) != 0)
             wrote = false;
-        free(text);
+        cs_buf_cleanup(&text);
         if (!wrote || rename(tmp, path) != 0) {
             unlink(tmp);
             set_err(c, CS_EIO, "forum: cannot write %s", path);
@@ -780,7 +871,6 @@ static void topic_done(crawl *c, topic *t)
             state_line(c, line);
             json_decref(line);
         }
-        json_decref(out);
     } else if (t->failed) {
         c->st.topics_failed++;
     }
