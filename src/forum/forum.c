@@ -639,25 +639,23 @@ static bool in_list(const char *const *l, const char *s)
 /* ---- output: written straight into a buffer (building a jansson tree
  * and dumping it cost more than fetching and parsing the topic) ---- */
 
-static void put_key(cs_buf *b, const char *k)
+static int put_key(cs_buf *b, const char *k)
 {
-    cs_buf_putc(b, '"');
-    cs_buf_puts(b, k);
-    cs_buf_puts(b, "\": ");
+    return (cs_buf_putc(b, '"') != CS_OK) | (cs_buf_puts(b, k) != CS_OK) |
+           (cs_buf_puts(b, "\": ") != CS_OK);
 }
 
-static void put_str(cs_buf *b, const char *s) { cs_json_put_str(b, s, strlen(s)); }
+static int put_str(cs_buf *b, const char *s) { return cs_json_put_str(b, s, strlen(s)) != CS_OK; }
 
 /* A value taken from the input document: strings and integers as such,
  * anything else (or nothing) as null. */
-static void put_val(cs_buf *b, json_t *v)
+static int put_val(cs_buf *b, json_t *v)
 {
     if (json_is_string(v))
-        cs_json_put_str(b, json_string_value(v), json_string_length(v));
-    else if (json_is_integer(v))
-        cs_buf_printf(b, "%lld", (long long)json_integer_value(v));
-    else
-        cs_buf_puts(b, "null");
+        return cs_json_put_str(b, json_string_value(v), json_string_length(v)) != CS_OK;
+    if (json_is_integer(v))
+        return cs_buf_printf(b, "%lld", (long long)json_integer_value(v)) != CS_OK;
+    return cs_buf_puts(b, "null") != CS_OK;
 }
 
 typedef struct strset {
@@ -681,15 +679,15 @@ static bool strset_add(strset *s, const char *x)
     return true;
 }
 
-static void strset_put(cs_buf *b, const strset *s)
+static int strset_put(cs_buf *b, const strset *s)
 {
-    cs_buf_putc(b, '[');
+    int bad = cs_buf_putc(b, '[') != CS_OK;
     for (size_t i = 0; i < s->n; i++) {
         if (i)
-            cs_buf_puts(b, ", ");
-        put_str(b, s->v[i]);
+            bad |= cs_buf_puts(b, ", ") != CS_OK;
+        bad |= put_str(b, s->v[i]);
     }
-    cs_buf_putc(b, ']');
+    return bad | (cs_buf_putc(b, ']') != CS_OK);
 }
 
 static void strset_free(strset *s)
@@ -700,8 +698,9 @@ static void strset_free(strset *s)
 }
 
 /* Renders topic t as its output JSON text into out. */
-static void render_topic(crawl *c, topic *t, cs_buf *out)
+static bool render_topic(crawl *c, topic *t, cs_buf *out)
 {
+    int bad = 0;
     cs_buf conv, posts, msgs, nm;
     cs_buf_init(&conv, 0);
     cs_buf_init(&posts, 0);
@@ -734,116 +733,117 @@ static void render_topic(crawl *c, topic *t, cs_buf *out)
             opener = user;
         const char *text = hp.text.data ? hp.text.data : "";
         /* the chats-crawler turn */
-        cs_buf_puts(&conv, "\n<# ");
-        cs_buf_puts(&conv, user);
+        bad |= cs_buf_puts(&conv, "\n<# ") != CS_OK;
+        bad |= cs_buf_puts(&conv, user) != CS_OK;
         if (name[0] && strcmp(name, user) != 0)
-            cs_buf_puts(&conv, name);
-        cs_buf_puts(&conv, " #>:\n");
-        cs_buf_append(&conv, text, hp.text.len);
+            bad |= cs_buf_puts(&conv, name) != CS_OK;
+        bad |= cs_buf_puts(&conv, " #>:\n") != CS_OK;
+        bad |= cs_buf_append(&conv, text, hp.text.len) != CS_OK;
         /* posts[] */
-        cs_buf_puts(&posts, np ? ",\n  {" : "\n  {");
-        put_key(&posts, "author");
-        put_str(&posts, name[0] ? name : user);
-        cs_buf_puts(&posts, ", ");
-        put_key(&posts, "username");
-        put_str(&posts, user);
-        cs_buf_puts(&posts, ", ");
-        put_key(&posts, "created_at");
-        put_val(&posts, json_object_get(p, "created_at"));
-        cs_buf_puts(&posts, ", ");
-        put_key(&posts, "post_number");
-        put_val(&posts, json_object_get(p, "post_number"));
-        cs_buf_puts(&posts, ", ");
-        put_key(&posts, "reply_to_post_number");
-        put_val(&posts, json_object_get(p, "reply_to_post_number"));
-        cs_buf_puts(&posts, ", ");
-        put_key(&posts, "text");
-        cs_json_put_str(&posts, text, hp.text.len);
-        cs_buf_puts(&posts, ", ");
-        put_key(&posts, "images");
-        cs_buf_putc(&posts, '[');
+        bad |= cs_buf_puts(&posts, np ? ",\n  {" : "\n  {") != CS_OK;
+        bad |= put_key(&posts, "author");
+        bad |= put_str(&posts, name[0] ? name : user);
+        bad |= cs_buf_puts(&posts, ", ") != CS_OK;
+        bad |= put_key(&posts, "username");
+        bad |= put_str(&posts, user);
+        bad |= cs_buf_puts(&posts, ", ") != CS_OK;
+        bad |= put_key(&posts, "created_at");
+        bad |= put_val(&posts, json_object_get(p, "created_at"));
+        bad |= cs_buf_puts(&posts, ", ") != CS_OK;
+        bad |= put_key(&posts, "post_number");
+        bad |= put_val(&posts, json_object_get(p, "post_number"));
+        bad |= cs_buf_puts(&posts, ", ") != CS_OK;
+        bad |= put_key(&posts, "reply_to_post_number");
+        bad |= put_val(&posts, json_object_get(p, "reply_to_post_number"));
+        bad |= cs_buf_puts(&posts, ", ") != CS_OK;
+        bad |= put_key(&posts, "text");
+        bad |= cs_json_put_str(&posts, text, hp.text.len) != CS_OK;
+        bad |= cs_buf_puts(&posts, ", ") != CS_OK;
+        bad |= put_key(&posts, "images");
+        bad |= cs_buf_putc(&posts, '[') != CS_OK;
         for (size_t k = 0; k < hp.nimages; k++) {
             if (k)
-                cs_buf_puts(&posts, ", ");
-            put_str(&posts, hp.images[k]);
+                bad |= cs_buf_puts(&posts, ", ") != CS_OK;
+            bad |= put_str(&posts, hp.images[k]);
             cs_buf_reset(&nm);
             if (img_name(c, hp.images[k], &nm) && !strset_add(&images, nm.data))
                 c->err = CS_ENOMEM;
         }
-        cs_buf_puts(&posts, "], ");
-        put_key(&posts, "links");
-        cs_buf_putc(&posts, '[');
+        bad |= cs_buf_puts(&posts, "], ") != CS_OK;
+        bad |= put_key(&posts, "links");
+        bad |= cs_buf_putc(&posts, '[') != CS_OK;
         for (size_t k = 0; k < hp.nlinks; k++) {
             if (k)
-                cs_buf_puts(&posts, ", ");
-            put_str(&posts, hp.links[k]);
+                bad |= cs_buf_puts(&posts, ", ") != CS_OK;
+            bad |= put_str(&posts, hp.links[k]);
             if (!strset_add(&links, hp.links[k]))
                 c->err = CS_ENOMEM;
         }
-        cs_buf_puts(&posts, "]}");
+        bad |= cs_buf_puts(&posts, "]}") != CS_OK;
         /* role-tagged messages */
         bool assistant = c->o->assistants ? in_list(c->o->assistants, user)
                                           : strcmp(user, opener) != 0;
         if (c->o->format == CS_FORUM_CHATML) {
-            cs_buf_puts(&msgs, np ? ",\n  {\"role\": " : "\n  {\"role\": ");
-            put_str(&msgs, assistant ? "assistant" : "user");
-            cs_buf_puts(&msgs, ", \"content\": ");
-            cs_json_put_str(&msgs, text, hp.text.len);
-            cs_buf_putc(&msgs, '}');
+            bad |= cs_buf_puts(&msgs, np ? ",\n  {\"role\": " : "\n  {\"role\": ") != CS_OK;
+            bad |= put_str(&msgs, assistant ? "assistant" : "user");
+            bad |= cs_buf_puts(&msgs, ", \"content\": ") != CS_OK;
+            bad |= cs_json_put_str(&msgs, text, hp.text.len) != CS_OK;
+            bad |= cs_buf_putc(&msgs, '}') != CS_OK;
         } else if (c->o->format == CS_FORUM_SHAREGPT) {
-            cs_buf_puts(&msgs, np ? ",\n  {\"from\": " : "\n  {\"from\": ");
-            put_str(&msgs, assistant ? "gpt" : "human");
-            cs_buf_puts(&msgs, ", \"value\": ");
-            cs_json_put_str(&msgs, text, hp.text.len);
-            cs_buf_putc(&msgs, '}');
+            bad |= cs_buf_puts(&msgs, np ? ",\n  {\"from\": " : "\n  {\"from\": ") != CS_OK;
+            bad |= put_str(&msgs, assistant ? "gpt" : "human");
+            bad |= cs_buf_puts(&msgs, ", \"value\": ") != CS_OK;
+            bad |= cs_json_put_str(&msgs, text, hp.text.len) != CS_OK;
+            bad |= cs_buf_putc(&msgs, '}') != CS_OK;
         }
         np++;
         cs_html_post_cleanup(&hp);
         c->st.posts++;
     }
     json_t *doc = t->doc;
-    cs_buf_printf(out, "{\"id\": %llu,\n \"title\": ", (unsigned long long)t->id);
-    put_val(out, json_object_get(doc, "title"));
-    cs_buf_puts(out, ",\n \"url\": ");
-    put_str(out, t->url);
-    cs_buf_puts(out, ",\n \"slug\": ");
-    put_str(out, t->slug);
+    bad |= cs_buf_printf(out, "{\"id\": %llu,\n \"title\": ", (unsigned long long)t->id) != CS_OK;
+    bad |= put_val(out, json_object_get(doc, "title"));
+    bad |= cs_buf_puts(out, ",\n \"url\": ") != CS_OK;
+    bad |= put_str(out, t->url);
+    bad |= cs_buf_puts(out, ",\n \"slug\": ") != CS_OK;
+    bad |= put_str(out, t->slug);
     static const char *const extra[] = {"category_id", "created_at", "highest_post_number", NULL};
     for (int k = 0; extra[k]; k++) {
         json_t *v = json_object_get(doc, extra[k]);
         if (v) {
-            cs_buf_puts(out, ",\n ");
-            put_key(out, extra[k]);
-            put_val(out, v);
+            bad |= cs_buf_puts(out, ",\n ") != CS_OK;
+            bad |= put_key(out, extra[k]);
+            bad |= put_val(out, v);
         }
     }
     if (c->o->format == CS_FORUM_SHAREGPT) {
-        cs_buf_puts(out, ",\n \"conversations\": [");
-        cs_buf_append(out, msgs.data, msgs.len);
-        cs_buf_puts(out, "],\n \"conversations_text\": ");
-        cs_json_put_str(out, conv.data ? conv.data : "", conv.len);
+        bad |= cs_buf_puts(out, ",\n \"conversations\": [") != CS_OK;
+        bad |= cs_buf_append(out, msgs.data, msgs.len) != CS_OK;
+        bad |= cs_buf_puts(out, "],\n \"conversations_text\": ") != CS_OK;
+        bad |= cs_json_put_str(out, conv.data ? conv.data : "", conv.len) != CS_OK;
     } else {
-        cs_buf_puts(out, ",\n \"conversations\": ");
-        cs_json_put_str(out, conv.data ? conv.data : "", conv.len);
+        bad |= cs_buf_puts(out, ",\n \"conversations\": ") != CS_OK;
+        bad |= cs_json_put_str(out, conv.data ? conv.data : "", conv.len) != CS_OK;
         if (c->o->format == CS_FORUM_CHATML) {
-            cs_buf_puts(out, ",\n \"messages\": [");
-            cs_buf_append(out, msgs.data, msgs.len);
-            cs_buf_putc(out, ']');
+            bad |= cs_buf_puts(out, ",\n \"messages\": [") != CS_OK;
+            bad |= cs_buf_append(out, msgs.data, msgs.len) != CS_OK;
+            bad |= cs_buf_putc(out, ']') != CS_OK;
         }
     }
-    cs_buf_puts(out, ",\n \"images\": ");
-    strset_put(out, &images);
-    cs_buf_puts(out, ",\n \"links\": ");
-    strset_put(out, &links);
-    cs_buf_puts(out, ",\n \"posts\": [");
-    cs_buf_append(out, posts.data, posts.len);
-    cs_buf_puts(out, "]}\n");
+    bad |= cs_buf_puts(out, ",\n \"images\": ") != CS_OK;
+    bad |= strset_put(out, &images);
+    bad |= cs_buf_puts(out, ",\n \"links\": ") != CS_OK;
+    bad |= strset_put(out, &links);
+    bad |= cs_buf_puts(out, ",\n \"posts\": [") != CS_OK;
+    bad |= cs_buf_append(out, posts.data, posts.len) != CS_OK;
+    bad |= cs_buf_puts(out, "]}\n") != CS_OK;
     strset_free(&images);
     strset_free(&links);
     cs_buf_cleanup(&conv);
     cs_buf_cleanup(&posts);
     cs_buf_cleanup(&msgs);
     cs_buf_cleanup(&nm);
+    return !bad;
 }
 
 static void topic_done(crawl *c, topic *t)
@@ -851,7 +851,8 @@ static void topic_done(crawl *c, topic *t)
     if (!t->failed && c->err == CS_OK) {
         cs_buf text;
         cs_buf_init(&text, 0);
-        render_topic(c, t, &text);
+        if (!render_topic(c, t, &text) && c->err == CS_OK)
+            c->err = CS_ENOMEM;
         char path[4096], tmp[4200];
         snprintf(path, sizeof path, "%s/%llu.json", c->o->out_dir, (unsigned long long)t->id);
         snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
