@@ -641,8 +641,10 @@ static bool in_list(const char *const *l, const char *s)
 
 static int put_key(cs_buf *b, const char *k)
 {
-    return (cs_buf_putc(b, '"') != CS_OK) | (cs_buf_puts(b, k) != CS_OK) |
-           (cs_buf_puts(b, "\": ") != CS_OK);
+    int bad = cs_buf_putc(b, '"') != CS_OK;
+    bad |= cs_buf_puts(b, k) != CS_OK;
+    bad |= cs_buf_puts(b, "\": ") != CS_OK;
+    return bad;
 }
 
 static int put_str(cs_buf *b, const char *s) { return cs_json_put_str(b, s, strlen(s)) != CS_OK; }
@@ -687,7 +689,8 @@ static int strset_put(cs_buf *b, const strset *s)
             bad |= cs_buf_puts(b, ", ") != CS_OK;
         bad |= put_str(b, s->v[i]);
     }
-    return bad | (cs_buf_putc(b, ']') != CS_OK);
+    bad |= cs_buf_putc(b, ']') != CS_OK;
+    return bad;
 }
 
 static void strset_free(strset *s)
