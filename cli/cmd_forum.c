@@ -37,8 +37,9 @@ static void usage(FILE *f)
             "  --retries N                retries on errors, 5xx, 429 (default 3)\n"
             "  --resolve HOST:PORT:ADDR   resolve HOST:PORT to ADDR (repeatable; tests)\n"
             "\n"
-            "Prints a summary line of counts on stderr. Exit codes: 0 every topic written,\n"
-            "1 some topics failed (see the log), 2 usage error, 3 fatal error.\n");
+            "Prints a summary line of counts on stderr. Exit codes: 0 every topic written\n"
+            "(or deleted, refused by robots.txt, unchanged), 1 some topics or list pages\n"
+            "failed (see the log), 2 usage error, 3 fatal error.\n");
 }
 
 enum { O_OUT = 256, O_MATCH, O_MAX, O_SINCE, O_CAT, O_FMT, O_ASSIST, O_RATE, O_NOIMG, O_TIF,
@@ -164,16 +165,17 @@ int cmd_forum(int argc, char **argv)
     cs_status rc = cs_forum_crawl(&o, &st, msg, sizeof msg);
     fprintf(stderr,
             "forum: %llu topics written, %llu unchanged, %llu skipped, %llu deleted, %llu "
-            "failed, %llu from HTML; %llu posts in %llu batches; images %llu saved, %llu "
-            "reused, %llu failed; %llu list pages, %llu requests, %llu bad JSON, %llu 429 "
-            "requeues\n",
+            "refused (robots.txt/opt-out), %llu failed, %llu from HTML; %llu posts in %llu "
+            "batches; images %llu saved, %llu reused, %llu failed; %llu list pages (%llu "
+            "failed), %llu requests, %llu bad JSON, %llu 429 requeues\n",
             (unsigned long long)st.topics_done, (unsigned long long)st.topics_unchanged,
             (unsigned long long)st.topics_skipped, (unsigned long long)st.topics_deleted,
-            (unsigned long long)st.topics_failed, (unsigned long long)st.topics_from_html,
+            (unsigned long long)st.topics_refused, (unsigned long long)st.topics_failed,
+            (unsigned long long)st.topics_from_html,
             (unsigned long long)st.posts, (unsigned long long)st.post_batches,
             (unsigned long long)st.images_saved, (unsigned long long)st.images_reused,
             (unsigned long long)st.images_failed, (unsigned long long)st.list_pages,
-            (unsigned long long)st.requests, (unsigned long long)st.bad_json,
+            (unsigned long long)st.list_failed, (unsigned long long)st.requests, (unsigned long long)st.bad_json,
             (unsigned long long)st.requeued_429);
     free(assist_copy);
     if (rc == CS_EINVAL) {
@@ -184,5 +186,5 @@ int cmd_forum(int argc, char **argv)
         cli_err("%s", msg[0] ? msg : cs_strerror(rc));
         return 3;
     }
-    return st.topics_failed ? 1 : 0;
+    return st.topics_failed || st.list_failed ? 1 : 0;
 }

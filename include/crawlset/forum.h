@@ -74,7 +74,9 @@ typedef struct cs_forum_stats {
     uint64_t topics_unchanged; /* finished in an earlier run and not grown */
     uint64_t topics_done;      /* written */
     uint64_t topics_deleted;   /* 404/410 between list and fetch */
+    uint64_t topics_refused;   /* robots.txt disallows them, or an X-Robots-Tag opt-out */
     uint64_t topics_failed;    /* other failures (see the log) */
+    uint64_t list_failed;      /* list pages that failed (the listing stopped there) */
     uint64_t topics_from_html; /* read from an HTML page instead of JSON */
     uint64_t posts;            /* posts written */
     uint64_t post_batches;     /* posts.json requests */

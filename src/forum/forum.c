@@ -953,10 +953,12 @@ static cs_status on_done(void *ud, cs_fetch_result *r)
     switch (j->kind) {
     case J_LIST:
         c->list_inflight = false;
-        if (doc)
+        if (doc) {
             on_list(c, j, doc);
-        else
+        } else {
+            c->st.list_failed++;
             c->list_more = false;
+        }
         break;
     case J_TOPIC:
         if (doc) {
@@ -964,6 +966,10 @@ static cs_status on_done(void *ud, cs_fetch_result *r)
         } else {
             if (r->status == 404 || r->status == 410) {
                 c->st.topics_deleted++;
+                c->active--;
+                topic_free(j->t);
+            } else if (r->reason == CS_FETCH_ROBOTS || r->reason == CS_FETCH_OPT_OUT) {
+                c->st.topics_refused++;
                 c->active--;
                 topic_free(j->t);
             } else {

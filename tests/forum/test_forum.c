@@ -327,7 +327,21 @@ TEST_T(forum_robots_disallow_is_obeyed, 30)
     ASSERT_OK(cs_forum_crawl(&o, &st, NULL, 0));
     ASSERT_EQ(st.topics_done, 0);
     ASSERT_EQ(cs_origin_count(org, "/t/1148.json"), 0);
-    ASSERT(st.topics_failed >= 3);
+    ASSERT_EQ(st.topics_refused, 5); /* 1148, 1149, 1150, 1151, 1448 */
+    ASSERT_EQ(st.topics_failed, 0);
+    ASSERT_EQ(st.list_failed, 0);
+
+    /* a list page that fails ends the listing, counted */
+    ASSERT_OK(cs_origin_route_simple(org, "/robots.txt", 200, "User-agent: *\nDisallow: /admin/\n"));
+    ASSERT_OK(cs_origin_route_simple(org, "/latest.json?page=1", 200, "<html>maintenance</html>"));
+    char dir2[1024];
+    snprintf(dir2, sizeof dir2, "%s/two", out);
+    o.out_dir = dir2;
+    o.images = false;
+    ASSERT_OK(cs_forum_crawl(&o, &st, NULL, 0));
+    ASSERT_EQ(st.list_failed, 1);
+    ASSERT_EQ(st.list_pages, 2);
+    ASSERT_EQ(st.topics_done, 2); /* 1148, 1149 from page 0 */
     cs_origin_stop(org);
 }
 
