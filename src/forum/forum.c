@@ -36,6 +36,7 @@ struct topic {
     uint64_t id;
     char *slug;
     char *url;        /* SITE/t/SLUG/ID */
+    char *title;      /* from the list (the topic's own wins) */
     json_t *doc;      /* /t/ID.json (posts removed) */
     json_t *posts;    /* post id (decimal string) -> post */
     json_t *order;    /* post ids in stream order */
@@ -150,6 +151,7 @@ static void topic_free(topic *t)
         return;
     cs_free(t->slug);
     cs_free(t->url);
+    cs_free(t->title);
     json_decref(t->doc);
     json_decref(t->posts);
     json_decref(t->order);
@@ -279,7 +281,8 @@ static void on_list(crawl *c, job *j, json_t *doc)
             break;
         }
         topic *t = cs_calloc(1, sizeof *t);
-        if (!t || !(t->slug = cs_strdup(slug)) || !(t->url = cs_strdup(url))) {
+        if (!t || !(t->slug = cs_strdup(slug)) || !(t->url = cs_strdup(url)) ||
+            !(t->title = cs_strdup(jstr(tj, "title")))) {
             topic_free(t);
             c->err = CS_ENOMEM;
             return;
@@ -805,7 +808,11 @@ static bool render_topic(crawl *c, topic *t, cs_buf *out)
     }
     json_t *doc = t->doc;
     bad |= cs_buf_printf(out, "{\"id\": %llu,\n \"title\": ", (unsigned long long)t->id) != CS_OK;
-    bad |= put_val(out, json_object_get(doc, "title"));
+    json_t *title = json_object_get(doc, "title");
+    if (json_is_string(title))
+        bad |= put_val(out, title);
+    else
+        bad |= put_str(out, t->title);
     bad |= cs_buf_puts(out, ",\n \"url\": ") != CS_OK;
     bad |= put_str(out, t->url);
     bad |= cs_buf_puts(out, ",\n \"slug\": ") != CS_OK;

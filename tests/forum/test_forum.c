@@ -500,3 +500,44 @@ TEST_T(forum_category_listing, 30)
     ASSERT_EQ(cs_origin_count(org, "/c/support/5.json"), 1);
     cs_origin_stop(org);
 }
+
+/* A site that answers /t/ID.json with the topic's HTML page: the crawl
+ * reads the crawler view's posts. */
+TEST_T(forum_html_only_topic_in_crawl, 30)
+{
+    cs_origin *org;
+    ASSERT_OK(cs_origin_start(&org));
+    play_site(org, 4);
+    const char *page =
+        "<!DOCTYPE html><html><head><title>IBM PowerVM support?</title></head><body>"
+        "<div id=\"post_1\" class=\"topic-body crawler-post\"><span itemprop=\"name\">kincl</span>"
+        "<time datetime=\"2016-05-23T17:03:59Z\">May 23</time>"
+        "<div class=\"post\" itemprop=\"text\"><p>Hi, any plans for PowerVM?</p></div></div>"
+        "<div id=\"post_2\" class=\"topic-body crawler-post\"><span itemprop=\"name\">iheim</span>"
+        "<div class=\"post\" itemprop=\"text\"><p>have you tried oVirt?</p></div></div>"
+        "</body></html>";
+    cs_origin_route r;
+    memset(&r, 0, sizeof r);
+    r.body = page;
+    r.body_len = strlen(page);
+    r.content_type = "text/html; charset=utf-8";
+    ASSERT_OK(cs_origin_route_add(org, "/t/1448.json", &r));
+    const char *out = cs_test_tmpdir();
+    cs_forum_opts o;
+    const char *connect[2];
+    opts_for(&o, org, out, connect);
+    o.match = "/1448$";
+    cs_forum_stats st;
+    ASSERT_OK(cs_forum_crawl(&o, &st, NULL, 0));
+    ASSERT_EQ(st.topics_from_html, 1);
+    ASSERT_EQ(st.topics_done, 1);
+    json_t *j = load_out(out, "1448.json");
+    ASSERT_STR_EQ(json_string_value(json_object_get(j, "conversations")),
+                  "\n<# kincl #>:\nHi, any plans for PowerVM?\n<# iheim #>:\nhave you tried oVirt?");
+    json_t *p1 = json_array_get(json_object_get(j, "posts"), 0);
+    ASSERT_STR_EQ(json_string_value(json_object_get(p1, "created_at")), "2016-05-23T17:03:59Z");
+    /* no title in the page's JSON: the list's */
+    ASSERT_STR_EQ(json_string_value(json_object_get(j, "title")), "IBM PowerVM support?");
+    json_decref(j);
+    cs_origin_stop(org);
+}
