@@ -65,6 +65,16 @@ TEST(extract_image_names_and_limits)
     ASSERT_STR_EQ(p.text.data, "a [img abc123.png] b [img http://x/other.jpg]");
     cs_html_post_cleanup(&p);
 
+    /* data: images and javascript: links are dropped */
+    h = "<p>x <img src=\"data:image/png;base64,iVBORw0KGgo=\"> <a href=\"javascript:alert(1)\">y</a>"
+        " <a href=\"mailto:a@b.example\">m</a></p>";
+    cs_html_post_init(&p);
+    ASSERT_OK(cs_html_post_extract(h, strlen(h), NULL, 0, NULL, NULL, &p, NULL));
+    ASSERT_STR_EQ(p.text.data, "x [link mailto:a@b.example]");
+    ASSERT_EQ(p.nimages, 0);
+    ASSERT_EQ(p.nlinks, 1);
+    cs_html_post_cleanup(&p);
+
     /* text is cut at max_text, and the cut is reported */
     cs_buf big;
     cs_buf_init(&big, 0);
