@@ -11,13 +11,18 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: crawlset forum URL --out DIR [OPTIONS]\n"
+            "       crawlset forum --warc FILE.warc[.gz]... --out DIR [OPTIONS]\n"
             "\n"
             "Crawls a Discourse forum through its JSON API: topic lists, topics, every\n"
             "post once, in order; writes DIR/ID.json per topic (title, url,\n"
             "conversations as chats-crawler writes them, images, links, posts[]) and\n"
             "DIR/imgs/ (each image once, named by content hash). DIR/state.jsonl makes\n"
             "reruns fetch only new topics and topics that grew.\n"
+            "With --warc, topics come from archived responses instead (topic JSON or\n"
+            "topic pages, read from #data-preloaded or the crawler view); nothing is\n"
+            "fetched.\n"
             "\n"
+            "  --warc                     the arguments are WARC files, not a site URL\n"
             "  --out DIR                  output directory (required)\n"
             "  --match REGEX              keep topics whose URL (URL/t/SLUG/ID) matches (PCRE2)\n"
             "  --max-topics N             fetch at most N topics\n"
@@ -43,7 +48,7 @@ static void usage(FILE *f)
 }
 
 enum { O_OUT = 256, O_MATCH, O_MAX, O_SINCE, O_CAT, O_FMT, O_ASSIST, O_RATE, O_NOIMG, O_TIF,
-       O_NOROBOTS, O_UA, O_TIMEOUT, O_RETRIES, O_RESOLVE, O_PERHOST };
+       O_NOROBOTS, O_UA, O_TIMEOUT, O_RETRIES, O_RESOLVE, O_PERHOST, O_WARC };
 
 static const struct option LONGOPTS[] = {
     {"out", required_argument, NULL, O_OUT},
@@ -57,6 +62,7 @@ static const struct option LONGOPTS[] = {
     {"no-images", no_argument, NULL, O_NOIMG},
     {"topics-in-flight", required_argument, NULL, O_TIF},
     {"per-host", required_argument, NULL, O_PERHOST},
+    {"warc", no_argument, NULL, O_WARC},
     {"no-robots", no_argument, NULL, O_NOROBOTS},
     {"user-agent", required_argument, NULL, O_UA},
     {"timeout", required_argument, NULL, O_TIMEOUT},
@@ -82,6 +88,7 @@ int cmd_forum(int argc, char **argv)
     char *assist_copy = NULL;
     const char *assist[65] = {0};
     double d;
+    bool warc = false;
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", LONGOPTS, NULL)) != -1) {
@@ -127,6 +134,7 @@ int cmd_forum(int argc, char **argv)
             if (!num(a, &d) || d < 1) goto bad;
             o.fetch.per_host = (int)d;
             break;
+        case O_WARC: warc = true; break;
         case O_NOROBOTS: o.fetch.ignore_robots_txt = true; break;
         case O_UA: o.fetch.user_agent = a; break;
         case O_TIMEOUT:
@@ -149,10 +157,19 @@ int cmd_forum(int argc, char **argv)
         free(assist_copy);
         return 2;
     }
-    if (optind != argc - 1 || !o.out_dir) {
-        cli_err("forum: need one URL and --out DIR (see --help)");
+    if (warc ? optind >= argc || !o.out_dir : optind != argc - 1 || !o.out_dir) {
+        cli_err(warc ? "forum: need WARC files and --out DIR (see --help)"
+                     : "forum: need one URL and --out DIR (see --help)");
         free(assist_copy);
         return 2;
+    }
+    cs_forum_stats st;
+    char msg[512];
+    cs_status rc;
+    if (warc) {
+        rc = cs_forum_from_warc(&o, (const char *const *)argv + optind, (size_t)(argc - optind),
+                                &st, msg, sizeof msg);
+        goto report;
     }
     o.site = argv[optind];
     if (strncmp(o.site, "http://", 7) && strncmp(o.site, "https://", 8)) {
@@ -160,9 +177,8 @@ int cmd_forum(int argc, char **argv)
         free(assist_copy);
         return 2;
     }
-    cs_forum_stats st;
-    char msg[512];
-    cs_status rc = cs_forum_crawl(&o, &st, msg, sizeof msg);
+    rc = cs_forum_crawl(&o, &st, msg, sizeof msg);
+report:
     fprintf(stderr,
             "forum: %llu topics written, %llu unchanged, %llu skipped, %llu deleted, %llu "
             "refused (robots.txt/opt-out), %llu failed, %llu from HTML; %llu posts in %llu "

@@ -96,6 +96,20 @@ CS_API CS_WARN_UNUSED cs_status cs_forum_crawl(const cs_forum_opts *o,
                                                cs_forum_stats *stats /* OUT, may be NULL */,
                                                char *errmsg, size_t errcap);
 
+/* Offline: topics from the response (or resource) records of WARC files
+ * paths[0..npaths) whose target URI is a topic URL (/t/SLUG/ID, /t/ID.json,
+ * ...) and matches o->match: the topic JSON, or the topic page read as
+ * cs_forum_topic_from_html does. Output and state as cs_forum_crawl (site,
+ * rate, fetch and images are not used: images stay "[img URL]"); posts the
+ * record does not carry are not fetched. A topic archived several times is
+ * written from the record with the most posts. Errors as cs_forum_crawl
+ * (CS_EIO also for an unreadable WARC); malformed records are skipped and
+ * counted. */
+CS_API CS_WARN_UNUSED cs_status cs_forum_from_warc(const cs_forum_opts *o,
+                                                   const char *const *paths, size_t npaths,
+                                                   cs_forum_stats *stats /* OUT, may be NULL */,
+                                                   char *errmsg, size_t errcap);
+
 /* Reads a Discourse topic page's HTML: the topic JSON embedded in
  * #data-preloaded (its "topic_ID" entry) when present, else a topic JSON
  * built from the crawler view (div.crawler-post: post number, author,

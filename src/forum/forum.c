@@ -20,6 +20,7 @@
 
 #include "crawlset/forum.h"
 #include "crawlset/html.h"
+#include "crawlset/http.h"
 #include "crawlset/image.h"
 #include "crawlset/warc.h"
 
@@ -356,7 +357,13 @@ static void next_batch(crawl *c, topic *t)
     cs_buf_cleanup(&u);
 }
 
-static void on_topic(crawl *c, topic *t, json_t *doc)
+/* Takes a topic document in: its posts, the ids still missing; fetch: ask
+ * for them (the offline path has only what it has). */
+static void on_topic_posts(crawl *c, topic *t, json_t *doc, bool fetch);
+
+static void on_topic(crawl *c, topic *t, json_t *doc) { on_topic_posts(c, t, doc, true); }
+
+static void on_topic_posts(crawl *c, topic *t, json_t *doc, bool fetch)
 {
     json_t *ps = json_object_get(doc, "post_stream");
     json_t *posts = json_object_get(ps, "posts");
@@ -422,7 +429,24 @@ static void on_topic(crawl *c, topic *t, json_t *doc)
             json_array_append(t->order, v);
         }
     }
-    next_batch(c, t);
+    if (fetch) {
+        next_batch(c, t);
+    } else {
+        json_array_clear(t->missing);
+        json_t *kept = json_array();
+        size_t k;
+        json_t *iv;
+        json_array_foreach(t->order, k, iv)
+        {
+            char key[32];
+            snprintf(key, sizeof key, "%lld", (long long)json_integer_value(iv));
+            if (json_object_get(t->posts, key))
+                json_array_append(kept, iv);
+        }
+        json_decref(t->order);
+        t->order = kept;
+        posts_complete(c, t);
+    }
 }
 
 static void on_batch(crawl *c, topic *t, json_t *doc)
@@ -1055,70 +1079,105 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
+/* What both entry points need: the regex, the output directory, the state. */
+static void setup(crawl *c, const cs_forum_opts *o, char *errmsg, size_t errcap, bool need_site)
+{
+    memset(c, 0, sizeof *c);
+    c->o = o;
+    c->errmsg = errmsg;
+    c->errcap = errcap;
+    if (errmsg && errcap)
+        errmsg[0] = 0;
+    if (!o || (need_site && (!o->site || !o->site[0])) || !o->out_dir || !o->out_dir[0]) {
+        set_err(c, CS_EINVAL, "forum: a site and an output directory are required%s", "");
+        return;
+    }
+    c->site = cs_strdup(o->site ? o->site : "");
+    if (!c->site) {
+        c->err = CS_ENOMEM;
+        return;
+    }
+    for (size_t n = strlen(c->site); n > 0 && c->site[n - 1] == '/'; n--)
+        c->site[n - 1] = 0;
+    if (o->match) {
+        int ec;
+        PCRE2_SIZE eo;
+        c->re = pcre2_compile((PCRE2_SPTR)o->match, PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
+        if (!c->re) {
+            set_err(c, CS_EINVAL, "forum: bad --match regex: %s", o->match);
+            return;
+        }
+        c->md = pcre2_match_data_create_from_pattern(c->re, NULL);
+        if (!c->md) {
+            c->err = CS_ENOMEM;
+            return;
+        }
+    }
+    size_t dl = strlen(o->out_dir) + 16;
+    c->imgdir = cs_malloc(dl);
+    if (!c->imgdir) {
+        c->err = CS_ENOMEM;
+        return;
+    }
+    snprintf(c->imgdir, dl, "%s/imgs", o->out_dir);
+    if (mkdir_p(o->out_dir) != 0 || (o->images && mkdir_p(c->imgdir) != 0)) {
+        set_err(c, CS_EIO, "forum: cannot create %s", o->out_dir);
+        return;
+    }
+    c->done_topics = json_object();
+    c->images = json_object();
+    c->seen = json_object();
+    if (!c->done_topics || !c->images || !c->seen) {
+        c->err = CS_ENOMEM;
+        return;
+    }
+    char sp[4096];
+    snprintf(sp, sizeof sp, "%s/state.jsonl", o->out_dir);
+    if (load_state(c, sp) != CS_OK) {
+        set_err(c, CS_EIO, "forum: cannot read %s", sp);
+        return;
+    }
+    c->state = fopen(sp, "a");
+    if (!c->state)
+        set_err(c, CS_EIO, "forum: cannot write %s", sp);
+}
+
+static cs_status teardown(crawl *c, cs_forum_stats *stats)
+{
+    while (c->qhead) { /* topics still queued (a stop) */
+        topic *t = c->qhead;
+        c->qhead = t->next;
+        topic_free(t);
+    }
+    for (size_t i = 0; i < c->nimgs; i++) {
+        cs_free(c->imgs[i]->url);
+        cs_free(c->imgs[i]->file);
+        cs_free(c->imgs[i]->waiters);
+        cs_free(c->imgs[i]);
+    }
+    cs_free(c->imgs);
+    cs_fetch_free(c->f);
+    if (c->state)
+        fclose(c->state);
+    json_decref(c->done_topics);
+    json_decref(c->images);
+    json_decref(c->seen);
+    pcre2_match_data_free(c->md);
+    pcre2_code_free(c->re);
+    cs_free(c->site);
+    cs_free(c->imgdir);
+    if (stats)
+        *stats = c->st;
+    return c->err;
+}
+
 cs_status cs_forum_crawl(const cs_forum_opts *o, cs_forum_stats *stats, char *errmsg,
                          size_t errcap)
 {
     crawl c;
-    memset(&c, 0, sizeof c);
-    c.o = o;
-    c.errmsg = errmsg;
-    c.errcap = errcap;
-    if (errmsg && errcap)
-        errmsg[0] = 0;
-    if (!o || !o->site || !o->site[0] || !o->out_dir || !o->out_dir[0]) {
-        set_err(&c, CS_EINVAL, "forum: a site and an output directory are required%s", "");
-        goto out;
-    }
-    c.site = cs_strdup(o->site);
-    if (!c.site) {
-        c.err = CS_ENOMEM;
-        goto out;
-    }
-    for (size_t n = strlen(c.site); n > 0 && c.site[n - 1] == '/'; n--)
-        c.site[n - 1] = 0;
-    if (o->match) {
-        int ec;
-        PCRE2_SIZE eo;
-        c.re = pcre2_compile((PCRE2_SPTR)o->match, PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
-        if (!c.re) {
-            set_err(&c, CS_EINVAL, "forum: bad --match regex: %s", o->match);
-            goto out;
-        }
-        c.md = pcre2_match_data_create_from_pattern(c.re, NULL);
-        if (!c.md) {
-            c.err = CS_ENOMEM;
-            goto out;
-        }
-    }
-    size_t dl = strlen(o->out_dir) + 16;
-    c.imgdir = cs_malloc(dl);
-    if (!c.imgdir) {
-        c.err = CS_ENOMEM;
-        goto out;
-    }
-    snprintf(c.imgdir, dl, "%s/imgs", o->out_dir);
-    if (mkdir_p(o->out_dir) != 0 || (o->images && mkdir_p(c.imgdir) != 0)) {
-        set_err(&c, CS_EIO, "forum: cannot create %s", o->out_dir);
-        goto out;
-    }
-    c.done_topics = json_object();
-    c.images = json_object();
-    c.seen = json_object();
-    if (!c.done_topics || !c.images || !c.seen) {
-        c.err = CS_ENOMEM;
-        goto out;
-    }
-    char sp[4096];
-    snprintf(sp, sizeof sp, "%s/state.jsonl", o->out_dir);
-    if (load_state(&c, sp) != CS_OK) {
-        set_err(&c, CS_EIO, "forum: cannot read %s", sp);
-        goto out;
-    }
-    c.state = fopen(sp, "a");
-    if (!c.state) {
-        set_err(&c, CS_EIO, "forum: cannot write %s", sp);
-        goto out;
-    }
+    setup(&c, o, errmsg, errcap, true);
+    if (c.err)
+        return teardown(&c, stats);
     cs_fetch_opts fo = o->fetch;
     if (o->rate > 0) {
         fo.per_host = 1;
@@ -1129,7 +1188,7 @@ cs_status cs_forum_crawl(const cs_forum_opts *o, cs_forum_stats *stats, char *er
     cs_status st = cs_fetch_new(&c.f, &fo);
     if (st) {
         set_err(&c, st, "forum: cannot start the fetcher%s", "");
-        goto out;
+        return teardown(&c, stats);
     }
     c.list_more = true;
     list_page(&c);
@@ -1139,31 +1198,164 @@ cs_status cs_forum_crawl(const cs_forum_opts *o, cs_forum_stats *stats, char *er
     cs_fetch_stats fs;
     cs_fetch_stats_get(c.f, &fs);
     c.st.requests = fs.requests;
-out:
-    /* topics still queued (a stop) */
-    while (c.qhead) {
-        topic *t = c.qhead;
-        c.qhead = t->next;
+    return teardown(&c, stats);
+}
+
+/* ---- offline: topic pages and topic JSON from WARC files ---- */
+
+/* The topic id and slug in a topic URL: /t/SLUG/ID, /t/ID, /t/SLUG/ID/N,
+ * /t/ID.json (query and fragment ignored). */
+static bool topic_url(const char *uri, uint64_t *id, char *slug, size_t cap)
+{
+    const char *p = strstr(uri, "/t/");
+    if (!p)
+        return false;
+    p += 3;
+    const char *end = p + strcspn(p, "?#");
+    char seg[3][256];
+    int n = 0;
+    while (p < end && n < 3) {
+        const char *q = p;
+        while (q < end && *q != '/')
+            q++;
+        size_t l = (size_t)(q - p);
+        if (l >= sizeof seg[0])
+            return false;
+        memcpy(seg[n], p, l);
+        seg[n][l] = 0;
+        n++;
+        p = q < end ? q + 1 : q;
+    }
+    slug[0] = 0;
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(seg[i]);
+        if (l > 5 && !strcmp(seg[i] + l - 5, ".json"))
+            seg[i][l - 5] = 0;
+        uint64_t v;
+        if (seg[i][0] && cs_slice_to_u64((cs_slice){seg[i], strlen(seg[i])}, &v) && v > 0) {
+            *id = v;
+            if (i > 0)
+                snprintf(slug, cap, "%s", seg[0]);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void warc_record(crawl *c, const cs_warc_record *rec, const char *block, size_t len,
+                        json_t *best)
+{
+    uint64_t id = 0;
+    char slug[256];
+    const char *uri = rec->target_uri;
+    if (!uri || !topic_url(uri, &id, slug, sizeof slug))
+        return;
+    cs_arena a;
+    cs_arena_init(&a, 4u << 20);
+    cs_http_msg m;
+    cs_buf body;
+    cs_buf_init(&body, 0);
+    json_t *doc = NULL;
+    char key[32];
+    snprintf(key, sizeof key, "%llu", (unsigned long long)id);
+    if (cs_http_parse(block, len, &a, 0, &m, NULL, 0) != CS_OK || m.status != 200 ||
+        cs_http_decode_body(&m, CS_HTTP_DECHUNK | CS_HTTP_DECODE, 0, &body, NULL, 0) != CS_OK) {
+        c->st.topics_failed++;
+        goto done;
+    }
+    json_error_t jerr;
+    doc = json_loadb(body.data ? body.data : "", body.len, 0, &jerr);
+    if (!doc && looks_html((const uint8_t *)(body.data ? body.data : ""), body.len)) {
+        char *js = NULL;
+        if (cs_forum_topic_from_html(body.data, body.len, &js) == CS_OK) {
+            doc = json_loads(js, 0, &jerr);
+            if (doc)
+                c->st.topics_from_html++;
+        }
+        cs_free(js);
+    }
+    json_t *posts = json_object_get(json_object_get(doc, "post_stream"), "posts");
+    if (!json_is_array(posts)) {
+        c->st.bad_json++;
+        c->st.topics_failed++;
+        goto done;
+    }
+    /* a topic archived twice (page and JSON, or two visits): the fuller one */
+    json_t *prev = json_object_get(best, key);
+    if (prev && json_integer_value(prev) >= (json_int_t)json_array_size(posts)) {
+        c->st.topics_unchanged++;
+        goto done;
+    }
+    json_object_set_new(best, key, json_integer((json_int_t)json_array_size(posts)));
+    topic *t = cs_calloc(1, sizeof *t);
+    char url[2048];
+    const char *ds = jstr(doc, "slug");
+    snprintf(url, sizeof url, "%.*s/t/%s/%llu", (int)(strstr(uri, "/t/") - uri), uri,
+             ds[0] ? ds : slug[0] ? slug : "topic", (unsigned long long)id);
+    if (!t || !(t->slug = cs_strdup(ds[0] ? ds : slug)) || !(t->url = cs_strdup(url)) ||
+        !(t->title = cs_strdup(jstr(doc, "title")))) {
         topic_free(t);
+        c->err = CS_ENOMEM;
+        goto done;
     }
-    for (size_t i = 0; i < c.nimgs; i++) {
-        cs_free(c.imgs[i]->url);
-        cs_free(c.imgs[i]->file);
-        cs_free(c.imgs[i]->waiters);
-        cs_free(c.imgs[i]);
+    t->id = id;
+    c->active++;
+    on_topic_posts(c, t, doc, false);
+done:
+    json_decref(doc);
+    cs_buf_cleanup(&body);
+    cs_arena_cleanup(&a);
+}
+
+cs_status cs_forum_from_warc(const cs_forum_opts *o, const char *const *paths, size_t npaths,
+                             cs_forum_stats *stats, char *errmsg, size_t errcap)
+{
+    crawl c;
+    cs_forum_opts oo;
+    if (o) {
+        oo = *o;
+        oo.images = false; /* offline: nothing is fetched */
     }
-    cs_free(c.imgs);
-    cs_fetch_free(c.f);
-    if (c.state)
-        fclose(c.state);
-    json_decref(c.done_topics);
-    json_decref(c.images);
-    json_decref(c.seen);
-    pcre2_match_data_free(c.md);
-    pcre2_code_free(c.re);
-    cs_free(c.site);
-    cs_free(c.imgdir);
-    if (stats)
-        *stats = c.st;
-    return c.err;
+    setup(&c, o ? &oo : NULL, errmsg, errcap, false);
+    json_t *best = json_object();
+    if (!best && !c.err)
+        c.err = CS_ENOMEM;
+    cs_warc_reader_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.types = CS_WARC_RESPONSE | CS_WARC_RESOURCE;
+    for (size_t i = 0; i < npaths && !c.err; i++) {
+        cs_warc_reader *r = NULL;
+        cs_status st = cs_warc_reader_open(&r, paths[i], &ro);
+        if (st) {
+            set_err(&c, st == CS_ENOMEM ? st : CS_EIO, "forum: cannot read %s", paths[i]);
+            break;
+        }
+        for (;;) {
+            cs_warc_record *rec;
+            st = cs_warc_reader_next(r, &rec);
+            if (st == CS_DONE)
+                break;
+            if (st == CS_EIO || st == CS_ENOMEM) {
+                set_err(&c, st, "forum: %s", cs_warc_reader_errmsg(r));
+                break;
+            }
+            if (st) {
+                cs_log(CS_LOG_WARN, "forum: %s", cs_warc_reader_errmsg(r));
+                continue;
+            }
+            if (!rec->target_uri || !matches(&c, rec->target_uri))
+                continue;
+            cs_slice block;
+            st = cs_warc_reader_block(r, 64u << 20, &block);
+            if (st == CS_OK)
+                warc_record(&c, rec, block.ptr, block.len, best);
+            else
+                c.st.topics_failed++;
+            if (c.err)
+                break;
+        }
+        cs_warc_reader_free(r);
+    }
+    json_decref(best);
+    return teardown(&c, stats);
 }

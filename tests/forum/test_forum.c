@@ -541,3 +541,107 @@ TEST_T(forum_html_only_topic_in_crawl, 30)
     json_decref(j);
     cs_origin_stop(org);
 }
+
+/* ---- offline: topics from a WARC ---- */
+
+static void warc_response(cs_warc_writer *w, const char *uri, const char *ctype, const char *body,
+                          bool chunked)
+{
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    cs_buf_printf(&b, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n", ctype);
+    if (chunked)
+        cs_buf_printf(&b, "Transfer-Encoding: chunked\r\n\r\n%zx\r\n%s\r\n0\r\n\r\n", strlen(body),
+                      body);
+    else
+        cs_buf_printf(&b, "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+    cs_warc_field f[2] = {{"WARC-Target-URI", 0, uri, 0},
+                          {"Content-Type", 0, "application/http; msgtype=response", 0}};
+    ASSERT_OK(cs_warc_writer_write(w, CS_WARC_RESPONSE, f, 2, b.data, b.len, NULL, NULL));
+    cs_buf_cleanup(&b);
+}
+
+TEST_T(forum_topics_from_warc, 30)
+{
+    const char *dir = cs_test_tmpdir();
+    char wpath[1024];
+    snprintf(wpath, sizeof wpath, "%s/forum.warc.gz", dir);
+    FILE *wf = fopen(wpath, "wb");
+    ASSERT(wf);
+    cs_warc_writer *w;
+    cs_warc_writer_opts wo = {true, 0, NULL};
+    ASSERT_OK(cs_warc_writer_new(&w, fileno(wf), 0, &wo));
+    /* 1448 as a topic page: JSON in #data-preloaded, body chunked */
+    json_t *topic = corpus_json("discourse/perceval/discourse_posts.json");
+    json_object_set_new(topic, "id", json_integer(1448));
+    char *tj = json_dumps(topic, JSON_COMPACT);
+    json_t *store = json_pack("{s:s}", "topic_1448", tj);
+    char *sj = json_dumps(store, JSON_COMPACT);
+    cs_buf page;
+    cs_buf_init(&page, 0);
+    cs_buf_puts(&page, "<!DOCTYPE html><html><body><div id=\"data-preloaded\" data-preloaded=\"");
+    for (const char *p = sj; *p; p++)
+        if (*p == '"')
+            cs_buf_puts(&page, "&quot;");
+        else if (*p == '&')
+            cs_buf_puts(&page, "&amp;");
+        else
+            cs_buf_putc(&page, *p);
+    cs_buf_puts(&page, "\"></div></body></html>");
+    warc_response(w, "https://forum.example/t/ibm-powervm-support/1448", "text/html", page.data,
+                  true);
+    /* 1149 as JSON, then again as a poorer crawler view (1 post): the JSON wins */
+    char *t1149 = cs_test_read_file(cs_test_corpus("discourse/perceval/discourse_topic_1149.json"), NULL);
+    warc_response(w, "https://forum.example/t/1149.json", "application/json", t1149, false);
+    warc_response(w, "https://forum.example/t/support/1149", "text/html",
+                  "<div id=\"post_1\"><span itemprop=\"name\">x</span><div itemprop=\"text\">"
+                  "<p>y</p></div></div>",
+                  false);
+    warc_response(w, "https://forum.example/robots.txt", "text/plain", "User-agent: *\n", false);
+    warc_response(w, "https://forum.example/t/1151.json", "application/json", "{\"post_stream\":", false);
+    cs_warc_writer_free(w);
+    fclose(wf);
+    cs_free(t1149);
+    free(tj);
+    free(sj);
+    json_decref(store);
+    json_decref(topic);
+    cs_buf_cleanup(&page);
+
+    char out[1024];
+    snprintf(out, sizeof out, "%s/out", dir);
+    cs_forum_opts o;
+    cs_forum_opts_init(&o);
+    o.out_dir = out;
+    cs_forum_stats st;
+    const char *paths[] = {wpath};
+    ASSERT_OK(cs_forum_from_warc(&o, paths, 1, &st, NULL, 0));
+    ASSERT_EQ(st.topics_done, 2);
+    ASSERT_EQ(st.topics_from_html, 2);
+    ASSERT_EQ(st.topics_unchanged, 1);
+    ASSERT_EQ(st.topics_failed, 1);
+    ASSERT_EQ(st.bad_json, 1);
+    json_t *j = load_out(out, "1448.json");
+    ASSERT_STR_EQ(json_string_value(json_object_get(j, "url")),
+                  "https://forum.example/t/ibm-powervm-support/1448");
+    const char *conv = json_string_value(json_object_get(j, "conversations"));
+    ASSERT(!strncmp(conv, "\n<# kincl #>:\nHi,\n\nI was wondering", 33));
+    ASSERT_CONTAINS(conv, "\n<# hantao #>:\nyes,Ovirt/RHEV can support Power8 .");
+    json_decref(j);
+    j = load_out(out, "1149.json");
+    ASSERT_EQ(json_array_size(json_object_get(j, "posts")), 2);
+    json_decref(j);
+
+    /* the command */
+    char args[2048];
+    snprintf(args, sizeof args, "forum --warc %s --out %s/cli --format chatml", wpath, dir);
+    char *so = NULL, *se = NULL;
+    ASSERT_EQ(cs_test_crawlset(args, &so, &se), 1); /* 1151 failed */
+    ASSERT_CONTAINS(se, "2 topics written");
+    cs_free(so);
+    cs_free(se);
+    snprintf(args, sizeof args, "forum --warc --out %s/cli", dir);
+    ASSERT_EQ(cs_test_crawlset(args, &so, &se), 2);
+    cs_free(so);
+    cs_free(se);
+}
