@@ -1171,6 +1171,20 @@ static cs_status teardown(crawl *c, cs_forum_stats *stats)
     return c->err;
 }
 
+/* Discourse's rate limiter answers 429 with {"extras": {"wait_seconds": N}}
+ * (sometimes without a Retry-After): the fetcher asks here. */
+static double discourse_wait_seconds(const char *body, size_t len, void *ud)
+{
+    (void)ud;
+    json_t *root = json_loadb(body, len, JSON_DECODE_ANY, NULL);
+    double w = -1;
+    json_t *ws = json_object_get(json_object_get(root, "extras"), "wait_seconds");
+    if (json_is_number(ws) && json_number_value(ws) >= 0)
+        w = json_number_value(ws);
+    json_decref(root);
+    return w;
+}
+
 cs_status cs_forum_crawl(const cs_forum_opts *o, cs_forum_stats *stats, char *errmsg,
                          size_t errcap)
 {
@@ -1179,6 +1193,8 @@ cs_status cs_forum_crawl(const cs_forum_opts *o, cs_forum_stats *stats, char *er
     if (c.err)
         return teardown(&c, stats);
     cs_fetch_opts fo = o->fetch;
+    if (!fo.retry_hint)
+        fo.retry_hint = discourse_wait_seconds;
     if (o->rate > 0) {
         fo.per_host = 1;
         fo.host_delay = 1.0 / o->rate;
