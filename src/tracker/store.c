@@ -88,7 +88,9 @@ struct cs_tracker_store {
      * runs everything queued in one transaction */
     pthread_mutex_t gmu;
     gop *qhead, *qtail;
-    bool leading;
+    cs__tckpt *ckpt; /* SQLite: the background checkpointer */
+    int leaders;     /* batches running */
+    int max_leaders; /* SQLite 1 (one writer); PostgreSQL several connections */
 };
 
 static cs_status db_open(cs_tracker_store *s, cs__tdb **out, char *err, size_t errcap)
@@ -183,7 +185,11 @@ static int64_t cell_i64(const cs__tres *r, size_t row, size_t col)
     return v ? strtoll(v, NULL, 10) : 0;
 }
 
-/* Dialect pairs: [0] SQLite, [1] PostgreSQL. */
+/* Dialect pairs: [0] SQLite, [1] PostgreSQL.
+ * completions holds one row per completed (job, stage): the leaderboard is
+ * derived from it (jobs = rows, pairs = sum of counts per nickname), so a
+ * completion writes no shared counter row that concurrent batches would
+ * fight over, and a rolled-back stage stops counting. */
 #define D(s) (s)->dialect
 
 static const char *const SCHEMA[2] = {
@@ -200,8 +206,6 @@ static const char *const SCHEMA[2] = {
     " progress TEXT NOT NULL DEFAULT '', job INTEGER, last_job INTEGER,"
     " jobs_done INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS workers_seen ON workers(last_seen);"
-    "CREATE TABLE IF NOT EXISTS leaderboard ("
-    " nickname TEXT PRIMARY KEY, jobs INTEGER NOT NULL DEFAULT 0, pairs INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS flags ("
     " job INTEGER NOT NULL, stage INTEGER NOT NULL, worker TEXT NOT NULL,"
     " PRIMARY KEY (job, stage, worker));"
@@ -222,8 +226,6 @@ static const char *const SCHEMA[2] = {
     " progress TEXT NOT NULL DEFAULT '', job BIGINT, last_job BIGINT,"
     " jobs_done BIGINT NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS workers_seen ON workers(last_seen);"
-    "CREATE TABLE IF NOT EXISTS leaderboard ("
-    " nickname TEXT PRIMARY KEY, jobs BIGINT NOT NULL DEFAULT 0, pairs BIGINT NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS flags ("
     " job BIGINT NOT NULL, stage INT NOT NULL, worker TEXT NOT NULL,"
     " PRIMARY KEY (job, stage, worker));"
@@ -346,8 +348,8 @@ static cs_status run_tx(cs_tracker_store *s, bool write, tx_fn fn, void *arg)
     else
         s->qhead = &o;
     s->qtail = &o;
-    if (!s->leading) {
-        s->leading = true;
+    if (s->leaders < s->max_leaders) {
+        s->leaders++;
         o.lead = true;
     }
     /* each thread sleeps on its own condition variable: the leader wakes
@@ -382,7 +384,7 @@ static cs_status run_tx(cs_tracker_store *s, bool write, tx_fn fn, void *arg)
             s->qhead->lead = true;
             pthread_cond_signal(&s->qhead->cv);
         } else {
-            s->leading = false;
+            s->leaders--;
         }
     }
     pthread_mutex_unlock(&s->gmu);
@@ -447,6 +449,9 @@ cs_status cs_tracker_store_open(const char *db, cs_tracker_store **out, char *er
     s->dialect = is_pg_url(db) ? CS__TDB_PG : CS__TDB_SQLITE;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->gmu, NULL);
+    /* PostgreSQL: a few batches at once hide the round trips; the operations
+     * lock rows in one order (worker, then job), so batches do not deadlock */
+    s->max_leaders = s->dialect == CS__TDB_PG ? 8 : 1;
     cs_status st = pool_init(&s->wr, s->dialect == CS__TDB_PG ? 64 : 1);
     if (!st)
         st = pool_init(&s->rd, 4);
@@ -464,6 +469,8 @@ cs_status cs_tracker_store_open(const char *db, cs_tracker_store **out, char *er
         snprintf(err, errcap, "cannot create the schema: %s", cs_tracker_store_errmsg());
         goto fail;
     }
+    if (s->dialect == CS__TDB_SQLITE && cs__tsqlite_ckpt_start(db, &s->ckpt) != CS_OK)
+        s->ckpt = NULL; /* the writer's autocheckpoint still bounds the WAL */
     *out = s;
     return CS_OK;
 fail:
@@ -475,6 +482,7 @@ void cs_tracker_store_free(cs_tracker_store *s)
 {
     if (!s)
         return;
+    cs__tsqlite_ckpt_stop(s->ckpt);
     pool_cleanup(&s->wr);
     pool_cleanup(&s->rd);
     pthread_mutex_destroy(&s->mu);
@@ -759,18 +767,13 @@ static cs_status complete_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
         st = Q(c,
                "INSERT INTO completions (job, stage, worker, nickname, at, count)"
                " VALUES ($1, $2, $3, $4, $5, $6)",
-               NULL, NULL, bj, i64s(bs, stage), a->token, w.nickname, bn, i64s(bc, a->count));
+               NULL, NULL, bj, i64s(bs, stage), a->token, w.nickname, bn,
+               i64s(bc, a->output ? 0 : a->count));
     if (!st)
         st = Q(c,
                "UPDATE workers SET job = NULL, last_job = $2, last_seen = $3,"
                " jobs_done = jobs_done + 1 WHERE token = $1",
                NULL, NULL, a->token, bj, bn);
-    if (!st)
-        st = Q(c,
-               "INSERT INTO leaderboard (nickname, jobs, pairs) VALUES ($1, 1, $2)"
-               " ON CONFLICT (nickname) DO UPDATE SET jobs = leaderboard.jobs + 1,"
-               " pairs = leaderboard.pairs + excluded.pairs",
-               NULL, NULL, w.nickname, i64s(bc, a->output ? 0 : a->count));
     return st;
 }
 
@@ -1194,8 +1197,9 @@ cs_status cs_tracker_store_status_json(cs_tracker_store *s, cs_buf *out)
                               NULL, 0, &workers);
     if (!st)
         st = cs__tstore_query(s,
-                              "SELECT nickname, jobs, pairs FROM leaderboard"
-                              " ORDER BY pairs DESC, jobs DESC, nickname LIMIT 100",
+                              "SELECT nickname, count(*), COALESCE(sum(count), 0) AS pairs"
+                              " FROM completions GROUP BY nickname"
+                              " ORDER BY pairs DESC, count(*) DESC, nickname LIMIT 100",
                               NULL, 0, &lb);
     if (st)
         goto out;

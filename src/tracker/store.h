@@ -52,6 +52,10 @@ struct cs__tdb {
 };
 
 cs_status cs__tdb_sqlite_open(const char *path, cs__tdb **out, char *err, size_t errcap);
+/* SQLite: a thread doing PASSIVE WAL checkpoints beside the writer. */
+typedef struct cs__tckpt cs__tckpt;
+cs_status cs__tsqlite_ckpt_start(const char *path, cs__tckpt **out);
+void cs__tsqlite_ckpt_stop(cs__tckpt *k);
 cs_status cs__tdb_pg_open(const char *url, cs__tdb **out, char *err, size_t errcap);
 
 /* ---- the store -------------------------------------------------------------- */

@@ -3,7 +3,9 @@
  * name. store.c serialises its use (one connection behind the pool mutex);
  * other processes (add-jobs next to a running server) wait on the busy
  * timeout. */
+#include <pthread.h>
 #include <sqlite3.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,9 +202,11 @@ cs_status cs__tdb_sqlite_open(const char *path, cs__tdb **out, char *err, size_t
     /* WAL: readers do not block the writer; NORMAL sync survives a killed
      * process (the WAL is in the OS cache), a power cut may lose the last
      * transactions but never corrupts the file. */
-    const char *const pragmas[] = {"PRAGMA journal_mode=WAL", getenv("CS_SQ_OFF") ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=NORMAL",
+    static const char *const pragmas[] = {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
                                           "PRAGMA foreign_keys=OFF",
-                                          "PRAGMA cache_size=-65536"};
+                                          "PRAGMA cache_size=-65536",
+                                          /* 64 MB: background checkpoints do the work */
+                                          "PRAGMA wal_autocheckpoint=16384"};
     for (size_t i = 0; i < sizeof pragmas / sizeof *pragmas; i++) {
         char *msg = NULL;
         if (sqlite3_exec(q->db, pragmas[i], NULL, NULL, &msg) != SQLITE_OK) {
@@ -214,4 +218,85 @@ cs_status cs__tdb_sqlite_open(const char *path, cs__tdb **out, char *err, size_t
     }
     *out = &q->base;
     return CS_OK;
+}
+
+/* ---- background checkpoints ------------------------------------------------ */
+
+/* The writer's commit would otherwise run the WAL checkpoint itself (copy
+ * back + fsync, tens of ms) every 1000 pages: here a thread with its own
+ * connection does PASSIVE checkpoints every 100 ms, beside the writer, which
+ * keeps only a large safety-net autocheckpoint (see the open pragmas). */
+struct cs__tckpt {
+    sqlite3 *db;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+};
+
+static void *ckpt_main(void *arg)
+{
+    cs__tckpt *k = arg;
+    pthread_mutex_lock(&k->mu);
+    while (!k->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&k->cv, &k->mu, &ts);
+        if (k->stop)
+            break;
+        pthread_mutex_unlock(&k->mu);
+        int nlog = 0, nckpt = 0;
+        if (sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt) !=
+            SQLITE_OK)
+            cs_log(CS_LOG_DEBUG, "sqlite checkpoint: %s", sqlite3_errmsg(k->db));
+        pthread_mutex_lock(&k->mu);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return NULL;
+}
+
+cs_status cs__tsqlite_ckpt_start(const char *path, cs__tckpt **out)
+{
+    *out = NULL;
+    cs__tckpt *k = cs_calloc(1, sizeof *k);
+    if (!k)
+        return CS_ENOMEM;
+    if (sqlite3_open_v2(path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        sqlite3_close(k->db);
+        cs_free(k);
+        return CS_EIO;
+    }
+    sqlite3_busy_timeout(k->db, 1000);
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_cond_init(&k->cv, NULL);
+    if (pthread_create(&k->thread, NULL, ckpt_main, k) != 0) {
+        pthread_mutex_destroy(&k->mu);
+        pthread_cond_destroy(&k->cv);
+        sqlite3_close(k->db);
+        cs_free(k);
+        return CS_EIO;
+    }
+    *out = k;
+    return CS_OK;
+}
+
+void cs__tsqlite_ckpt_stop(cs__tckpt *k)
+{
+    if (!k)
+        return;
+    pthread_mutex_lock(&k->mu);
+    k->stop = true;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+    pthread_join(k->thread, NULL);
+    pthread_mutex_destroy(&k->mu);
+    pthread_cond_destroy(&k->cv);
+    sqlite3_close(k->db);
+    cs_free(k);
 }
