@@ -512,20 +512,22 @@ static cs_status worker_new_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
 cs_status cs__tstore_worker_new(cs_tracker_store *s, const char *nickname, const char *type,
                                 int64_t now, char token[33], char **display_name)
 {
-    unsigned char rnd[16];
+    unsigned char rnd[19]; /* 16 for the token, 3 for the display name */
     *display_name = NULL;
     if (RAND_bytes(rnd, sizeof rnd) != 1) {
         cs__tstore_seterr("no random bytes for a token");
         return CS_EIO;
     }
-    cs_base16_encode(rnd, sizeof rnd, token);
+    cs_base16_encode(rnd, 16, token);
     for (char *p = token; *p; p++)
         if (*p >= 'A' && *p <= 'F')
             *p = (char)(*p + 32);
     token[32] = 0;
     cs_buf b;
     cs_buf_init(&b, 0);
-    cs_buf_printf(&b, "%s-%.6s", nickname, token);
+    /* the suffix tells a nickname's workers apart without revealing any of
+     * the token */
+    cs_buf_printf(&b, "%s-%02x%02x%02x", nickname, rnd[16], rnd[17], rnd[18]);
     if (!b.data)
         return CS_ENOMEM;
     worker_new_args a = {nickname, type, token, b.data, now};
@@ -732,8 +734,9 @@ static cs_status complete_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
     if (st)
         return st;
     if (!w.job) {
-        if (w.last_job)
-            return CS_OK; /* a repeated completion: already counted */
+        if (w.last_job) /* a repeated completion: already counted */
+            return Q(c, "UPDATE workers SET last_seen = $2 WHERE token = $1", NULL, NULL,
+                     a->token, i64s(bn, a->now));
         cs__tstore_seterr("this worker holds no job");
         return CS_EINVAL;
     }
