@@ -637,14 +637,17 @@ static cs_status job_reopen(cs__tdb *c, int64_t job, const char *token)
     "id, start_id, end_id, shard, stage,"                                                 \
     " CASE stage WHEN 1 THEN i1 WHEN 2 THEN i2 WHEN 3 THEN i3 WHEN 4 THEN i4 ELSE i5 END"
 
-/* The lowest-numbered open job of the stage. Job numbers are a random
- * permutation of the input order (cs_tracker_add_jobs shuffles), so this is
- * the random hand-out order, and consecutive leases touch neighbouring rows
- * (few pages written per group commit). */
-static const char *const Q_PICK[2] = {
-    "SELECT " JOB_COLS " FROM jobs WHERE stage = $1 AND state = 0 ORDER BY id LIMIT 1",
-    "SELECT " JOB_COLS " FROM jobs WHERE stage = $1 AND state = 0 ORDER BY id LIMIT 1"
-    " FOR UPDATE SKIP LOCKED",
+/* Leases the lowest-numbered open job of the stage in one statement. Job
+ * numbers are a random permutation of the input order (cs_tracker_add_jobs
+ * shuffles), so this is the random hand-out order, and consecutive leases
+ * touch neighbouring rows (few pages written per group commit). */
+static const char *const Q_LEASE[2] = {
+    "UPDATE jobs SET state = 1, holder = $2, leased_at = $3 WHERE id ="
+    " (SELECT id FROM jobs WHERE stage = $1 AND state = 0 ORDER BY id LIMIT 1)"
+    " RETURNING " JOB_COLS,
+    "UPDATE jobs SET state = 1, holder = $2, leased_at = $3 WHERE id ="
+    " (SELECT id FROM jobs WHERE stage = $1 AND state = 0 ORDER BY id LIMIT 1"
+    " FOR UPDATE SKIP LOCKED) RETURNING " JOB_COLS,
 };
 
 /* xorshift64* seeded from the OpenSSL RNG: shuffles job numbers */
@@ -676,12 +679,13 @@ static cs_status lease_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
         return st;
     if (w.job && (st = job_reopen(c, w.job, a->token)))
         return st;
-    st = Q(c, Q_PICK[D(s)], &r, NULL, i64s(b1, a->stage));
+    i64s(b2, a->now);
+    st = Q(c, Q_LEASE[D(s)], &r, NULL, i64s(b1, a->stage), a->token, b2);
     if (st)
         return st;
     if (!r.nrows) {
         st = Q(c, "UPDATE workers SET job = NULL, last_seen = $2 WHERE token = $1", NULL, NULL,
-               a->token, i64s(b2, a->now));
+               a->token, b2);
         return st ? st : CS_DONE;
     }
     cs__tjob *j = a->job;
@@ -694,13 +698,8 @@ static cs_status lease_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
     cs__tres_free(&r);
     if (!j->input)
         return CS_ENOMEM;
-    i64s(b1, j->id);
-    i64s(b2, a->now);
-    st = Q(c, "UPDATE jobs SET state = 1, holder = $2, leased_at = $3 WHERE id = $1", NULL, NULL,
-           b1, a->token, b2);
-    if (!st)
-        st = Q(c, "UPDATE workers SET job = $2, last_seen = $3 WHERE token = $1", NULL, NULL,
-               a->token, b1, b2);
+    st = Q(c, "UPDATE workers SET job = $2, last_seen = $3 WHERE token = $1", NULL, NULL,
+           a->token, i64s(b1, j->id), b2);
     (void)b3;
     if (st) {
         cs_free(j->input);
@@ -742,30 +741,35 @@ static cs_status complete_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
     }
     i64s(bj, w.job);
     i64s(bn, a->now);
-    st = Q(c, "SELECT stage, state, holder FROM jobs WHERE id = $1", &r, NULL, bj);
-    if (st)
-        return st;
-    int stage = (int)cell_i64(&r, 0, 0), state = (int)cell_i64(&r, 0, 1);
-    const char *holder = cs__tres_get(&r, 0, 2);
-    bool held = r.nrows && state == 1 && holder && !strcmp(holder, a->token);
-    cs__tres_free(&r);
-    if (!held) {
-        cs__tstore_seterr("job %s is not held by this worker", bj);
-        return CS_EINVAL;
-    }
-    if (a->output && stage < CS__TSTAGES) {
+    /* the job moves on only while this worker holds it (RETURNING: the
+     * stage it completed; no row: not held, nothing written) */
+    r.nrows = 0;
+    if (a->output) {
         st = Q(c,
                "UPDATE jobs SET stage = stage + 1, state = 0, holder = NULL, leased_at = NULL,"
                " i2 = CASE WHEN stage = 1 THEN $2 ELSE i2 END,"
                " i3 = CASE WHEN stage = 2 THEN $2 ELSE i3 END,"
                " i4 = CASE WHEN stage = 3 THEN $2 ELSE i4 END,"
-               " i5 = CASE WHEN stage = 4 THEN $2 ELSE i5 END WHERE id = $1",
-               NULL, NULL, bj, a->output);
-    } else {
-        st = Q(c,
-               "UPDATE jobs SET state = 2, holder = NULL, done_at = $2, pairs = $3 WHERE id = $1",
-               NULL, NULL, bj, bn, i64s(bc, a->count));
+               " i5 = CASE WHEN stage = 4 THEN $2 ELSE i5 END"
+               " WHERE id = $1 AND holder = $3 AND state = 1 AND stage < 5 RETURNING stage - 1",
+               &r, NULL, bj, a->output, a->token);
+        if (st)
+            return st;
     }
+    if (!r.nrows) { /* no output, or the last stage */
+        st = Q(c,
+               "UPDATE jobs SET state = 2, holder = NULL, done_at = $3, pairs = $4"
+               " WHERE id = $1 AND holder = $2 AND state = 1 RETURNING stage",
+               &r, NULL, bj, a->token, bn, i64s(bc, a->count));
+        if (st)
+            return st;
+    }
+    if (!r.nrows) {
+        cs__tstore_seterr("job %s is not held by this worker", bj);
+        return CS_EINVAL;
+    }
+    int stage = (int)cell_i64(&r, 0, 0);
+    cs__tres_free(&r);
     if (!st)
         st = Q(c,
                "INSERT INTO completions (job, stage, worker, nickname, at, count)"
