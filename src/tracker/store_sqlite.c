@@ -199,10 +199,13 @@ cs_status cs__tdb_sqlite_open(const char *path, cs__tdb **out, char *err, size_t
         return CS_EIO;
     }
     sqlite3_busy_timeout(q->db, 10000);
-    /* WAL: readers do not block the writer; NORMAL sync survives a killed
+    /* 1 KiB pages (new files only): a lease or a completion dirties a few
+     * B-tree pages, and every dirty page is copied to the WAL and back, so
+     * small pages cut the bytes written per operation about fourfold.
+     * WAL: readers do not block the writer; NORMAL sync survives a killed
      * process (the WAL is in the OS cache), a power cut may lose the last
      * transactions but never corrupts the file. */
-    static const char *const pragmas[] = {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+    static const char *const pragmas[] = {"PRAGMA page_size=1024", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
                                           "PRAGMA foreign_keys=OFF",
                                           "PRAGMA cache_size=-65536",
                                           /* 64 MB: background checkpoints do the work */
