@@ -1,9 +1,16 @@
 /* store.h - the tracker's store (internal): the job/worker/leaderboard
  * operations, written once in SQL over a tiny connection interface with two
- * implementations, SQLite (store_sqlite.c: WAL, one file, one connection
- * behind a mutex) and PostgreSQL (store_pg.c: libpq, a pool of connections,
- * leasing with FOR UPDATE SKIP LOCKED so several tracker processes can share
- * one database). store.c holds the logic; each operation is one transaction.
+ * implementations, SQLite (store_sqlite.c: WAL, one file, 1 KiB pages, one
+ * writer connection, readers beside it, checkpoints in a background thread)
+ * and PostgreSQL (store_pg.c: libpq, a pool of connections, leasing with
+ * FOR UPDATE SKIP LOCKED so several tracker processes can share one
+ * database). store.c holds the logic. Each operation is one SQL transaction
+ * body; writes are group-committed: concurrent operations queue and one
+ * leader thread runs the queued batch in one transaction (SQLite: one batch
+ * at a time; PostgreSQL: up to 8 on separate connections). Operations that
+ * refuse (unknown token, job not held) do so before writing anything, so a
+ * batch can go on past them; a store error makes the leader run the batch
+ * again one operation per transaction.
  *
  * Errors: operations return cs_status; the message of the calling thread's
  * last failure is cs_tracker_store_errmsg() (thread-local, like errno). */
