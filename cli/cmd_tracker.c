@@ -27,7 +27,7 @@ static void usage(FILE *f)
             "  --admin-key K           enable admin calls (POST /api/admin/addJobs) with key K\n"
             "                          (or CRAWLSET_TRACKER_ADMIN_KEY)\n"
             "  --upload-address ADDR   the upload address handed to workers\n"
-            "  --threads N             HTTP worker threads (default 32; requests wait\n"
+            "  --threads N             HTTP worker threads (default 64; requests wait\n"
             "                          for the store's group commit in them)\n"
             "  --invalid-threshold N   flagInvalidData reports that roll a job back (3)\n"
             "  --max-body BYTES        request body limit (65536)\n"
