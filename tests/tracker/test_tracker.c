@@ -423,3 +423,83 @@ TEST(tracker_store_open_errors)
     ASSERT_CONTAINS(err, "postgresql");
     ASSERT_ST(cs_tracker_store_open("", &s, err, sizeof err), CS_EINVAL);
 }
+
+/* ---- out of memory --------------------------------------------------------------------- */
+
+static long g_allocs_left = -1; /* -1: never fail */
+
+static void *oom_malloc(size_t n, void *ud)
+{
+    (void)ud;
+    if (g_allocs_left == 0)
+        return NULL;
+    if (g_allocs_left > 0)
+        g_allocs_left--;
+    return malloc(n);
+}
+
+static void *oom_realloc(void *p, size_t n, void *ud)
+{
+    (void)ud;
+    if (g_allocs_left == 0)
+        return NULL;
+    if (g_allocs_left > 0)
+        g_allocs_left--;
+    return realloc(p, n);
+}
+
+/* Every call of the handler fails cleanly (CS_ENOMEM, nothing leaked) or
+ * answers properly, whichever allocation fails. */
+TRACKER_TEST_T(tracker_handler_out_of_memory, 120)
+{
+    cs_tracker *t = tt_open(db, 60, 2);
+    add(t, db, 30);
+    char tok[64];
+    snprintf(tok, sizeof tok, "%s", tt_worker(t, "oom", "HYBRID"));
+    char body[256], prog[256];
+    snprintf(body, sizeof body, "{\"token\":\"%s\",\"type\":\"HYBRID\",\"count\":3}", tok);
+    snprintf(prog, sizeof prog, "{\"token\":\"%s\",\"type\":\"HYBRID\",\"progress\":\"p\"}", tok);
+    static const struct {
+        const char *method, *path, *query;
+        int body; /* 0 none, 1 body, 2 prog */
+    } calls[] = {
+        {"GET", "/api/new", "nickname=x&type=CPU", 0}, {"POST", "/api/newJob", NULL, 1},
+        {"POST", "/api/updateProgress", NULL, 2},      {"POST", "/api/markAsDone", NULL, 1},
+        {"GET", "/api/jobCount", "type=CPU", 0},       {"GET", "/data", NULL, 0},
+        {"GET", "/", NULL, 0},                         {"GET", "/metrics", NULL, 0},
+        {"POST", "/api/newJob", NULL, 1},              {"POST", "/api/bye", NULL, 1},
+    };
+    cs_allocator a = {oom_malloc, oom_realloc, NULL, NULL};
+    int failures = 0;
+    for (long n = 0; n < 60; n++) {
+        for (size_t i = 0; i < sizeof calls / sizeof *calls; i++) {
+            const char *b = calls[i].body == 1 ? body : calls[i].body == 2 ? prog : "";
+            cs_tracker_response r;
+            cs_set_allocator(&a);
+            g_allocs_left = n;
+            cs_status st =
+                cs_tracker_handle(t, calls[i].method, calls[i].path, calls[i].query, b, strlen(b), &r);
+            g_allocs_left = -1;
+            cs_set_allocator(NULL);
+            if (st == CS_ENOMEM) {
+                failures++;
+                continue;
+            }
+            ASSERT_OK(st);
+            ASSERT(r.body && r.content_type);
+            ASSERT(r.status == 200 || r.status == 400 || r.status == 403 || r.status == 404 ||
+                   r.status == 500);
+            cs_tracker_response_cleanup(&r);
+        }
+        /* bye removed the worker: a fresh one for the next round */
+        snprintf(tok, sizeof tok, "%s", tt_worker(t, "oom", "HYBRID"));
+        snprintf(body, sizeof body, "{\"token\":\"%s\",\"type\":\"HYBRID\",\"count\":3}", tok);
+        snprintf(prog, sizeof prog, "{\"token\":\"%s\",\"type\":\"HYBRID\",\"progress\":\"p\"}",
+                 tok);
+    }
+    ASSERT(failures > 50);
+    /* and the store is still consistent */
+    tt_resp r = tt_call(t, "GET", "/data", NULL, NULL);
+    ASSERT_EQ(r.status, 200);
+    cs_tracker_free(t);
+}
