@@ -512,3 +512,45 @@ TEST_T(tracker_cli, 60)
     cs_free(out);
     cs_free(err);
 }
+
+/* The sweeper thread of a listening tracker: a worker that goes silent
+ * loses its job after --idle-timeout, another worker gets and finishes it,
+ * and the silent one's token is refused from then on. */
+TRACKER_TEST_T(tracker_http_sweeper_reopens, 30)
+{
+    cs_tracker *t = tt_open(db, 1, 2);
+    uint16_t port = 0;
+    char err[256];
+    ASSERT_OK(cs_tracker_listen(t, "127.0.0.1:0", &port, err, sizeof err));
+    char base[64], url[128];
+    snprintf(base, sizeof base, "http://127.0.0.1:%u", (unsigned)port);
+    snprintf(url, sizeof url, "%s/api/admin/addJobs", base);
+    ASSERT_EQ(http(url, "{\"key\":\"sekrit\",\"inputs\":[\"only\"]}", 0, false).status, 200);
+    char a[64], b[64];
+    new_worker(base, "silent", "HYBRID", a);
+    hresp r = post(base, "newJob", a, "HYBRID", "");
+    ASSERT_EQ(r.status, 200);
+    long long num = tt_json_int(r.body, "number");
+    new_worker(base, "busy", "HYBRID", b);
+    ASSERT_EQ(post(base, "newJob", b, "HYBRID", "").status, 200); /* the other piece */
+    ASSERT_EQ(post(base, "markAsDone", b, "HYBRID", ",\"count\":1").status, 200);
+    /* b keeps calling; a is silent */
+    double t0 = cs_now();
+    for (;;) {
+        usleep(200 * 1000);
+        r = post(base, "newJob", b, "HYBRID", "");
+        if (r.status == 200)
+            break;
+        ASSERT_EQ(r.status, 403);
+        if (cs_now() - t0 > 10)
+            FAIL("the silent worker's job was not re-opened");
+    }
+    ASSERT(cs_now() - t0 >= 0.8); /* not before the idle timeout */
+    ASSERT_EQ(tt_json_int(r.body, "number"), num);
+    ASSERT_EQ(post(base, "markAsDone", b, "HYBRID", ",\"count\":2").status, 200);
+    ASSERT_EQ(post(base, "markAsDone", a, "HYBRID", ",\"count\":2").status, 404);
+    ASSERT_STR_EQ(post(base, "validateWorker", a, "HYBRID", "").body, "False");
+    r = get(base, "/metrics");
+    ASSERT_CONTAINS(r.body, "crawlset_tracker_workers_timed_out_total 1\n");
+    cs_tracker_free(t);
+}
