@@ -1,9 +1,16 @@
 /* store.h - the tracker's store (internal): the job/worker/leaderboard
  * operations, written once in SQL over a tiny connection interface with two
- * implementations, SQLite (store_sqlite.c: WAL, one file, one connection
- * behind a mutex) and PostgreSQL (store_pg.c: libpq, a pool of connections,
- * leasing with FOR UPDATE SKIP LOCKED so several tracker processes can share
- * one database). store.c holds the logic; each operation is one transaction.
+ * implementations, SQLite (store_sqlite.c: WAL, one file, 1 KiB pages, one
+ * writer connection, readers beside it, checkpoints in a background thread)
+ * and PostgreSQL (store_pg.c: libpq, a pool of connections, leasing with
+ * FOR UPDATE SKIP LOCKED so several tracker processes can share one
+ * database). store.c holds the logic. Each operation is one SQL transaction
+ * body; writes are group-committed: concurrent operations queue and one
+ * leader thread runs the queued batch in one transaction (SQLite: one batch
+ * at a time; PostgreSQL: up to 8 on separate connections). Operations that
+ * refuse (unknown token, job not held) do so before writing anything, so a
+ * batch can go on past them; a store error makes the leader run the batch
+ * again one operation per transaction.
  *
  * Errors: operations return cs_status; the message of the calling thread's
  * last failure is cs_tracker_store_errmsg() (thread-local, like errno). */
@@ -35,7 +42,8 @@ typedef struct cs__tdb cs__tdb;
 typedef struct cs__tdb_ops {
     /* Runs sql with text parameters $1..$n (NULL = SQL NULL). When cached,
      * sql is a string literal whose address keys a per-connection prepared
-     * statement. res (may be NULL) receives the rows; *changes (may be NULL)
+     * statement (at most 16 parameters); uncached statements number their
+     * parameters $1..$n in order of appearance. res (may be NULL) receives the rows; *changes (may be NULL)
      * the number of rows changed. CS_EIO on failure (message in c->err). */
     cs_status (*exec)(cs__tdb *c, const char *sql, bool cached, const char *const *params,
                       int nparams, cs__tres *res, int64_t *changes);
@@ -51,6 +59,10 @@ struct cs__tdb {
 };
 
 cs_status cs__tdb_sqlite_open(const char *path, cs__tdb **out, char *err, size_t errcap);
+/* SQLite: a thread doing PASSIVE WAL checkpoints beside the writer. */
+typedef struct cs__tckpt cs__tckpt;
+cs_status cs__tsqlite_ckpt_start(const char *path, cs__tckpt **out);
+void cs__tsqlite_ckpt_stop(cs__tckpt *k);
 cs_status cs__tdb_pg_open(const char *url, cs__tdb **out, char *err, size_t errcap);
 
 /* ---- the store -------------------------------------------------------------- */

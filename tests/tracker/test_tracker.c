@@ -202,7 +202,8 @@ TRACKER_TEST(tracker_random_order_each_job_once)
     add(t, db, 40);
     const char *w = tt_worker(t, "zed", "HYBRID");
     bool seen[81] = {false};
-    int order[80], n = 0, inversions = 0;
+    long long order[80];
+    int n = 0, inversions = 0;
     for (;;) {
         tt_resp r = tt_post(t, "newJob", w, "HYBRID", "");
         if (r.status == 403)
@@ -212,13 +213,13 @@ TRACKER_TEST(tracker_random_order_each_job_once)
         ASSERT(id >= 1 && id <= 80);
         ASSERT(!seen[id]);
         seen[id] = true;
-        order[n++] = (int)id;
+        order[n++] = tt_json_int(r.body, "start_id");
         ASSERT_EQ(tt_post(t, "markAsDone", w, "HYBRID", ",\"count\":1").status, 200);
     }
     ASSERT_EQ(n, 80);
     for (int i = 1; i < n; i++)
         inversions += order[i] < order[i - 1];
-    ASSERT(inversions > 10); /* sorted order would have none */
+    ASSERT(inversions > 10); /* input order would have none */
     ASSERT_EQ(status_field(t, 1, "done"), 80);
     cs_tracker_free(t);
 }
@@ -379,29 +380,34 @@ TRACKER_TEST(tracker_add_jobs_ids_continue)
     cs_tracker_store_free(s);
     cs_tracker *t = tt_open(db, 60, 2);
     const char *w = tt_worker(t, "ids", "HYBRID");
-    long long lo[9] = {0}, hi[9] = {0}, piece[9] = {0};
-    char in[9][128];
+    /* by start_id (numbers are the shuffled hand-out order) */
+    long long lo[8] = {0}, hi[8] = {0}, piece[8] = {0};
+    char in[8][128];
     for (int i = 0; i < 8; i++) {
         tt_resp r = tt_post(t, "newJob", w, "HYBRID", "");
         ASSERT_EQ(r.status, 200);
-        long long n = tt_json_int(r.body, "number");
-        lo[n] = tt_json_int(r.body, "start_id");
-        hi[n] = tt_json_int(r.body, "end_id");
-        piece[n] = tt_json_int(r.body, "shard");
-        snprintf(in[n], sizeof in[n], "%s", tt_json_str(r.body, "url"));
+        long long st = tt_json_int(r.body, "start_id");
+        int k = st < 4000000 ? (int)(st / 1000000) : 4 + (int)((st - 4000000) / 500);
+        ASSERT(k >= 0 && k < 8 && lo[k] == 0 && hi[k] == 0);
+        lo[k] = st;
+        hi[k] = tt_json_int(r.body, "end_id");
+        piece[k] = tt_json_int(r.body, "shard");
+        snprintf(in[k], sizeof in[k], "%s", tt_json_str(r.body, "url"));
         ASSERT_EQ(tt_post(t, "markAsDone", w, "HYBRID", ",\"count\":0").status, 200);
     }
-    ASSERT_EQ(lo[1], 0);
-    ASSERT_EQ(hi[1], 1000000);
-    ASSERT_EQ(lo[4], 3000000);
-    ASSERT_EQ(lo[5], 4000000); /* the second list continues after the first */
-    ASSERT_EQ(hi[5], 4000500);
-    ASSERT_EQ(lo[8], 4001500);
-    ASSERT_EQ(piece[1], 0);
-    ASSERT_EQ(piece[2], 1);
+    ASSERT_EQ(lo[0], 0);
+    ASSERT_EQ(hi[0], 1000000);
+    ASSERT_EQ(lo[3], 3000000);
+    ASSERT_EQ(lo[4], 4000000); /* the second list continues after the first */
+    ASSERT_EQ(hi[4], 4000500);
+    ASSERT_EQ(lo[7], 4001500);
+    ASSERT_EQ(piece[0], 0);
+    ASSERT_EQ(piece[1], 1);
+    ASSERT_EQ(piece[7], 1);
+    ASSERT_STR_EQ(in[0], "crawl-data/a.warc.wat.gz");
     ASSERT_STR_EQ(in[1], "crawl-data/a.warc.wat.gz");
-    ASSERT_STR_EQ(in[2], "crawl-data/a.warc.wat.gz");
-    ASSERT_STR_EQ(in[4], "crawl-data/b.warc.wat.gz");
+    ASSERT_STR_EQ(in[3], "crawl-data/b.warc.wat.gz");
+    ASSERT_STR_EQ(in[6], "crawl-data/b.warc.wat.gz");
     cs_tracker_free(t);
 }
 
@@ -416,4 +422,84 @@ TEST(tracker_store_open_errors)
               CS_EIO);
     ASSERT_CONTAINS(err, "postgresql");
     ASSERT_ST(cs_tracker_store_open("", &s, err, sizeof err), CS_EINVAL);
+}
+
+/* ---- out of memory --------------------------------------------------------------------- */
+
+static long g_allocs_left = -1; /* -1: never fail */
+
+static void *oom_malloc(size_t n, void *ud)
+{
+    (void)ud;
+    if (g_allocs_left == 0)
+        return NULL;
+    if (g_allocs_left > 0)
+        g_allocs_left--;
+    return malloc(n);
+}
+
+static void *oom_realloc(void *p, size_t n, void *ud)
+{
+    (void)ud;
+    if (g_allocs_left == 0)
+        return NULL;
+    if (g_allocs_left > 0)
+        g_allocs_left--;
+    return realloc(p, n);
+}
+
+/* Every call of the handler fails cleanly (CS_ENOMEM, nothing leaked) or
+ * answers properly, whichever allocation fails. */
+TRACKER_TEST_T(tracker_handler_out_of_memory, 120)
+{
+    cs_tracker *t = tt_open(db, 60, 2);
+    add(t, db, 30);
+    char tok[64];
+    snprintf(tok, sizeof tok, "%s", tt_worker(t, "oom", "HYBRID"));
+    char body[256], prog[256];
+    snprintf(body, sizeof body, "{\"token\":\"%s\",\"type\":\"HYBRID\",\"count\":3}", tok);
+    snprintf(prog, sizeof prog, "{\"token\":\"%s\",\"type\":\"HYBRID\",\"progress\":\"p\"}", tok);
+    static const struct {
+        const char *method, *path, *query;
+        int body; /* 0 none, 1 body, 2 prog */
+    } calls[] = {
+        {"GET", "/api/new", "nickname=x&type=CPU", 0}, {"POST", "/api/newJob", NULL, 1},
+        {"POST", "/api/updateProgress", NULL, 2},      {"POST", "/api/markAsDone", NULL, 1},
+        {"GET", "/api/jobCount", "type=CPU", 0},       {"GET", "/data", NULL, 0},
+        {"GET", "/", NULL, 0},                         {"GET", "/metrics", NULL, 0},
+        {"POST", "/api/newJob", NULL, 1},              {"POST", "/api/bye", NULL, 1},
+    };
+    cs_allocator a = {oom_malloc, oom_realloc, NULL, NULL};
+    int failures = 0;
+    for (long n = 0; n < 60; n++) {
+        for (size_t i = 0; i < sizeof calls / sizeof *calls; i++) {
+            const char *b = calls[i].body == 1 ? body : calls[i].body == 2 ? prog : "";
+            cs_tracker_response r;
+            cs_set_allocator(&a);
+            g_allocs_left = n;
+            cs_status st =
+                cs_tracker_handle(t, calls[i].method, calls[i].path, calls[i].query, b, strlen(b), &r);
+            g_allocs_left = -1;
+            cs_set_allocator(NULL);
+            if (st == CS_ENOMEM) {
+                failures++;
+                continue;
+            }
+            ASSERT_OK(st);
+            ASSERT(r.body && r.content_type);
+            ASSERT(r.status == 200 || r.status == 400 || r.status == 403 || r.status == 404 ||
+                   r.status == 500);
+            cs_tracker_response_cleanup(&r);
+        }
+        /* bye removed the worker: a fresh one for the next round */
+        snprintf(tok, sizeof tok, "%s", tt_worker(t, "oom", "HYBRID"));
+        snprintf(body, sizeof body, "{\"token\":\"%s\",\"type\":\"HYBRID\",\"count\":3}", tok);
+        snprintf(prog, sizeof prog, "{\"token\":\"%s\",\"type\":\"HYBRID\",\"progress\":\"p\"}",
+                 tok);
+    }
+    ASSERT(failures > 50);
+    /* and the store is still consistent */
+    tt_resp r = tt_call(t, "GET", "/data", NULL, NULL);
+    ASSERT_EQ(r.status, 200);
+    cs_tracker_free(t);
 }

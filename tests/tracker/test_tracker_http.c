@@ -264,14 +264,15 @@ typedef struct wctx {
     load *L;
     int idx;
     char type[8];
+    const char *base; /* tracker to talk to (NULL: L->base) */
 } wctx;
 
 /* A request retried until the tracker answers (it may be down). */
-static hresp call(load *L, const char *callname, const char *tok, const char *type,
-                  const char *extra)
+static hresp call(load *L, const char *base, const char *callname, const char *tok,
+                  const char *type, const char *extra)
 {
     for (;;) {
-        hresp r = post(L->base, callname, tok, type, extra);
+        hresp r = post(base, callname, tok, type, extra);
         atomic_fetch_add(&L->calls, 1);
         if (r.status && r.status < 500)
             return r;
@@ -298,18 +299,19 @@ static void *worker(void *arg)
 {
     wctx *w = arg;
     load *L = w->L;
+    const char *base = w->base ? w->base : L->base;
     char tok[64] = "", nick[32], q[128];
     snprintf(nick, sizeof nick, "w%d", w->idx);
     snprintf(q, sizeof q, "/api/new?nickname=%s&type=%s", nick, w->type);
     while (!tok[0] && !atomic_load(&L->stop)) {
-        hresp r = get(L->base, q);
+        hresp r = get(base, q);
         if (r.status == 200)
             snprintf(tok, sizeof tok, "%s", tt_json_str(r.body, "token"));
         else
             usleep(10 * 1000);
     }
     while (!atomic_load(&L->stop)) {
-        hresp r = call(L, "newJob", tok, w->type, "");
+        hresp r = call(L, base, "newJob", tok, w->type, "");
         if (r.status == 403) {
             if (all_done(L))
                 break;
@@ -326,7 +328,7 @@ static void *worker(void *arg)
             snprintf(extra, sizeof extra, ",\"url\":\"http://out/%lld\"", n);
         else
             snprintf(extra, sizeof extra, ",\"count\":%lld", n);
-        r = call(L, "markAsDone", tok, w->type, extra);
+        r = call(L, base, "markAsDone", tok, w->type, extra);
         if (r.status != 200) {
             fprintf(stderr, "markAsDone: %ld %s\n", r.status, r.body);
             break;
@@ -363,6 +365,7 @@ TRACKER_TEST_T(tracker_http_kill9_durability, 120)
     for (int i = 0; i < NTHREADS; i++) {
         w[i].L = L;
         w[i].idx = i;
+        w[i].base = NULL;
         /* half HYBRID, a quarter CPU, a quarter GPU */
         snprintf(w[i].type, sizeof w[i].type, "%s", i % 4 < 2 ? "HYBRID" : i % 4 == 2 ? "CPU" : "GPU");
         ASSERT_EQ(pthread_create(&th[i], NULL, worker, &w[i]), 0);
@@ -409,4 +412,145 @@ TRACKER_TEST_T(tracker_http_kill9_durability, 120)
     ASSERT_EQ(pairs, (long long)NJOBS * (NJOBS + 1) / 2);
     fprintf(stderr, "  %d calls, %d retried while the tracker was down\n", atomic_load(&L->calls),
             atomic_load(&L->retries));
+}
+
+/* Two tracker processes on one PostgreSQL database (FOR UPDATE SKIP LOCKED):
+ * workers talk to either; every job is finished exactly once. */
+TEST_T(tracker_http_two_trackers_share_pg, 120)
+{
+    const char *db = cs_test_pg_url();
+    char err[256];
+    cs_tracker_store *s;
+    ASSERT_OK(cs_tracker_store_open(db, &s, err, sizeof err));
+    const char *inputs[NJOBS / 2];
+    for (int i = 0; i < NJOBS / 2; i++) {
+        char *b = cs_test_keep(malloc(32));
+        snprintf(b, 32, "in/%d", i);
+        inputs[i] = b;
+    }
+    size_t added;
+    ASSERT_OK(cs_tracker_add_jobs(s, inputs, NJOBS / 2, 0, &added));
+    cs_tracker_store_free(s);
+    int port1 = free_port(), port2 = free_port();
+    while (port2 == port1)
+        port2 = free_port();
+    load *L = cs_test_keep(calloc(1, sizeof *L));
+    snprintf(L->base, sizeof L->base, "http://127.0.0.1:%d", port1);
+    char base2[64];
+    snprintf(base2, sizeof base2, "http://127.0.0.1:%d", port2);
+    pid_t p1 = spawn_tracker(db, port1, 10), p2 = spawn_tracker(db, port2, 11);
+    pthread_t th[NTHREADS];
+    wctx w[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++) {
+        w[i].L = L;
+        w[i].idx = i;
+        w[i].base = i % 2 ? base2 : NULL;
+        snprintf(w[i].type, sizeof w[i].type, "%s", i % 4 < 2 ? "HYBRID" : i % 4 == 2 ? "CPU" : "GPU");
+        ASSERT_EQ(pthread_create(&th[i], NULL, worker, &w[i]), 0);
+    }
+    double t0 = cs_now();
+    while (!all_done(L) && cs_now() - t0 < 60)
+        usleep(50 * 1000);
+    atomic_store(&L->stop, true);
+    for (int i = 0; i < NTHREADS; i++)
+        pthread_join(th[i], NULL);
+    hresp r = get(base2, "/data");
+    ASSERT_CONTAINS(r.body, "\"totals\":{\"open\":0,\"leased\":0,\"done\":600");
+    for (int n = 1; n <= NJOBS; n++)
+        if (atomic_load(&L->finished[n]) != 1)
+            FAIL("job %d was finished %d times", n, atomic_load(&L->finished[n]));
+    kill(p1, SIGTERM);
+    kill(p2, SIGTERM);
+    int st1, st2;
+    ASSERT_EQ(waitpid(p1, &st1, 0), p1);
+    ASSERT_EQ(waitpid(p2, &st2, 0), p2);
+    ASSERT(WIFEXITED(st1) && WEXITSTATUS(st1) == 0);
+    ASSERT(WIFEXITED(st2) && WEXITSTATUS(st2) == 0);
+}
+
+/* The command line: help, usage errors, add-jobs from a gzip list, status. */
+TEST_T(tracker_cli, 60)
+{
+    char *out = NULL, *err = NULL;
+    ASSERT_EQ(cs_test_crawlset("tracker --help", &out, &err), 0);
+    ASSERT_CONTAINS(out, "crawlset tracker serve");
+    cs_free(out);
+    cs_free(err);
+    ASSERT_EQ(cs_test_crawlset("tracker serve --listen 127.0.0.1:0", &out, &err), 2);
+    ASSERT_CONTAINS(err, "--db");
+    cs_free(out);
+    cs_free(err);
+    ASSERT_EQ(cs_test_crawlset("tracker frob", &out, &err), 2);
+    cs_free(out);
+    cs_free(err);
+    char list[600], cmd[2000];
+    snprintf(list, sizeof list, "%s/wat.paths", cs_test_tmpdir());
+    const char *text = "crawl-data/CC-MAIN-2024-10/segments/1/wat/a.warc.wat.gz\n"
+                       "crawl-data/CC-MAIN-2024-10/segments/1/wat/b.warc.wat.gz\n";
+    cs_test_write_file(list, text, strlen(text));
+    snprintf(cmd, sizeof cmd, "gzip '%s'", list);
+    ASSERT_EQ(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "tracker add-jobs --db '%s/t.db' '%s.gz'", cs_test_tmpdir(), list);
+    ASSERT_EQ(cs_test_crawlset(cmd, &out, &err), 0);
+    ASSERT_STR_EQ(out, "added 4 jobs\n");
+    cs_free(out);
+    cs_free(err);
+    snprintf(cmd, sizeof cmd, "tracker add-jobs --db '%s/t.db' '%s/missing'", cs_test_tmpdir(),
+             cs_test_tmpdir());
+    ASSERT_EQ(cs_test_crawlset(cmd, &out, &err), 3);
+    ASSERT_CONTAINS(err, "missing");
+    cs_free(out);
+    cs_free(err);
+    snprintf(cmd, sizeof cmd, "tracker status --db '%s/t.db'", cs_test_tmpdir());
+    ASSERT_EQ(cs_test_crawlset(cmd, &out, &err), 0);
+    ASSERT_CONTAINS(out, "{\"stage\":1,\"open\":4,\"leased\":0,\"done\":0}");
+    cs_free(out);
+    cs_free(err);
+    snprintf(cmd, sizeof cmd, "tracker serve --db '%s/t.db' --listen nonsense", cs_test_tmpdir());
+    ASSERT_EQ(cs_test_crawlset(cmd, &out, &err), 3);
+    ASSERT_CONTAINS(err, "HOST:PORT");
+    cs_free(out);
+    cs_free(err);
+}
+
+/* The sweeper thread of a listening tracker: a worker that goes silent
+ * loses its job after --idle-timeout, another worker gets and finishes it,
+ * and the silent one's token is refused from then on. */
+TRACKER_TEST_T(tracker_http_sweeper_reopens, 30)
+{
+    cs_tracker *t = tt_open(db, 1, 2);
+    uint16_t port = 0;
+    char err[256];
+    ASSERT_OK(cs_tracker_listen(t, "127.0.0.1:0", &port, err, sizeof err));
+    char base[64], url[128];
+    snprintf(base, sizeof base, "http://127.0.0.1:%u", (unsigned)port);
+    snprintf(url, sizeof url, "%s/api/admin/addJobs", base);
+    ASSERT_EQ(http(url, "{\"key\":\"sekrit\",\"inputs\":[\"only\"]}", 0, false).status, 200);
+    char a[64], b[64];
+    new_worker(base, "silent", "HYBRID", a);
+    hresp r = post(base, "newJob", a, "HYBRID", "");
+    ASSERT_EQ(r.status, 200);
+    long long num = tt_json_int(r.body, "number");
+    new_worker(base, "busy", "HYBRID", b);
+    ASSERT_EQ(post(base, "newJob", b, "HYBRID", "").status, 200); /* the other piece */
+    ASSERT_EQ(post(base, "markAsDone", b, "HYBRID", ",\"count\":1").status, 200);
+    /* b keeps calling; a is silent */
+    double t0 = cs_now();
+    for (;;) {
+        usleep(200 * 1000);
+        r = post(base, "newJob", b, "HYBRID", "");
+        if (r.status == 200)
+            break;
+        ASSERT_EQ(r.status, 403);
+        if (cs_now() - t0 > 10)
+            FAIL("the silent worker's job was not re-opened");
+    }
+    ASSERT(cs_now() - t0 >= 0.8); /* not before the idle timeout */
+    ASSERT_EQ(tt_json_int(r.body, "number"), num);
+    ASSERT_EQ(post(base, "markAsDone", b, "HYBRID", ",\"count\":2").status, 200);
+    ASSERT_EQ(post(base, "markAsDone", a, "HYBRID", ",\"count\":2").status, 404);
+    ASSERT_STR_EQ(post(base, "validateWorker", a, "HYBRID", "").body, "False");
+    r = get(base, "/metrics");
+    ASSERT_CONTAINS(r.body, "crawlset_tracker_workers_timed_out_total 1\n");
+    cs_tracker_free(t);
 }
