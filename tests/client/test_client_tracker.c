@@ -3,7 +3,8 @@
  * 127.0.0.1), with the loopback origin serving data/sample/images for the
  * workers' pairs jobs on data/sample/demo.wat.gz (its image host,
  * images.crawlset.test, is sent to the origin with --connect-to). Each test
- * body runs on SQLite; the _pg variants on PostgreSQL. */
+ * body runs on SQLite (_sqlite) and on PostgreSQL (_pg, the tracker tests'
+ * harness in tests/tracker/pg.h). */
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 #include "client/client_int.h"
 #include "origin.h"
 #include "test.h"
+#include "tracker/pg.h"
 
 typedef struct srv {
     cs_tracker *t;
@@ -50,6 +52,16 @@ static void srv_add(const char *db, const char *input)
     ASSERT_EQ(added, 2);
     cs_tracker_store_free(st);
 }
+
+/* TEST name_sqlite and name_pg running body(db). */
+#define BOTH_STORES(name, body, timeout)                                                  \
+    TEST_T(name##_sqlite, timeout)                                                        \
+    {                                                                                     \
+        char db_[600];                                                                    \
+        snprintf(db_, sizeof db_, "%s/t.db", cs_test_tmpdir());                           \
+        body(db_);                                                                        \
+    }                                                                                     \
+    TEST_T(name##_pg, timeout) { body(cs_test_pg_url()); }
 
 static cs_client_opts quick(void)
 {
@@ -220,12 +232,7 @@ static void body_server_fault(const char *db)
     cs_tracker_free(s.t);
 }
 
-TEST_T(client_tracker_protocol_sqlite, 60)
-{
-    char db[600];
-    snprintf(db, sizeof db, "%s/t.db", cs_test_tmpdir());
-    body_protocol(db);
-}
+BOTH_STORES(client_tracker_protocol, body_protocol, 60)
 
 TEST_T(client_tracker_down_sqlite, 30)
 {
@@ -303,12 +310,7 @@ static void body_python(const char *db)
     ASSERT_CONTAINS(js, "\"nickname\":\"py-gpu\",\"jobs\":2,\"pairs\":11");
 }
 
-TEST_T(client_python_cycles_sqlite, 60)
-{
-    char db[600];
-    snprintf(db, sizeof db, "%s/t.db", cs_test_tmpdir());
-    body_python(db);
-}
+BOTH_STORES(client_python_cycles, body_python, 60)
 
 /* ---- crawlset worker ------------------------------------------------------------- */
 
@@ -443,12 +445,7 @@ static void body_worker_cycle(const char *db)
     ASSERT_CONTAINS(js, "\"nickname\":\"gpu-w\",\"jobs\":2,\"pairs\":12");
 }
 
-TEST_T(worker_cpu_gpu_cycle_sqlite, 120)
-{
-    char db[600];
-    snprintf(db, sizeof db, "%s/t.db", cs_test_tmpdir());
-    body_worker_cycle(db);
-}
+BOTH_STORES(worker_cpu_gpu_cycle, body_worker_cycle, 120)
 
 /* kill -9 a worker mid-job: its job re-opens after the idle timeout and
  * another worker finishes it. */
@@ -497,12 +494,7 @@ static void body_worker_killed(const char *db)
     ASSERT(!strstr(js, "\"nickname\":\"doomed\",\"jobs\":1"));
 }
 
-TEST_T(worker_killed_job_reopens_sqlite, 120)
-{
-    char db[600];
-    snprintf(db, sizeof db, "%s/t.db", cs_test_tmpdir());
-    body_worker_killed(db);
-}
+BOTH_STORES(worker_killed_job_reopens, body_worker_killed, 120)
 
 /* SIGTERM: the job is handed back (bye) at once, not after the timeout */
 static void body_worker_sigterm(const char *db)
