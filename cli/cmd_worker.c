@@ -73,8 +73,9 @@ static void usage(FILE *f)
             "  --ignore-robots-txt  --resolve HOST:PORT:ADDR  --connect-to H:P:H2:P2\n"
             "\n"
             "Exit codes: 0 done (no job left with --once/--max-idle, --max-jobs reached, or\n"
-            "stopped by a signal with the job handed back), 2 usage, 3 fatal (the tracker\n"
-            "refused the worker, a job could not be completed).\n");
+            "stopped by a signal with the job handed back), 1 some job inputs were bad\n"
+            "(reported with flagInvalidData / gpuInvalidDownload), 2 usage, 3 fatal (the\n"
+            "tracker refused the worker, a job could not be completed).\n");
 }
 
 enum {
@@ -125,6 +126,7 @@ typedef struct worker {
                         retries, so a slow tracker never stalls the pipeline */
     double last_log;
     long jobs_done;
+    long jobs_given_up;  /* inputs reported as invalid */
 } worker;
 
 static bool num(const char *s, double lo, double hi, double *out)
@@ -518,7 +520,13 @@ static cs_status score_dir(const char *dir, const char *stats_dir, uint64_t *pai
 
 /* ---- one job ------------------------------------------------------------------------ */
 
-typedef enum { JOB_DONE, JOB_RETURNED, JOB_LOST, JOB_FATAL } job_end;
+typedef enum {
+    JOB_DONE,     /* completed */
+    JOB_RETURNED, /* stopped by a signal: bye hands it back */
+    JOB_GAVE_UP,  /* bad input, reported and released */
+    JOB_LOST,     /* the tracker timed this worker out */
+    JOB_FATAL,
+} job_end;
 
 /* What to do with a job that could not be done: its input is bad, so tell
  * the tracker (GPU: invalidURL, else flagInvalidData) rather than let it
@@ -532,7 +540,8 @@ static job_end give_up(worker *w, cs_status why)
         return JOB_FATAL;
     }
     cli_err("worker: job input reported as invalid (%s)", cs_strerror(why));
-    return JOB_RETURNED;
+    w->jobs_given_up++;
+    return JOB_GAVE_UP;
 }
 
 static job_end run_job(worker *w)
@@ -748,8 +757,25 @@ int cmd_worker(int argc, char **argv)
             return CLI_EXIT_USAGE;
         }
         w.type = cs_client_get_type(w.c);
-        fprintf(stderr, "crawlset: worker %s resumed from %s%s\n", cs_client_display_name(w.c),
-                w.state, cs_client_job_get(w.c) ? " with its job" : "");
+        bool alive = false;
+        cs_status st = cs_client_is_alive(w.c, &alive);
+        if (st) {
+            cli_err("worker: %s", cs_client_errmsg(w.c));
+            cs_client_free(w.c);
+            return CLI_EXIT_FATAL;
+        }
+        if (alive) {
+            fprintf(stderr, "crawlset: worker %s resumed from %s%s\n",
+                    cs_client_display_name(w.c), w.state,
+                    cs_client_job_get(w.c) ? " with its job" : "");
+        } else {
+            cli_err("worker: the tracker timed out the worker in %s (its job went back to "
+                    "open); registering again", w.state);
+            if (connect_worker(&w)) {
+                cs_client_free(w.c);
+                return CLI_EXIT_FATAL;
+            }
+        }
     } else if (connect_worker(&w)) {
         cs_client_free(w.c);
         return CLI_EXIT_FATAL;
@@ -787,7 +813,6 @@ int cmd_worker(int argc, char **argv)
             }
             save_state(&w);
         }
-        wait = w.idle_wait;
         make_progress_client(&w);
         job_end e = run_job(&w);
         idle_since = cs_now();
@@ -807,8 +832,15 @@ int cmd_worker(int argc, char **argv)
         if (e == JOB_RETURNED && g_stop)
             break;
         save_state(&w);
-        if (e == JOB_DONE)
+        if (e == JOB_DONE) {
             w.jobs_done++;
+            wait = w.idle_wait;
+        }
+        if (e == JOB_GAVE_UP && !w.once) {
+            /* the tracker may hand the same bad job out again: do not spin */
+            nap(wait * (0.5 + 0.5 * (double)rand_r(&seed) / RAND_MAX));
+            wait = wait * 2 > 60 ? 60 : wait * 2;
+        }
         if (w.once || (w.max_jobs && w.jobs_done >= w.max_jobs))
             break;
     }
@@ -828,7 +860,12 @@ int cmd_worker(int argc, char **argv)
         unlink(w.state);
     if (w.out_is_url)
         rmtree(w.work);
-    fprintf(stderr, "crawlset: worker: %ld jobs done\n", w.jobs_done);
+    fprintf(stderr, "crawlset: worker: %ld jobs done", w.jobs_done);
+    if (w.jobs_given_up)
+        fprintf(stderr, ", %ld inputs reported as invalid", w.jobs_given_up);
+    fputc('\n', stderr);
+    if (rc == CLI_EXIT_OK && w.jobs_given_up)
+        rc = CLI_EXIT_PARTIAL;
     cs_client_free(w.plog);
     cs_client_free(w.c);
     return rc;

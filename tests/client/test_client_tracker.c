@@ -562,3 +562,74 @@ TEST(worker_usage)
     cs_free(out);
     cs_free(err);
 }
+
+/* --state: a worker killed mid-job and started again with the same state
+ * file resumes with the same token and job (no timeout needed), finishes it,
+ * and removes the file when it leaves. */
+TEST_T(worker_resumes_from_state_sqlite, 60)
+{
+    char db[600], state[600], out[600], log[600], connect[128];
+    snprintf(db, sizeof db, "%s/t.db", cs_test_tmpdir());
+    snprintf(state, sizeof state, "%s/worker.json", cs_test_tmpdir());
+    snprintf(out, sizeof out, "%s/out", cs_test_tmpdir());
+    snprintf(log, sizeof log, "%s/w.log", cs_test_tmpdir());
+    srv_add(db, cs_test_source("data/sample/demo.wat.gz"));
+    srv s = srv_start(db, 3600);
+    cs_origin *org = serve_images(60000);
+    snprintf(connect, sizeof connect, "images.crawlset.test:80:127.0.0.1:%u",
+             (unsigned)cs_origin_port(org));
+    cs_client *watch = join_as(&s, "watch", CS_CLIENT_HYBRID);
+    const char *a[] = {"--tracker", s.url, "--type", "hybrid", "--nickname", "phoenix",
+                       "--out", out, "--once", "--state", state, "--connect-to", connect,
+                       "--threads", "1", NULL};
+    pid_t w = spawn_worker(log, a);
+    wait_open(watch, 1, 20);
+    usleep(300000);
+    ASSERT_EQ(kill(w, SIGKILL), 0);
+    wait_exit(w, 10, log);
+    size_t n;
+    char *st = cs_test_read_file(state, &n);
+    ASSERT_CONTAINS(st, "\"job\":{\"url\":");
+    cs_free(st);
+    ASSERT_OK(cs_origin_set_root(org, cs_test_source("data/sample/images"), NULL));
+    int rc = wait_exit(spawn_worker(log, a), 60, log);
+    char *l = read_log(log);
+    if (rc != 0)
+        FAIL("exit %d:\n%s", rc, l);
+    ASSERT_CONTAINS(l, "resumed from");
+    ASSERT_CONTAINS(l, "with its job");
+    ASSERT_CONTAINS(l, "1 jobs done");
+    cs_free(l);
+    ASSERT(access(state, F_OK) != 0);
+    ASSERT_UEQ(open_jobs(watch), 1); /* the other piece is untouched */
+    cs_client_free(watch);
+    cs_origin_stop(org);
+    cs_tracker_free(s.t);
+    const char *js = status_json(db);
+    ASSERT_CONTAINS(js, "{\"stage\":1,\"open\":1,\"leased\":0,\"done\":1}");
+    ASSERT_CONTAINS(js, "\"nickname\":\"phoenix\",\"jobs\":1");
+}
+
+/* a job whose input does not exist is reported (flagInvalidData) and handed
+ * back, not held until the timeout; exit code 1 */
+TEST_T(worker_reports_bad_input_sqlite, 30)
+{
+    char db[600], out[600], log[600];
+    snprintf(db, sizeof db, "%s/t.db", cs_test_tmpdir());
+    snprintf(out, sizeof out, "%s/out", cs_test_tmpdir());
+    snprintf(log, sizeof log, "%s/w.log", cs_test_tmpdir());
+    srv_add(db, "/nonexistent/CC-MAIN-x.wat.gz");
+    srv s = srv_start(db, 3600);
+    const char *a[] = {"--tracker", s.url, "--type", "cpu", "--nickname", "careful", "--out",
+                       out, "--once", NULL};
+    int rc = wait_exit(spawn_worker(log, a), 30, log);
+    char *l = read_log(log);
+    if (rc != 1)
+        FAIL("exit %d (want 1):\n%s", rc, l);
+    ASSERT_CONTAINS(l, "/nonexistent/CC-MAIN-x.wat.gz");
+    ASSERT_CONTAINS(l, "reported as invalid");
+    cs_free(l);
+    cs_tracker_free(s.t);
+    const char *js = status_json(db);
+    ASSERT_CONTAINS(js, "{\"stage\":1,\"open\":2,\"leased\":0,\"done\":0}");
+}
