@@ -457,6 +457,15 @@ static bool http_url(const char *s)
     return !strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8);
 }
 
+/* A tracker URL: http(s):// and a host. */
+static bool tracker_url(const char *s)
+{
+    if (!http_url(s))
+        return false;
+    const char *host = strstr(s, "://") + 3;
+    return *host && *host != '/' && *host != '?' && *host != '#';
+}
+
 cs_status cs_client_new(cs_client **out, const char *base, const char *nickname,
                         cs_client_type type, const cs_client_opts *opts)
 {
@@ -465,8 +474,8 @@ cs_status cs_client_new(cs_client **out, const char *base, const char *nickname,
     *out = c;
     if (st)
         return st;
-    if (!base || !http_url(base)) {
-        seterr(c, "new: the tracker URL must start with http:// or https://");
+    if (!base || !tracker_url(base)) {
+        seterr(c, "new: the tracker URL must be http:// or https:// and a host");
         return CS_EINVAL;
     }
     if ((unsigned)type > CS_CLIENT_GPU) {
@@ -1099,8 +1108,8 @@ cs_status cs_client_load(cs_client **out, const char *json, size_t len, const cs
         (st = load_str(c, j, "display_name", false, &c->display_name)) ||
         (st = load_str(c, j, "upload_address", false, &c->upload_address)))
         goto done;
-    if (!http_url(base)) {
-        seterr(c, "load: \"url\" is not an http(s) URL");
+    if (!tracker_url(base)) {
+        seterr(c, "load: \"url\" is not an http(s) URL with a host");
         st = CS_EFORMAT;
         goto done;
     }

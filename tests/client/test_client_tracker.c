@@ -5,8 +5,12 @@
  * images.crawlset.test, is sent to the origin with --connect-to). Each test
  * body runs on SQLite (_sqlite) and on PostgreSQL (_pg, the tracker tests'
  * harness in tests/tracker/pg.h). */
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -632,4 +636,125 @@ TEST_T(worker_reports_bad_input_sqlite, 30)
     cs_tracker_free(s.t);
     const char *js = status_json(db);
     ASSERT_CONTAINS(js, "{\"stage\":1,\"open\":2,\"leased\":0,\"done\":0}");
+}
+
+/* ---- CPU output to an HTTP PUT store (nginx WebDAV), fetched from there by
+ * a GPU worker ---------------------------------------------------------------------- */
+
+
+/* Starts nginx (WebDAV PUT, GET) on 127.0.0.1 serving dir/www; 0 when nginx
+ * is not installed. The same setup as the dataset module's PUT test. */
+static pid_t webdav_start(const char *dir, int *port)
+{
+    static const char *const bins[] = {"/usr/sbin/nginx", "/usr/bin/nginx",
+                                       "/usr/local/sbin/nginx"};
+    const char *bin = NULL;
+    for (size_t i = 0; i < sizeof bins / sizeof *bins && !bin; i++)
+        if (access(bins[i], X_OK) == 0)
+            bin = bins[i];
+    if (!bin)
+        return 0;
+    char www[700];
+    snprintf(www, sizeof www, "%s/www", dir);
+    ASSERT(mkdir(dir, 0755) == 0 && mkdir(www, 0755) == 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    ASSERT(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+           getsockname(fd, (struct sockaddr *)&a, &l) == 0);
+    close(fd);
+    *port = ntohs(a.sin_port);
+    char conf[4096], cp[700], gopts[1600], elog[700];
+    snprintf(conf, sizeof conf,
+             "master_process off; worker_processes 1;\n"
+             "events { worker_connections 64; }\n"
+             "http { access_log off; client_body_temp_path %s/body; proxy_temp_path %s/p;\n"
+             "  fastcgi_temp_path %s/f; uwsgi_temp_path %s/u; scgi_temp_path %s/s;\n"
+             "  server { listen 127.0.0.1:%d; root %s;\n"
+             "    location / { dav_methods PUT DELETE; create_full_put_path on;\n"
+             "      client_max_body_size 0; dav_access user:rw group:r all:r; } } }\n",
+             dir, dir, dir, dir, dir, *port, www);
+    snprintf(cp, sizeof cp, "%s/nginx.conf", dir);
+    snprintf(elog, sizeof elog, "%s/err.log", dir);
+    snprintf(gopts, sizeof gopts, "daemon off; pid %s/nginx.pid; error_log %s;", dir, elog);
+    cs_test_write_file(cp, conf, strlen(conf));
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        execl(bin, "nginx", "-p", dir, "-c", cp, "-e", elog, "-g", gopts, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in b = {.sin_family = AF_INET, .sin_port = htons((uint16_t)*port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        bool up = connect(fd, (struct sockaddr *)&b, sizeof b) == 0;
+        close(fd);
+        if (up)
+            return pid;
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            FAIL("nginx exited at start (see %s)", elog);
+        usleep(25000);
+    }
+    FAIL("nginx did not start listening on port %d", *port);
+}
+
+TEST_T(worker_cpu_to_put_store_to_gpu_sqlite, 120)
+{
+    char db[600], ngdir[600], out_gpu[600], log[600], connect[128], store[64];
+    snprintf(db, sizeof db, "%s/t.db", cs_test_tmpdir());
+    snprintf(ngdir, sizeof ngdir, "%s/nginx", cs_test_tmpdir());
+    snprintf(out_gpu, sizeof out_gpu, "%s/gpu", cs_test_tmpdir());
+    snprintf(log, sizeof log, "%s/w.log", cs_test_tmpdir());
+    int port;
+    pid_t ng = webdav_start(ngdir, &port);
+    if (!ng) {
+        printf("SKIP: nginx is not installed (scripts/bootstrap installs it)\n");
+        return;
+    }
+    snprintf(store, sizeof store, "http://127.0.0.1:%d/shards", port);
+    srv_add(db, cs_test_source("data/sample/demo.wat.gz"));
+    srv s = srv_start(db, 60);
+    cs_origin *org = serve_images(0);
+    snprintf(connect, sizeof connect, "images.crawlset.test:80:127.0.0.1:%u",
+             (unsigned)cs_origin_port(org));
+    const char *cpu[] = {"--tracker", s.url, "--type", "cpu", "--nickname", "up", "--out", store,
+                         "--max-jobs", "1", "--connect-to", connect, "--threads", "2", NULL};
+    int rc = wait_exit(spawn_worker(log, cpu), 60, log);
+    char *l = read_log(log);
+    if (rc != 0)
+        FAIL("cpu worker exit %d:\n%s", rc, l);
+    ASSERT_CONTAINS(l, "output at http://127.0.0.1:");
+    cs_free(l);
+    /* the store has the shard and its manifest */
+    char p[800];
+    snprintf(p, sizeof p, "%s/www/shards", ngdir);
+    cs_client *watch = join_as(&s, "watch", CS_CLIENT_GPU);
+    ASSERT_UEQ(open_jobs(watch), 1);
+    size_t n;
+    char manifest[900];
+    snprintf(manifest, sizeof manifest, "%s/job-0/_job.json", p);
+    if (access(manifest, R_OK))
+        snprintf(manifest, sizeof manifest, "%s/job-1000000/_job.json", p);
+    char *m = cs_test_read_file(manifest, &n);
+    ASSERT_CONTAINS(m, "\"00000.tar\"");
+    cs_free(m);
+    const char *gpu[] = {"--tracker", s.url, "--type", "gpu", "--nickname", "down", "--out",
+                         out_gpu, "--once", NULL};
+    rc = wait_exit(spawn_worker(log, gpu), 60, log);
+    l = read_log(log);
+    if (rc != 0)
+        FAIL("gpu worker exit %d:\n%s", rc, l);
+    cs_free(l);
+    ASSERT_UEQ(open_jobs(watch), 0);
+    cs_client_free(watch);
+    cs_origin_stop(org);
+    cs_tracker_free(s.t);
+    kill(ng, SIGTERM);
+    waitpid(ng, NULL, 0);
+    const char *js = status_json(db);
+    ASSERT_CONTAINS(js, "{\"stage\":2,\"open\":0,\"leased\":0,\"done\":1}");
+    ASSERT_CONTAINS(js, "\"nickname\":\"down\",\"jobs\":1");
 }
