@@ -70,6 +70,7 @@ static void usage(FILE *f)
             "  --retries N                tracker call retries (default 5)\n"
             "pairs (CPU, HYBRID):\n"
             "  --image-size N  --threads N  --parallel N  --timeout S  --samples-per-shard N\n"
+            "  --download-retries N (image fetches; default 2)\n"
             "  --ignore-robots-txt  --resolve HOST:PORT:ADDR  --connect-to H:P:H2:P2\n"
             "\n"
             "Exit codes: 0 done (no job left with --once/--max-idle, --max-jobs reached, or\n"
@@ -81,7 +82,7 @@ static void usage(FILE *f)
 enum {
     O_TRACKER = 256, O_TYPE, O_NICK, O_OUT, O_PUBLIC, O_WORK, O_STATE, O_ONCE, O_MAXJOBS,
     O_MAXIDLE, O_IDLEWAIT, O_LOGINT, O_RETRIES, O_SIZE, O_THREADS, O_PARALLEL, O_TIMEOUT,
-    O_SPS, O_NOROBOTS, O_RESOLVE, O_CONNECT, O_HELP,
+    O_SPS, O_NOROBOTS, O_RESOLVE, O_CONNECT, O_DLRETRIES, O_HELP,
 };
 
 static const struct option LONGOPTS[] = {
@@ -106,6 +107,7 @@ static const struct option LONGOPTS[] = {
     {"ignore-robots-txt", no_argument, NULL, O_NOROBOTS},
     {"resolve", required_argument, NULL, O_RESOLVE},
     {"connect-to", required_argument, NULL, O_CONNECT},
+    {"download-retries", required_argument, NULL, O_DLRETRIES},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -202,6 +204,10 @@ static int parse(worker *w, int argc, char **argv)
             w->dl.dataset.samples_per_shard = (uint64_t)v;
             break;
         case O_NOROBOTS: w->dl.fetch.ignore_robots_txt = true; break;
+        case O_DLRETRIES:
+            if (!num(a, 0, 1000, &v)) goto bad;
+            w->dl.fetch.retries = (int)v;
+            break;
         case O_RESOLVE:
         case O_CONNECT: {
             const char **list = ch == O_RESOLVE ? w->resolve : w->connect;

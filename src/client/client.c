@@ -150,8 +150,10 @@ static cs_status new_blank(cs_client **out, const cs_client_opts *opts)
         return CS_ENOMEM;
     init_state(c, opts);
     c->ua = cs_strdup(c->o.user_agent ? c->o.user_agent : "crawlset-client/0.1");
-    if (!c->ua)
+    if (!c->ua) {
+        seterr(c, "out of memory");
         return CS_ENOMEM;
+    }
     c->o.user_agent = c->ua;
     c->o.cancel = opts ? opts->cancel : NULL;
     return CS_OK;
@@ -371,33 +373,39 @@ static cs_status call(cs_client *c, const char *what, method m, const char *url,
     }
 }
 
+/* Output building: the first failed append sticks in the function's local
+ * `bst`, so a buffer is never used with a piece missing. */
+#define B(x) (bst = bst ? bst : (x))
+
 /* BASE/api/NAME */
 static cs_status api_url(cs_client *c, cs_buf *u, const char *name)
 {
+    cs_status bst = CS_OK;
     cs_buf_reset(u);
-    cs_buf_puts(u, c->base);
-    cs_buf_puts(u, "/api/");
-    return cs_buf_puts(u, name);
+    B(cs_buf_puts(u, c->base));
+    B(cs_buf_puts(u, "/api/"));
+    return B(cs_buf_puts(u, name));
 }
 
 /* {"token":...,"type":...[,extra]} */
 static cs_status body_token(cs_client *c, cs_buf *b, const char *extra_key, const char *extra_str,
                             const uint64_t *extra_num)
 {
+    cs_status bst = CS_OK;
     cs_buf_reset(b);
-    cs_buf_puts(b, "{\"token\":");
-    cs_json_put_str(b, c->token, strlen(c->token));
-    cs_buf_puts(b, ",\"type\":\"");
-    cs_buf_puts(b, cs_client_type_name(c->type));
-    cs_buf_putc(b, '"');
+    B(cs_buf_puts(b, "{\"token\":"));
+    B(cs_json_put_str(b, c->token, strlen(c->token)));
+    B(cs_buf_puts(b, ",\"type\":\""));
+    B(cs_buf_puts(b, cs_client_type_name(c->type)));
+    B(cs_buf_putc(b, '"'));
     if (extra_key) {
-        cs_buf_printf(b, ",\"%s\":", extra_key);
+        B(cs_buf_printf(b, ",\"%s\":", extra_key));
         if (extra_str)
-            cs_json_put_str(b, extra_str, strlen(extra_str));
+            B(cs_json_put_str(b, extra_str, strlen(extra_str)));
         else
-            cs_buf_printf(b, "%llu", (unsigned long long)*extra_num);
+            B(cs_buf_printf(b, "%llu", (unsigned long long)*extra_num));
     }
-    return cs_buf_putc(b, '}');
+    return B(cs_buf_putc(b, '}'));
 }
 
 /* A POST with the token body; the answer in resp. */
@@ -429,8 +437,9 @@ static cs_status get_typed(cs_client *c, const char *name, const char *query, cs
     cs_buf_init(&u, 0);
     cs_status st = api_url(c, &u, name);
     if (!st) {
-        cs_buf_putc(&u, '?');
-        st = cs_buf_puts(&u, query);
+        st = cs_buf_putc(&u, '?');
+        if (!st)
+            st = cs_buf_puts(&u, query);
     }
     if (st)
         seterr(c, "%s: out of memory", name);
@@ -501,9 +510,12 @@ cs_status cs_client_new(cs_client **out, const char *base, const char *nickname,
     cs_buf q, resp;
     cs_buf_init(&q, 0);
     cs_buf_init(&resp, 0);
-    cs_buf_printf(&q, "nickname=%s&type=%s", esc, cs_client_type_name(type));
+    st = cs_buf_printf(&q, "nickname=%s&type=%s", esc, cs_client_type_name(type));
     curl_free(esc);
-    st = q.data ? get_typed(c, "new", q.data, &resp) : CS_ENOMEM;
+    if (st)
+        seterr(c, "new: out of memory");
+    else
+        st = get_typed(c, "new", q.data, &resp);
     if (!st) {
         st = cs__client_parse_new(resp.data ? resp.data : "", resp.len, &c->token,
                                   &c->display_name, &c->upload_address, c->err, sizeof c->err);
@@ -813,10 +825,11 @@ static cs_status gpu_fetch(cs_client *c, const char *url, const char *dir)
     size_t n = strlen(url);
     while (n && url[n - 1] == '/')
         n--;
-    cs_buf_append(&murl, url, n);
+    cs_status bst = CS_OK;
+    B(cs_buf_append(&murl, url, n));
     if (!ends_with(url, ".json"))
-        cs_buf_puts(&murl, "/_job.json");
-    if (!murl.data) {
+        B(cs_buf_puts(&murl, "/_job.json"));
+    if (bst || !murl.data) {
         cs_buf_cleanup(&murl);
         return CS_ENOMEM;
     }
@@ -848,8 +861,8 @@ static cs_status gpu_fetch(cs_client *c, const char *url, const char *dir)
             progress(c, line);
         }
         cs_buf_reset(&furl);
-        cs_buf_append(&furl, murl.data, base_len);
-        if ((st = cs_buf_puts(&furl, files[i])))
+        if ((st = cs_buf_append(&furl, murl.data, base_len)) ||
+            (st = cs_buf_puts(&furl, files[i])))
             goto done;
         char *p = join(dir, files[i]);
         if (!p) {
@@ -1028,38 +1041,39 @@ cs_status cs_client_put_file(cs_client *c, const char *local, const char *url)
 cs_status cs_client_dump(const cs_client *c, char **json, size_t *len)
 {
     *json = NULL;
+    cs_status bst = CS_OK;
     cs_buf b;
     cs_buf_init(&b, 0);
     const char *s;
-    cs_buf_puts(&b, "{\"crawlset_client\":1,\"url\":");
+    B(cs_buf_puts(&b, "{\"crawlset_client\":1,\"url\":"));
     s = cs_client_base_url(c);
-    cs_json_put_str(&b, s, strlen(s));
-    cs_buf_puts(&b, ",\"nickname\":");
+    B(cs_json_put_str(&b, s, strlen(s)));
+    B(cs_buf_puts(&b, ",\"nickname\":"));
     s = cs_client_nickname(c);
-    cs_json_put_str(&b, s, strlen(s));
-    cs_buf_printf(&b, ",\"type\":\"%s\",\"token\":", cs_client_type_name(c->type));
+    B(cs_json_put_str(&b, s, strlen(s)));
+    B(cs_buf_printf(&b, ",\"type\":\"%s\",\"token\":", cs_client_type_name(c->type)));
     s = cs_client_token(c);
-    cs_json_put_str(&b, s, strlen(s));
-    cs_buf_puts(&b, ",\"display_name\":");
+    B(cs_json_put_str(&b, s, strlen(s)));
+    B(cs_buf_puts(&b, ",\"display_name\":"));
     s = cs_client_display_name(c);
-    cs_json_put_str(&b, s, strlen(s));
-    cs_buf_puts(&b, ",\"upload_address\":");
+    B(cs_json_put_str(&b, s, strlen(s)));
+    B(cs_buf_puts(&b, ",\"upload_address\":"));
     s = cs_client_upload_address(c);
-    cs_json_put_str(&b, s, strlen(s));
-    cs_buf_puts(&b, ",\"job\":");
+    B(cs_json_put_str(&b, s, strlen(s)));
+    B(cs_buf_puts(&b, ",\"job\":"));
     if (c->has_job) {
-        cs_buf_puts(&b, "{\"url\":");
-        cs_json_put_str(&b, c->job.url, strlen(c->job.url));
-        cs_buf_printf(&b, ",\"start_id\":%llu,\"end_id\":%llu,\"shard\":%d",
+        B(cs_buf_puts(&b, "{\"url\":"));
+        B(cs_json_put_str(&b, c->job.url, strlen(c->job.url)));
+        B(cs_buf_printf(&b, ",\"start_id\":%llu,\"end_id\":%llu,\"shard\":%d",
                       (unsigned long long)c->job.start_id, (unsigned long long)c->job.end_id,
-                      c->job.shard_piece);
+                      c->job.shard_piece));
         if (c->job.number >= 0)
-            cs_buf_printf(&b, ",\"number\":%lld", (long long)c->job.number);
-        cs_buf_putc(&b, '}');
+            B(cs_buf_printf(&b, ",\"number\":%lld", (long long)c->job.number));
+        B(cs_buf_putc(&b, '}'));
     } else {
-        cs_buf_puts(&b, "null");
+        B(cs_buf_puts(&b, "null"));
     }
-    if (cs_buf_putc(&b, '}') || !b.data) {
+    if (B(cs_buf_putc(&b, '}')) || !b.data) {
         cs_buf_cleanup(&b);
         return CS_ENOMEM;
     }
@@ -1134,12 +1148,13 @@ cs_status cs_client_load(cs_client **out, const char *json, size_t len, const cs
         }
         cs_client_job jb;
         char *url;
-        char why[256];
+        char why[256] = "";
         st = cs__client_parse_job(body, strlen(body), &jb, &url, why, sizeof why);
         free(body);
         if (st) {
             cs_free(url);
-            seterr(c, "load: job: %s", why);
+            if (st != CS_ENOMEM)
+                seterr(c, "load: job: %s", why);
             goto done;
         }
         c->job = jb;
@@ -1227,19 +1242,20 @@ cs_status cs_client_manifest_write(const char *dir, const cs_client_job *job, ui
                                    const char *const *files, size_t nfiles, char *err,
                                    size_t errlen)
 {
+    cs_status bst = CS_OK;
     cs_buf b;
     cs_buf_init(&b, 0);
-    cs_buf_puts(&b, "{\"crawlset_job\":1,\"url\":");
+    B(cs_buf_puts(&b, "{\"crawlset_job\":1,\"url\":"));
     const char *u = job && job->url ? job->url : "";
-    cs_json_put_str(&b, u, strlen(u));
+    B(cs_json_put_str(&b, u, strlen(u)));
     if (job) {
-        cs_buf_printf(&b, ",\"start_id\":%llu,\"end_id\":%llu,\"shard\":%d",
+        B(cs_buf_printf(&b, ",\"start_id\":%llu,\"end_id\":%llu,\"shard\":%d",
                       (unsigned long long)job->start_id, (unsigned long long)job->end_id,
-                      job->shard_piece);
+                      job->shard_piece));
         if (job->number >= 0)
-            cs_buf_printf(&b, ",\"number\":%lld", (long long)job->number);
+            B(cs_buf_printf(&b, ",\"number\":%lld", (long long)job->number));
     }
-    cs_buf_printf(&b, ",\"pairs\":%llu,\"files\":[", (unsigned long long)pairs);
+    B(cs_buf_printf(&b, ",\"pairs\":%llu,\"files\":[", (unsigned long long)pairs));
     for (size_t i = 0; i < nfiles; i++) {
         if (!cs__client_plain_name(files[i])) {
             snprintf(err, errlen, "manifest: \"%.100s\" is not a plain file name", files[i]);
@@ -1247,10 +1263,10 @@ cs_status cs_client_manifest_write(const char *dir, const cs_client_job *job, ui
             return CS_EINVAL;
         }
         if (i)
-            cs_buf_putc(&b, ',');
-        cs_json_put_str(&b, files[i], strlen(files[i]));
+            B(cs_buf_putc(&b, ','));
+        B(cs_json_put_str(&b, files[i], strlen(files[i])));
     }
-    cs_status st = cs_buf_puts(&b, "]}\n");
+    cs_status st = B(cs_buf_puts(&b, "]}\n"));
     if (st || !b.data) {
         cs_buf_cleanup(&b);
         return CS_ENOMEM;

@@ -513,13 +513,13 @@ static void body_worker_sigterm(const char *db)
     snprintf(log, sizeof log, "%s/w.log", cs_test_tmpdir());
     cs_client *watch = join_as(&s, "watch", CS_CLIENT_HYBRID);
     const char *a[] = {"--tracker", s.url, "--type", "hybrid", "--nickname", "polite", "--out",
-                       out, "--connect-to", connect, "--threads", "1", "--timeout", "2",
-                       NULL};
+                       out, "--connect-to", connect, "--threads", "1", "--timeout", "1",
+                       "--download-retries", "0", NULL};
     pid_t w = spawn_worker(log, a);
     wait_open(watch, 1, 20);
     usleep(300000);
     ASSERT_EQ(kill(w, SIGTERM), 0);
-    int rc = wait_exit(w, 20, log);
+    int rc = wait_exit(w, 40, log);
     char *l = read_log(log);
     if (rc != 0)
         FAIL("worker exit %d:\n%s", rc, l);
