@@ -380,6 +380,18 @@ static void wait_open(cs_client *c, uint64_t want, double timeout)
     }
 }
 
+/* Waits until the tracker shows `text` in the store's status (a worker's
+ * progress line): the worker is inside its pipeline. */
+static void wait_status(const char *db, const char *text, double timeout)
+{
+    double end = cs_now() + timeout;
+    while (!strstr(status_json(db), text)) {
+        if (cs_now() > end)
+            FAIL("the tracker never showed \"%s\": %s", text, status_json(db));
+        usleep(50000);
+    }
+}
+
 static cs_origin *serve_images(unsigned delay_ms)
 {
     cs_origin_route slow = {.delay_ms = delay_ms};
@@ -470,7 +482,8 @@ static void body_worker_killed(const char *db)
                         "--log-interval", "0.2", NULL};
     pid_t w1 = spawn_worker(log1, a1);
     wait_open(watch, 1, 20); /* it holds a job */
-    usleep(300000);          /* and is inside the pipeline */
+    /* and is inside the pipeline: its progress reached the tracker */
+    wait_status(db, "\"progress\":\"pairs: 14 candidates in the input, 7 in shard piece", 20);
     ASSERT_EQ(kill(w1, SIGKILL), 0);
     ASSERT_EQ(wait_exit(w1, 10, log1), 128 + SIGKILL);
     /* the watcher stays alive (its calls refresh it); the job re-opens */
@@ -588,7 +601,7 @@ TEST_T(worker_resumes_from_state_sqlite, 60)
                        "--threads", "1", NULL};
     pid_t w = spawn_worker(log, a);
     wait_open(watch, 1, 20);
-    usleep(300000);
+    wait_status(db, "\"progress\":\"pairs: 14 candidates", 20);
     ASSERT_EQ(kill(w, SIGKILL), 0);
     wait_exit(w, 10, log);
     size_t n;
