@@ -771,3 +771,47 @@ TEST_T(worker_cpu_to_put_store_to_gpu_sqlite, 120)
     ASSERT_CONTAINS(js, "{\"stage\":2,\"open\":0,\"leased\":0,\"done\":1}");
     ASSERT_CONTAINS(js, "\"nickname\":\"down\",\"jobs\":1");
 }
+
+/* no job open: the worker waits (backoff) and takes the job that appears */
+TEST_T(worker_waits_for_a_job_sqlite, 60)
+{
+    char db[600], out[600], log[600], cpu_out[600];
+    snprintf(db, sizeof db, "%s/t.db", cs_test_tmpdir());
+    snprintf(out, sizeof out, "%s/gpu", cs_test_tmpdir());
+    snprintf(cpu_out, sizeof cpu_out, "%s/cpu-job", cs_test_tmpdir());
+    snprintf(log, sizeof log, "%s/w.log", cs_test_tmpdir());
+    srv_add(db, "some-input");
+    srv s = srv_start(db, 60);
+    const char *a[] = {"--tracker", s.url, "--type", "gpu", "--nickname", "patient", "--out",
+                       out, "--max-jobs", "1", "--max-idle", "30", "--idle-wait", "0.05", NULL};
+    pid_t w = spawn_worker(log, a);
+    usleep(600000);
+    int status;
+    ASSERT_EQ(waitpid(w, &status, WNOHANG), 0); /* still waiting */
+    /* a CPU worker (the C client) produces a GPU job */
+    cs_client *cpu = join_as(&s, "maker", CS_CLIENT_CPU);
+    CALL(cpu, cs_client_new_job(cpu));
+    mkdir(cpu_out, 0777);
+    char p[700];
+    snprintf(p, sizeof p, "%s/00000.jsonl", cpu_out);
+    const char *rows = "{\"key\":\"0\",\"status\":\"success\"}\n"
+                       "{\"key\":\"1\",\"status\":\"failed_to_download\"}\n"
+                       "{\"key\":\"2\",\"status\":\"success\"}\n";
+    cs_test_write_file(p, rows, strlen(rows));
+    static const char *const files[] = {"00000.jsonl"};
+    char err[256];
+    ASSERT_OK(cs_client_manifest_write(cpu_out, cs_client_job_get(cpu), 2, files, 1, err,
+                                       sizeof err));
+    snprintf(p, sizeof p, "%s/_job.json", cpu_out);
+    CALL(cpu, cs_client_complete_job(cpu, 0, p));
+    int rc = wait_exit(w, 30, log);
+    char *l = read_log(log);
+    if (rc != 0)
+        FAIL("exit %d:\n%s", rc, l);
+    ASSERT_CONTAINS(l, "1 jobs done");
+    cs_free(l);
+    cs_client_free(cpu);
+    cs_tracker_free(s.t);
+    const char *js = status_json(db);
+    ASSERT_CONTAINS(js, "\"nickname\":\"patient\",\"jobs\":1,\"pairs\":2");
+}
