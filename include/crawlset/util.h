@@ -52,6 +52,7 @@ extern "C" {
     X(EHTTP, "unexpected HTTP status")                                        \
     X(ETIMEOUT, "timed out")                                                  \
     X(ECANCELED, "canceled")                                                  \
+    X(EAGAIN, "not now, try again later")                                     \
     X(ENOJOB, "no job available")                                             \
     X(EWORKER, "unknown or timed-out worker")                                 \
     X(EBADREQ, "request refused as malformed")                                \

@@ -352,6 +352,7 @@ struct cs_fetch {
     CURLM *multi;
     CURLSH *share;
     int epfd, wakefd;
+    bool input_waits;          /* next_fn said CS_EAGAIN: sleep until an event */
     double curl_due;           /* libcurl's timer, absolute; < 0 = none */
     host **buckets;
     size_t nbuckets, nhosts;
@@ -1628,6 +1629,10 @@ static cs_status take_in(cs_fetch *f, cs_fetch_next_fn next_fn, void *ud, bool *
         *eof = true;
         return CS_OK;
     }
+    if (st == CS_EAGAIN) {
+        f->input_waits = true; /* nothing now: asked again next turn */
+        return CS_OK;
+    }
     if (st)
         return st;
     const char *u = req.url ? req.url : "";
@@ -1813,7 +1818,7 @@ static int wait_ms(cs_fetch *f, bool eof)
     bool slots = f->st.in_flight < f->o.parallel;
     if (f->done_head || (slots && f->push_head))
         return 0; /* a callback pushed URLs: route them now */
-    if (slots && !eof && f->nuser < f->o.max_queued)
+    if (slots && !eof && f->nuser < f->o.max_queued && !f->input_waits)
         return 0; /* deliveries made room for more input */
     double due = now + 1.0;
     if (f->curl_due >= 0 && f->curl_due < due)
@@ -1867,6 +1872,7 @@ cs_status cs_fetch_run(cs_fetch *f, cs_fetch_next_fn next_fn, cs_fetch_done_fn d
         }
         if (f->nhosts > f->o.max_hosts)
             evict_hosts(f);
+        f->input_waits = false;
         if ((st = fill(f, next_fn, ud, &eof)))
             goto out;
         if ((st = deliver_done(f, done_fn, ud)))
@@ -2087,14 +2093,19 @@ cs_status cs_fetch_add(cs_fetch *f, const char *url, size_t len, void *user)
     return CS_OK;
 }
 
-void cs_fetch_cancel(cs_fetch *f)
+void cs_fetch_wakeup(cs_fetch *f)
 {
-    atomic_store(&f->canceled, 1);
     if (f->wakefd >= 0) {
         uint64_t one = 1;
         ssize_t r = write(f->wakefd, &one, sizeof one);
         (void)r;
     }
+}
+
+void cs_fetch_cancel(cs_fetch *f)
+{
+    atomic_store(&f->canceled, 1);
+    cs_fetch_wakeup(f);
 }
 
 void cs_fetch_stats_get(const cs_fetch *f, cs_fetch_stats *out)
