@@ -550,6 +550,21 @@ static job_end give_up(worker *w, cs_status why)
     return JOB_GAVE_UP;
 }
 
+/* Completes the job. The work is done, so a tracker that is down (no
+ * answer, 5xx) is waited for longer than one call's retries: up to six more
+ * rounds, 5 s apart, unless a signal asks to leave. */
+static cs_status complete(worker *w, uint64_t pairs, const char *url)
+{
+    cs_status st;
+    for (int round = 0;; round++) {
+        st = cs_client_complete_job(w->c, pairs, url);
+        if ((st != CS_ENET && st != CS_ESERVER) || round >= 6 || g_stop)
+            return st;
+        cli_err("worker: completing the job: %s; trying again", cs_client_errmsg(w->c));
+        nap(5);
+    }
+}
+
 static job_end run_job(worker *w)
 {
     const cs_client_job *job = cs_client_job_get(w->c);
@@ -594,7 +609,7 @@ static job_end run_job(worker *w)
         if (st)
             return give_up(w, st);
         report(w, "scored %llu pairs (pass-through)", (unsigned long long)pairs);
-        st = cs_client_complete_job(w->c, pairs, NULL);
+        st = complete(w, pairs, NULL);
     } else {
         if (!w->out_is_url && mkdirs(outdir)) {
             cli_err("worker: %s: %s", outdir, strerror(errno));
@@ -655,9 +670,9 @@ static job_end run_job(worker *w)
             uint64_t kept = pairs;
             if (!w->out_is_url && score_dir(outdir, outdir, &kept) == CS_OK)
                 pairs = kept;
-            st = cs_client_complete_job(w->c, pairs, NULL);
+            st = complete(w, pairs, NULL);
         } else {
-            st = cs_client_complete_job(w->c, 0, url);
+            st = complete(w, 0, url);
         }
         if (!st && w->type == CS_CLIENT_CPU)
             fprintf(stderr, "crawlset: worker: output at %s\n", url);
