@@ -62,7 +62,7 @@ static void usage(FILE *f)
             "  --state FILE               keep the client here (dump/load): a restarted\n"
             "                             worker resumes with the same token and job\n"
             "  --once                     one job (or none) and exit\n"
-            "  --max-jobs N               exit after N jobs\n"
+            "  --max-jobs N               exit after N jobs (done or reported as invalid)\n"
             "  --max-idle S               exit after S seconds without a job (default: never)\n"
             "  --idle-wait S              first wait when no job is open (default 1; doubles\n"
             "                             up to 60, with jitter)\n"
@@ -625,8 +625,8 @@ static job_end run_job(worker *w)
         input = NULL;
         if (st == CS_ECANCELED)
             goto stopped;
-        if (st == CS_EFORMAT)
-            return give_up(w, st);
+        if (st == CS_EFORMAT || st == CS_EGZIP || st == CS_ETRUNC)
+            return give_up(w, st); /* not a usable WAT */
         if (st)
             return JOB_FATAL;
         size_t nfiles;
@@ -862,7 +862,7 @@ int cmd_worker(int argc, char **argv)
             nap(wait * (0.5 + 0.5 * (double)rand_r(&seed) / RAND_MAX));
             wait = wait * 2 > 60 ? 60 : wait * 2;
         }
-        if (w.once || (w.max_jobs && w.jobs_done >= w.max_jobs))
+        if (w.once || (w.max_jobs && w.jobs_done + w.jobs_given_up >= w.max_jobs))
             break;
     }
     /* leave: bye hands a job still held back to the tracker */

@@ -649,6 +649,26 @@ TEST_T(worker_reports_bad_input_sqlite, 30)
     cs_tracker_free(s.t);
     const char *js = status_json(db);
     ASSERT_CONTAINS(js, "{\"stage\":1,\"open\":2,\"leased\":0,\"done\":0}");
+
+    /* an input that is there but is no WAT (text, a cut gzip header) */
+    char db2[600], bogus[600];
+    snprintf(db2, sizeof db2, "%s/t2.db", cs_test_tmpdir());
+    snprintf(bogus, sizeof bogus, "%s/bogus.wat.gz", cs_test_tmpdir());
+    cs_test_write_file(bogus, "\x1f\x8b\x08garbage", 10);
+    srv_add(db2, bogus);
+    s = srv_start(db2, 3600);
+    const char *b[] = {"--tracker", s.url, "--type", "hybrid", "--out", out, "--max-jobs", "2",
+                       "--idle-wait", "0.01", NULL};
+    rc = wait_exit(spawn_worker(log, b), 30, log);
+    l = read_log(log);
+    if (rc != 1)
+        FAIL("exit %d (want 1):\n%s", rc, l);
+    ASSERT_CONTAINS(l, "no readable WAT record");
+    ASSERT_CONTAINS(l, "0 jobs done, 2 inputs reported as invalid");
+    cs_free(l);
+    cs_tracker_free(s.t);
+    js = status_json(db2);
+    ASSERT_CONTAINS(js, "\"leased\":0");
 }
 
 /* ---- CPU output to an HTTP PUT store (nginx WebDAV), fetched from there by
