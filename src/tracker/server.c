@@ -526,7 +526,7 @@ cs_status cs_tracker_new(const cs_tracker_options *opt, cs_tracker **out, char *
     t->upload_address = cs_strdup(opt->upload_address ? opt->upload_address : "");
     t->admin_key = cs_strdup(opt->admin_key ? opt->admin_key : "");
     t->idle_timeout = opt->idle_timeout > 0 ? opt->idle_timeout : 7200;
-    t->threads = opt->threads ? opt->threads : 4;
+    t->threads = opt->threads ? opt->threads : 32;
     t->invalid_threshold = opt->invalid_threshold ? opt->invalid_threshold : 3;
     t->max_body = opt->max_body ? opt->max_body : 64 * 1024;
     pthread_mutex_init(&t->mu, NULL);

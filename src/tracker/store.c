@@ -66,12 +66,31 @@ typedef struct pool {
     pthread_cond_t cv;
 } pool;
 
+/* A write operation waiting for the group commit. */
+typedef struct gop {
+    cs_status (*fn)(struct cs_tracker_store *s, cs__tdb *c, void *arg);
+    void *arg;
+    cs_status st;             /* its result, once done */
+    bool done;
+    bool lead;                /* handed the leadership by the last leader */
+    pthread_cond_t cv;        /* its thread waits here */
+    char err[CS_ERRMSG_MAX];  /* its error message */
+    struct gop *next;
+} gop;
+
 struct cs_tracker_store {
     cs__tdialect dialect;
     char *url;
     pthread_mutex_t mu;
     pool wr; /* SQLite: the single writer; PostgreSQL: every connection */
     pool rd; /* SQLite: readers (WAL lets them run beside the writer) */
+    /* group commit: writes queue here; one thread at a time (the leader)
+     * runs everything queued in one transaction */
+    pthread_mutex_t gmu;
+    gop *qhead, *qtail;
+    cs__tckpt *ckpt; /* SQLite: the background checkpointer */
+    int leaders;     /* batches running */
+    int max_leaders; /* SQLite 1 (one writer); PostgreSQL several connections */
 };
 
 static cs_status db_open(cs_tracker_store *s, cs__tdb **out, char *err, size_t errcap)
@@ -166,16 +185,20 @@ static int64_t cell_i64(const cs__tres *r, size_t row, size_t col)
     return v ? strtoll(v, NULL, 10) : 0;
 }
 
-/* Dialect pairs: [0] SQLite, [1] PostgreSQL. */
+/* Dialect pairs: [0] SQLite, [1] PostgreSQL.
+ * completions holds one row per completed (job, stage): the leaderboard is
+ * derived from it (jobs = rows, pairs = sum of counts per nickname), so a
+ * completion writes no shared counter row that concurrent batches would
+ * fight over, and a rolled-back stage stops counting. */
 #define D(s) (s)->dialect
 
 static const char *const SCHEMA[2] = {
     "CREATE TABLE IF NOT EXISTS jobs ("
     " id INTEGER PRIMARY KEY, start_id INTEGER NOT NULL, end_id INTEGER NOT NULL,"
     " shard INTEGER NOT NULL, stage INTEGER NOT NULL DEFAULT 1, state INTEGER NOT NULL DEFAULT 0,"
-    " holder TEXT, leased_at INTEGER, rnd INTEGER NOT NULL, pairs INTEGER NOT NULL DEFAULT 0,"
+    " holder TEXT, leased_at INTEGER, pairs INTEGER NOT NULL DEFAULT 0,"
     " done_at INTEGER, i1 TEXT NOT NULL, i2 TEXT, i3 TEXT, i4 TEXT, i5 TEXT);"
-    "CREATE INDEX IF NOT EXISTS jobs_pick ON jobs(stage, state, rnd);"
+    "CREATE INDEX IF NOT EXISTS jobs_pick ON jobs(stage, state, id);"
     "CREATE INDEX IF NOT EXISTS jobs_holder ON jobs(holder) WHERE holder IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS workers ("
     " token TEXT PRIMARY KEY, nickname TEXT NOT NULL, type TEXT NOT NULL,"
@@ -183,8 +206,6 @@ static const char *const SCHEMA[2] = {
     " progress TEXT NOT NULL DEFAULT '', job INTEGER, last_job INTEGER,"
     " jobs_done INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS workers_seen ON workers(last_seen);"
-    "CREATE TABLE IF NOT EXISTS leaderboard ("
-    " nickname TEXT PRIMARY KEY, jobs INTEGER NOT NULL DEFAULT 0, pairs INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS flags ("
     " job INTEGER NOT NULL, stage INTEGER NOT NULL, worker TEXT NOT NULL,"
     " PRIMARY KEY (job, stage, worker));"
@@ -195,9 +216,9 @@ static const char *const SCHEMA[2] = {
     "CREATE TABLE IF NOT EXISTS jobs ("
     " id BIGINT PRIMARY KEY, start_id BIGINT NOT NULL, end_id BIGINT NOT NULL,"
     " shard INT NOT NULL, stage INT NOT NULL DEFAULT 1, state INT NOT NULL DEFAULT 0,"
-    " holder TEXT, leased_at BIGINT, rnd BIGINT NOT NULL, pairs BIGINT NOT NULL DEFAULT 0,"
+    " holder TEXT, leased_at BIGINT, pairs BIGINT NOT NULL DEFAULT 0,"
     " done_at BIGINT, i1 TEXT NOT NULL, i2 TEXT, i3 TEXT, i4 TEXT, i5 TEXT);"
-    "CREATE INDEX IF NOT EXISTS jobs_pick ON jobs(stage, state, rnd);"
+    "CREATE INDEX IF NOT EXISTS jobs_pick ON jobs(stage, state, id);"
     "CREATE INDEX IF NOT EXISTS jobs_holder ON jobs(holder) WHERE holder IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS workers ("
     " token TEXT PRIMARY KEY, nickname TEXT NOT NULL, type TEXT NOT NULL,"
@@ -205,8 +226,6 @@ static const char *const SCHEMA[2] = {
     " progress TEXT NOT NULL DEFAULT '', job BIGINT, last_job BIGINT,"
     " jobs_done BIGINT NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS workers_seen ON workers(last_seen);"
-    "CREATE TABLE IF NOT EXISTS leaderboard ("
-    " nickname TEXT PRIMARY KEY, jobs BIGINT NOT NULL DEFAULT 0, pairs BIGINT NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS flags ("
     " job BIGINT NOT NULL, stage INT NOT NULL, worker TEXT NOT NULL,"
     " PRIMARY KEY (job, stage, worker));"
@@ -223,7 +242,7 @@ typedef cs_status (*tx_fn)(cs_tracker_store *s, cs__tdb *c, void *arg);
 
 /* Runs fn in one transaction, committed when fn returns CS_OK or CS_DONE,
  * rolled back otherwise, retried a few times on deadlocks and the like. */
-static cs_status run_tx(cs_tracker_store *s, bool write, tx_fn fn, void *arg)
+static cs_status run_tx_single(cs_tracker_store *s, bool write, tx_fn fn, void *arg)
 {
     cs_status st = CS_OK;
     for (int attempt = 0; attempt < 8; attempt++) {
@@ -262,6 +281,117 @@ static cs_status run_tx(cs_tracker_store *s, bool write, tx_fn fn, void *arg)
         nanosleep(&ts, NULL);
     }
     return st;
+}
+
+/* Statuses by which an operation refuses without having written anything:
+ * the batch goes on with the next operation. */
+static bool clean_refusal(cs_status st)
+{
+    return st == CS_OK || st == CS_DONE || st == CS_ENOTFOUND || st == CS_EINVAL;
+}
+
+#define BATCH_MAX 256
+
+/* Runs ops[0..n) in one transaction. CS_OK: committed, each op's st set.
+ * Otherwise nothing was committed (the caller runs them one by one). */
+static cs_status run_batch(cs_tracker_store *s, gop **ops, size_t n)
+{
+    cs_status st = CS_OK;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        cs__tdb *c;
+        if ((st = acquire(s, true, &c)))
+            return st;
+        bool retry = false, broken = false;
+        st = Q0(c, BEGIN_TX[D(s)], NULL, NULL);
+        for (size_t i = 0; i < n && !st; i++) {
+            t_err[0] = 0;
+            cs_status ost = ops[i]->fn(s, c, ops[i]->arg);
+            if (!clean_refusal(ost)) {
+                st = ost;
+                break;
+            }
+            ops[i]->st = ost;
+            snprintf(ops[i]->err, sizeof ops[i]->err, "%s", t_err);
+        }
+        if (!st && !(st = Q0(c, "COMMIT", NULL, NULL))) {
+            release(s, true, c, false);
+            return CS_OK;
+        }
+        if (st == CS_EIO)
+            retry = c->ops->retryable(c);
+        if (Q0(c, "ROLLBACK", NULL, NULL) != CS_OK)
+            broken = true;
+        release(s, true, c, broken);
+        if (!retry)
+            return st;
+        struct timespec ts = {0, (long)(1000000L << attempt)};
+        nanosleep(&ts, NULL);
+    }
+    return st;
+}
+
+/* Writes go through a group commit: the calling thread queues its operation;
+ * whichever thread finds no leader becomes one and runs every queued
+ * operation in one transaction (one WAL append / one fsync for all of
+ * them), then wakes the others. An operation that fails with a store error
+ * makes the leader run the batch again one operation per transaction, so
+ * one bad operation never fails another. Reads run directly. */
+static cs_status run_tx(cs_tracker_store *s, bool write, tx_fn fn, void *arg)
+{
+    if (!write)
+        return run_tx_single(s, false, fn, arg);
+    gop o = {.fn = fn, .arg = arg};
+    pthread_cond_init(&o.cv, NULL);
+    pthread_mutex_lock(&s->gmu);
+    if (s->qtail)
+        s->qtail->next = &o;
+    else
+        s->qhead = &o;
+    s->qtail = &o;
+    if (s->leaders < s->max_leaders) {
+        s->leaders++;
+        o.lead = true;
+    }
+    /* each thread sleeps on its own condition variable: the leader wakes
+     * exactly the threads whose operations it ran, and hands the lead to the
+     * first one still queued */
+    while (!o.done && !o.lead)
+        pthread_cond_wait(&o.cv, &s->gmu);
+    if (!o.done) {
+        gop *batch[BATCH_MAX];
+        size_t n = 0;
+        while (s->qhead && n < BATCH_MAX) {
+            batch[n++] = s->qhead;
+            s->qhead = s->qhead->next;
+        }
+        if (!s->qhead)
+            s->qtail = NULL;
+        pthread_mutex_unlock(&s->gmu);
+        if (run_batch(s, batch, n) != CS_OK) {
+            for (size_t i = 0; i < n; i++) {
+                t_err[0] = 0;
+                batch[i]->st = run_tx_single(s, true, batch[i]->fn, batch[i]->arg);
+                snprintf(batch[i]->err, sizeof batch[i]->err, "%s", t_err);
+            }
+        }
+        pthread_mutex_lock(&s->gmu);
+        for (size_t i = 0; i < n; i++) {
+            batch[i]->done = true;
+            if (batch[i] != &o)
+                pthread_cond_signal(&batch[i]->cv);
+        }
+        if (s->qhead) {
+            s->qhead->lead = true;
+            pthread_cond_signal(&s->qhead->cv);
+        } else {
+            s->leaders--;
+        }
+    }
+    pthread_mutex_unlock(&s->gmu);
+    pthread_cond_destroy(&o.cv);
+    if (o.st)
+        cs__tstore_seterr("%s", o.err[0] ? o.err : cs_strerror(o.st));
+    return o.st;
 }
 
 /* ---- open / close -------------------------------------------------------------------- */
@@ -318,6 +448,10 @@ cs_status cs_tracker_store_open(const char *db, cs_tracker_store **out, char *er
     }
     s->dialect = is_pg_url(db) ? CS__TDB_PG : CS__TDB_SQLITE;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->gmu, NULL);
+    /* PostgreSQL: a few batches at once hide the round trips; the operations
+     * lock rows in one order (worker, then job), so batches do not deadlock */
+    s->max_leaders = s->dialect == CS__TDB_PG ? 8 : 1;
     cs_status st = pool_init(&s->wr, s->dialect == CS__TDB_PG ? 64 : 1);
     if (!st)
         st = pool_init(&s->rd, 4);
@@ -335,6 +469,8 @@ cs_status cs_tracker_store_open(const char *db, cs_tracker_store **out, char *er
         snprintf(err, errcap, "cannot create the schema: %s", cs_tracker_store_errmsg());
         goto fail;
     }
+    if (s->dialect == CS__TDB_SQLITE && cs__tsqlite_ckpt_start(db, &s->ckpt) != CS_OK)
+        s->ckpt = NULL; /* the writer's autocheckpoint still bounds the WAL */
     *out = s;
     return CS_OK;
 fail:
@@ -346,9 +482,11 @@ void cs_tracker_store_free(cs_tracker_store *s)
 {
     if (!s)
         return;
+    cs__tsqlite_ckpt_stop(s->ckpt);
     pool_cleanup(&s->wr);
     pool_cleanup(&s->rd);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->gmu);
     cs_free(s->url);
     cs_free(s);
 }
@@ -374,20 +512,22 @@ static cs_status worker_new_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
 cs_status cs__tstore_worker_new(cs_tracker_store *s, const char *nickname, const char *type,
                                 int64_t now, char token[33], char **display_name)
 {
-    unsigned char rnd[16];
+    unsigned char rnd[19]; /* 16 for the token, 3 for the display name */
     *display_name = NULL;
     if (RAND_bytes(rnd, sizeof rnd) != 1) {
         cs__tstore_seterr("no random bytes for a token");
         return CS_EIO;
     }
-    cs_base16_encode(rnd, sizeof rnd, token);
+    cs_base16_encode(rnd, 16, token);
     for (char *p = token; *p; p++)
         if (*p >= 'A' && *p <= 'F')
             *p = (char)(*p + 32);
     token[32] = 0;
     cs_buf b;
     cs_buf_init(&b, 0);
-    cs_buf_printf(&b, "%s-%.6s", nickname, token);
+    /* the suffix tells a nickname's workers apart without revealing any of
+     * the token */
+    cs_buf_printf(&b, "%s-%02x%02x%02x", nickname, rnd[16], rnd[17], rnd[18]);
     if (!b.data)
         return CS_ENOMEM;
     worker_new_args a = {nickname, type, token, b.data, now};
@@ -412,6 +552,7 @@ static cs_status touch_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
     char now[24];
     cs__tres r;
     (void)s;
+    cs__tworker_info_cleanup(a->info); /* a retried batch runs this again */
     cs_status st = Q(c,
                      "UPDATE workers SET last_seen = $2, progress = COALESCE($3, progress)"
                      " WHERE token = $1 RETURNING type, nickname",
@@ -496,24 +637,23 @@ static cs_status job_reopen(cs__tdb *c, int64_t job, const char *token)
     "id, start_id, end_id, shard, stage,"                                                 \
     " CASE stage WHEN 1 THEN i1 WHEN 2 THEN i2 WHEN 3 THEN i3 WHEN 4 THEN i4 ELSE i5 END"
 
-static const char *const Q_PICK[2][2] = {
-    {"SELECT " JOB_COLS " FROM jobs WHERE stage = $1 AND state = 0 AND rnd >= $2"
-     " ORDER BY rnd LIMIT 1",
-     "SELECT " JOB_COLS " FROM jobs WHERE stage = $1 AND state = 0 ORDER BY rnd LIMIT 1"},
-    {"SELECT " JOB_COLS " FROM jobs WHERE stage = $1 AND state = 0 AND rnd >= $2"
-     " ORDER BY rnd LIMIT 1 FOR UPDATE SKIP LOCKED",
-     "SELECT " JOB_COLS " FROM jobs WHERE stage = $1 AND state = 0 ORDER BY rnd LIMIT 1"
-     " FOR UPDATE SKIP LOCKED"},
+/* The lowest-numbered open job of the stage. Job numbers are a random
+ * permutation of the input order (cs_tracker_add_jobs shuffles), so this is
+ * the random hand-out order, and consecutive leases touch neighbouring rows
+ * (few pages written per group commit). */
+static const char *const Q_PICK[2] = {
+    "SELECT " JOB_COLS " FROM jobs WHERE stage = $1 AND state = 0 ORDER BY id LIMIT 1",
+    "SELECT " JOB_COLS " FROM jobs WHERE stage = $1 AND state = 0 ORDER BY id LIMIT 1"
+    " FOR UPDATE SKIP LOCKED",
 };
 
-/* 62-bit random keys: a job's place in the hand-out order, and the pivot a
- * lease starts its search from. */
-static int64_t rnd62(void)
+/* xorshift64* seeded from the OpenSSL RNG: shuffles job numbers */
+static uint64_t rng_next(uint64_t *x)
 {
-    uint64_t v = 0;
-    if (RAND_bytes((unsigned char *)&v, sizeof v) != 1)
-        v = (uint64_t)cs__tnow_ms() * 0x9e3779b97f4a7c15ull;
-    return (int64_t)(v >> 2);
+    *x ^= *x >> 12;
+    *x ^= *x << 25;
+    *x ^= *x >> 27;
+    return *x * 0x2545F4914F6CDD1Dull;
 }
 
 typedef struct lease_args {
@@ -529,14 +669,14 @@ static cs_status lease_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
     wrow w;
     char b1[24], b2[24], b3[24];
     cs__tres r = {0};
+    cs_free(a->job->input); /* a retried batch runs this again */
+    memset(a->job, 0, sizeof *a->job);
     cs_status st = worker_lock(s, c, a->token, a->type, &w);
     if (st)
         return st;
     if (w.job && (st = job_reopen(c, w.job, a->token)))
         return st;
-    st = Q(c, Q_PICK[D(s)][0], &r, NULL, i64s(b1, a->stage), i64s(b2, rnd62()));
-    if (!st && !r.nrows)
-        st = Q(c, Q_PICK[D(s)][1], &r, NULL, i64s(b1, a->stage));
+    st = Q(c, Q_PICK[D(s)], &r, NULL, i64s(b1, a->stage));
     if (st)
         return st;
     if (!r.nrows) {
@@ -594,8 +734,9 @@ static cs_status complete_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
     if (st)
         return st;
     if (!w.job) {
-        if (w.last_job)
-            return CS_OK; /* a repeated completion: already counted */
+        if (w.last_job) /* a repeated completion: already counted */
+            return Q(c, "UPDATE workers SET last_seen = $2 WHERE token = $1", NULL, NULL,
+                     a->token, i64s(bn, a->now));
         cs__tstore_seterr("this worker holds no job");
         return CS_EINVAL;
     }
@@ -629,18 +770,13 @@ static cs_status complete_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
         st = Q(c,
                "INSERT INTO completions (job, stage, worker, nickname, at, count)"
                " VALUES ($1, $2, $3, $4, $5, $6)",
-               NULL, NULL, bj, i64s(bs, stage), a->token, w.nickname, bn, i64s(bc, a->count));
+               NULL, NULL, bj, i64s(bs, stage), a->token, w.nickname, bn,
+               i64s(bc, a->output ? 0 : a->count));
     if (!st)
         st = Q(c,
                "UPDATE workers SET job = NULL, last_job = $2, last_seen = $3,"
                " jobs_done = jobs_done + 1 WHERE token = $1",
                NULL, NULL, a->token, bj, bn);
-    if (!st)
-        st = Q(c,
-               "INSERT INTO leaderboard (nickname, jobs, pairs) VALUES ($1, 1, $2)"
-               " ON CONFLICT (nickname) DO UPDATE SET jobs = leaderboard.jobs + 1,"
-               " pairs = leaderboard.pairs + excluded.pairs",
-               NULL, NULL, w.nickname, i64s(bc, a->output ? 0 : a->count));
     return st;
 }
 
@@ -868,35 +1004,52 @@ static cs_status add_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
     int64_t id = cell_i64(&r, 0, 0), next = cell_i64(&r, 0, 1);
     cs__tres_free(&r);
 
+    /* job k (list order: input k/2, piece k%2) keeps the id range of its
+     * place in the list, and gets number id0 + 1 + position in a random
+     * permutation: the hand-out order */
     cs_buf sql;
     cs_buf_init(&sql, 0);
-    const char **params = cs_malloc(ADD_BATCH * 2 * 6 * sizeof *params);
-    char(*nums)[24] = cs_malloc(ADD_BATCH * 2 * 5 * sizeof *nums);
-    if (!params || !nums) {
+    size_t m = 0;
+    size_t *in = cs_malloc((a->n ? a->n : 1) * sizeof *in);
+    size_t *perm = cs_malloc((a->n ? a->n : 1) * 2 * sizeof *perm);
+    const char **params = cs_malloc(ADD_BATCH * 2 * 5 * sizeof *params);
+    char(*nums)[24] = cs_malloc(ADD_BATCH * 2 * 4 * sizeof *nums);
+    if (!params || !nums || !in || !perm) {
         st = CS_ENOMEM;
         goto out;
     }
-    size_t i = 0;
-    while (i < a->n && !st) {
+    for (size_t i = 0; i < a->n; i++)
+        if (a->inputs[i] && a->inputs[i][0])
+            in[m++] = i;
+    uint64_t seed = 0;
+    if (RAND_bytes((unsigned char *)&seed, sizeof seed) != 1 || !seed)
+        seed = (uint64_t)cs__tnow_ms() | 1;
+    for (size_t k = 0; k < 2 * m; k++)
+        perm[k] = k;
+    for (size_t k = 2 * m; k > 1; k--) {
+        size_t j = (size_t)(rng_next(&seed) % k);
+        size_t tmp = perm[k - 1];
+        perm[k - 1] = perm[j];
+        perm[j] = tmp;
+    }
+    for (size_t pos = 0; pos < 2 * m && !st;) {
         cs_buf_reset(&sql);
-        cs_buf_puts(&sql, "INSERT INTO jobs (id, start_id, end_id, shard, rnd, i1) VALUES ");
+        cs_buf_puts(&sql, "INSERT INTO jobs (id, start_id, end_id, shard, i1) VALUES ");
         int np = 0, nn = 0;
         size_t rows = 0;
-        for (; i < a->n && rows < ADD_BATCH * 2; i++) {
-            if (!a->inputs[i] || !a->inputs[i][0])
-                continue;
-            for (int piece = 0; piece < 2; piece++) {
-                cs_buf_printf(&sql, "%s($%d, $%d, $%d, $%d, $%d, $%d)", rows ? ", " : "", np + 1,
-                              np + 2, np + 3, np + 4, np + 5, np + 6);
-                params[np++] = i64s(nums[nn++], ++id);
-                params[np++] = i64s(nums[nn++], next);
-                params[np++] = i64s(nums[nn++], next + a->step);
-                params[np++] = i64s(nums[nn++], piece);
-                params[np++] = i64s(nums[nn++], rnd62());
-                params[np++] = a->inputs[i];
-                next += a->step;
-                rows++;
-            }
+        for (; pos < 2 * m && rows < ADD_BATCH * 2; pos++, rows++) {
+            size_t k = perm[pos];
+            if (D(s) == CS__TDB_SQLITE) /* SQLite numbers '?' in order, cheaply */
+                cs_buf_printf(&sql, "%s(?, ?, ?, ?, ?)", rows ? ", " : "");
+            else
+                cs_buf_printf(&sql, "%s($%d, $%d, $%d, $%d, $%d)", rows ? ", " : "", np + 1,
+                              np + 2, np + 3, np + 4, np + 5);
+            int64_t start = next + (int64_t)k * a->step;
+            params[np++] = i64s(nums[nn++], id + 1 + (int64_t)pos);
+            params[np++] = i64s(nums[nn++], start);
+            params[np++] = i64s(nums[nn++], start + a->step);
+            params[np++] = i64s(nums[nn++], (int64_t)(k % 2));
+            params[np++] = a->inputs[in[k / 2]];
         }
         if (!rows)
             break;
@@ -909,6 +1062,8 @@ static cs_status add_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
             a->added += rows;
     }
 out:
+    cs_free(in);
+    cs_free(perm);
     cs_free(params);
     cs_free(nums);
     cs_buf_cleanup(&sql);
@@ -1045,8 +1200,9 @@ cs_status cs_tracker_store_status_json(cs_tracker_store *s, cs_buf *out)
                               NULL, 0, &workers);
     if (!st)
         st = cs__tstore_query(s,
-                              "SELECT nickname, jobs, pairs FROM leaderboard"
-                              " ORDER BY pairs DESC, jobs DESC, nickname LIMIT 100",
+                              "SELECT nickname, count(*), COALESCE(sum(count), 0) AS pairs"
+                              " FROM completions GROUP BY nickname"
+                              " ORDER BY pairs DESC, count(*) DESC, nickname LIMIT 100",
                               NULL, 0, &lb);
     if (st)
         goto out;

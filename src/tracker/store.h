@@ -35,7 +35,8 @@ typedef struct cs__tdb cs__tdb;
 typedef struct cs__tdb_ops {
     /* Runs sql with text parameters $1..$n (NULL = SQL NULL). When cached,
      * sql is a string literal whose address keys a per-connection prepared
-     * statement. res (may be NULL) receives the rows; *changes (may be NULL)
+     * statement (at most 16 parameters); uncached statements number their
+     * parameters $1..$n in order of appearance. res (may be NULL) receives the rows; *changes (may be NULL)
      * the number of rows changed. CS_EIO on failure (message in c->err). */
     cs_status (*exec)(cs__tdb *c, const char *sql, bool cached, const char *const *params,
                       int nparams, cs__tres *res, int64_t *changes);
@@ -51,6 +52,10 @@ struct cs__tdb {
 };
 
 cs_status cs__tdb_sqlite_open(const char *path, cs__tdb **out, char *err, size_t errcap);
+/* SQLite: a thread doing PASSIVE WAL checkpoints beside the writer. */
+typedef struct cs__tckpt cs__tckpt;
+cs_status cs__tsqlite_ckpt_start(const char *path, cs__tckpt **out);
+void cs__tsqlite_ckpt_stop(cs__tckpt *k);
 cs_status cs__tdb_pg_open(const char *url, cs__tdb **out, char *err, size_t errcap);
 
 /* ---- the store -------------------------------------------------------------- */

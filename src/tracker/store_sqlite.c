@@ -3,13 +3,17 @@
  * name. store.c serialises its use (one connection behind the pool mutex);
  * other processes (add-jobs next to a running server) wait on the busy
  * timeout. */
+#include <pthread.h>
 #include <sqlite3.h>
+#include <time.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tracker/store.h"
 
 #define STMT_CACHE 48
+#define MAP_MAX 16 /* parameters of a cached statement */
 
 typedef struct sq_conn {
     cs__tdb base;
@@ -17,6 +21,7 @@ typedef struct sq_conn {
     struct {
         const char *sql;
         sqlite3_stmt *st;
+        int map[MAP_MAX]; /* map[i]: bind index of $i+1 (0: absent) */
     } cache[STMT_CACHE];
     size_t ncache;
     int last_rc;
@@ -71,6 +76,7 @@ static cs_status sq_exec(cs__tdb *c, const char *sql, bool cached, const char *c
 {
     sq_conn *q = (sq_conn *)c;
     sqlite3_stmt *st = NULL;
+    const int *map = NULL;
     bool own = true;
     cs_status rc = CS_OK;
     if (res)
@@ -79,6 +85,7 @@ static cs_status sq_exec(cs__tdb *c, const char *sql, bool cached, const char *c
         for (size_t i = 0; i < q->ncache; i++)
             if (q->cache[i].sql == sql) {
                 st = q->cache[i].st;
+                map = q->cache[i].map;
                 own = false;
                 break;
             }
@@ -88,17 +95,27 @@ static cs_status sq_exec(cs__tdb *c, const char *sql, bool cached, const char *c
                                    NULL);
         if (r != SQLITE_OK)
             return sq_fail(q, r, "prepare");
-        if (cached && q->ncache < STMT_CACHE) {
+        if (cached && q->ncache < STMT_CACHE && sqlite3_bind_parameter_count(st) <= MAP_MAX) {
+            int *m = q->cache[q->ncache].map;
+            memset(m, 0, MAP_MAX * sizeof *m);
+            for (int idx = 1; idx <= sqlite3_bind_parameter_count(st); idx++) {
+                const char *name = sqlite3_bind_parameter_name(st, idx);
+                int i = (name && name[0] == '$') ? atoi(name + 1) - 1 : -1;
+                if (i >= 0 && i < MAP_MAX)
+                    m[i] = idx;
+            }
             q->cache[q->ncache].sql = sql;
             q->cache[q->ncache++].st = st;
+            map = m;
             own = false;
         }
     }
+    /* $N: through the map computed when a cached statement was prepared;
+     * uncached statements (generated ones) number them in order, so $N is
+     * bind index N (looking names up would be quadratic in big INSERTs) */
     for (int i = 0; i < nparams; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "$%d", i + 1);
-        int idx = sqlite3_bind_parameter_index(st, name);
-        if (!idx)
+        int idx = map ? (i < MAP_MAX ? map[i] : 0) : i + 1;
+        if (!idx || idx > sqlite3_bind_parameter_count(st))
             continue;
         sqlite3_int64 v;
         int r;
@@ -187,7 +204,9 @@ cs_status cs__tdb_sqlite_open(const char *path, cs__tdb **out, char *err, size_t
      * transactions but never corrupts the file. */
     static const char *const pragmas[] = {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
                                           "PRAGMA foreign_keys=OFF",
-                                          "PRAGMA cache_size=-65536"};
+                                          "PRAGMA cache_size=-65536",
+                                          /* 64 MB: background checkpoints do the work */
+                                          "PRAGMA wal_autocheckpoint=16384"};
     for (size_t i = 0; i < sizeof pragmas / sizeof *pragmas; i++) {
         char *msg = NULL;
         if (sqlite3_exec(q->db, pragmas[i], NULL, NULL, &msg) != SQLITE_OK) {
@@ -199,4 +218,85 @@ cs_status cs__tdb_sqlite_open(const char *path, cs__tdb **out, char *err, size_t
     }
     *out = &q->base;
     return CS_OK;
+}
+
+/* ---- background checkpoints ------------------------------------------------ */
+
+/* The writer's commit would otherwise run the WAL checkpoint itself (copy
+ * back + fsync, tens of ms) every 1000 pages: here a thread with its own
+ * connection does PASSIVE checkpoints every 100 ms, beside the writer, which
+ * keeps only a large safety-net autocheckpoint (see the open pragmas). */
+struct cs__tckpt {
+    sqlite3 *db;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+};
+
+static void *ckpt_main(void *arg)
+{
+    cs__tckpt *k = arg;
+    pthread_mutex_lock(&k->mu);
+    while (!k->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&k->cv, &k->mu, &ts);
+        if (k->stop)
+            break;
+        pthread_mutex_unlock(&k->mu);
+        int nlog = 0, nckpt = 0;
+        if (sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt) !=
+            SQLITE_OK)
+            cs_log(CS_LOG_DEBUG, "sqlite checkpoint: %s", sqlite3_errmsg(k->db));
+        pthread_mutex_lock(&k->mu);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return NULL;
+}
+
+cs_status cs__tsqlite_ckpt_start(const char *path, cs__tckpt **out)
+{
+    *out = NULL;
+    cs__tckpt *k = cs_calloc(1, sizeof *k);
+    if (!k)
+        return CS_ENOMEM;
+    if (sqlite3_open_v2(path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        sqlite3_close(k->db);
+        cs_free(k);
+        return CS_EIO;
+    }
+    sqlite3_busy_timeout(k->db, 1000);
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_cond_init(&k->cv, NULL);
+    if (pthread_create(&k->thread, NULL, ckpt_main, k) != 0) {
+        pthread_mutex_destroy(&k->mu);
+        pthread_cond_destroy(&k->cv);
+        sqlite3_close(k->db);
+        cs_free(k);
+        return CS_EIO;
+    }
+    *out = k;
+    return CS_OK;
+}
+
+void cs__tsqlite_ckpt_stop(cs__tckpt *k)
+{
+    if (!k)
+        return;
+    pthread_mutex_lock(&k->mu);
+    k->stop = true;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+    pthread_join(k->thread, NULL);
+    pthread_mutex_destroy(&k->mu);
+    pthread_cond_destroy(&k->cv);
+    sqlite3_close(k->db);
+    cs_free(k);
 }

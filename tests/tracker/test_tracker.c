@@ -202,7 +202,8 @@ TRACKER_TEST(tracker_random_order_each_job_once)
     add(t, db, 40);
     const char *w = tt_worker(t, "zed", "HYBRID");
     bool seen[81] = {false};
-    int order[80], n = 0, inversions = 0;
+    long long order[80];
+    int n = 0, inversions = 0;
     for (;;) {
         tt_resp r = tt_post(t, "newJob", w, "HYBRID", "");
         if (r.status == 403)
@@ -212,13 +213,13 @@ TRACKER_TEST(tracker_random_order_each_job_once)
         ASSERT(id >= 1 && id <= 80);
         ASSERT(!seen[id]);
         seen[id] = true;
-        order[n++] = (int)id;
+        order[n++] = tt_json_int(r.body, "start_id");
         ASSERT_EQ(tt_post(t, "markAsDone", w, "HYBRID", ",\"count\":1").status, 200);
     }
     ASSERT_EQ(n, 80);
     for (int i = 1; i < n; i++)
         inversions += order[i] < order[i - 1];
-    ASSERT(inversions > 10); /* sorted order would have none */
+    ASSERT(inversions > 10); /* input order would have none */
     ASSERT_EQ(status_field(t, 1, "done"), 80);
     cs_tracker_free(t);
 }
@@ -379,29 +380,34 @@ TRACKER_TEST(tracker_add_jobs_ids_continue)
     cs_tracker_store_free(s);
     cs_tracker *t = tt_open(db, 60, 2);
     const char *w = tt_worker(t, "ids", "HYBRID");
-    long long lo[9] = {0}, hi[9] = {0}, piece[9] = {0};
-    char in[9][128];
+    /* by start_id (numbers are the shuffled hand-out order) */
+    long long lo[8] = {0}, hi[8] = {0}, piece[8] = {0};
+    char in[8][128];
     for (int i = 0; i < 8; i++) {
         tt_resp r = tt_post(t, "newJob", w, "HYBRID", "");
         ASSERT_EQ(r.status, 200);
-        long long n = tt_json_int(r.body, "number");
-        lo[n] = tt_json_int(r.body, "start_id");
-        hi[n] = tt_json_int(r.body, "end_id");
-        piece[n] = tt_json_int(r.body, "shard");
-        snprintf(in[n], sizeof in[n], "%s", tt_json_str(r.body, "url"));
+        long long st = tt_json_int(r.body, "start_id");
+        int k = st < 4000000 ? (int)(st / 1000000) : 4 + (int)((st - 4000000) / 500);
+        ASSERT(k >= 0 && k < 8 && lo[k] == 0 && hi[k] == 0);
+        lo[k] = st;
+        hi[k] = tt_json_int(r.body, "end_id");
+        piece[k] = tt_json_int(r.body, "shard");
+        snprintf(in[k], sizeof in[k], "%s", tt_json_str(r.body, "url"));
         ASSERT_EQ(tt_post(t, "markAsDone", w, "HYBRID", ",\"count\":0").status, 200);
     }
-    ASSERT_EQ(lo[1], 0);
-    ASSERT_EQ(hi[1], 1000000);
-    ASSERT_EQ(lo[4], 3000000);
-    ASSERT_EQ(lo[5], 4000000); /* the second list continues after the first */
-    ASSERT_EQ(hi[5], 4000500);
-    ASSERT_EQ(lo[8], 4001500);
-    ASSERT_EQ(piece[1], 0);
-    ASSERT_EQ(piece[2], 1);
+    ASSERT_EQ(lo[0], 0);
+    ASSERT_EQ(hi[0], 1000000);
+    ASSERT_EQ(lo[3], 3000000);
+    ASSERT_EQ(lo[4], 4000000); /* the second list continues after the first */
+    ASSERT_EQ(hi[4], 4000500);
+    ASSERT_EQ(lo[7], 4001500);
+    ASSERT_EQ(piece[0], 0);
+    ASSERT_EQ(piece[1], 1);
+    ASSERT_EQ(piece[7], 1);
+    ASSERT_STR_EQ(in[0], "crawl-data/a.warc.wat.gz");
     ASSERT_STR_EQ(in[1], "crawl-data/a.warc.wat.gz");
-    ASSERT_STR_EQ(in[2], "crawl-data/a.warc.wat.gz");
-    ASSERT_STR_EQ(in[4], "crawl-data/b.warc.wat.gz");
+    ASSERT_STR_EQ(in[3], "crawl-data/b.warc.wat.gz");
+    ASSERT_STR_EQ(in[6], "crawl-data/b.warc.wat.gz");
     cs_tracker_free(t);
 }
 

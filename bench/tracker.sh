@@ -1,0 +1,145 @@
+#!/bin/bash
+# bench/tracker.sh - the tracker's speed target (issue 4): newJob+markAsDone
+# cycles per second with 64 concurrent clients against a store of 1,000,000
+# jobs, as a ratio to the requests/s nginx serves a small static file to the
+# same load generator (wrk, same thread/connection counts) in the same run.
+# Targets: ratio >= 0.25, p99 request latency <= 10 ms. Both stores (SQLite
+# file; PostgreSQL started here in a temporary directory). Peak RSS of the
+# tracker is read from /proc (VmHWM).
+#
+# wrk drives one HYBRID worker per connection (bench/tracker_cycle.lua; -t and
+# -c equal so a worker's token stays on one connection). Installs wrk, nginx
+# and postgresql from Debian when missing.
+# Usage: bench/tracker.sh [--jobs N] [--seconds S] [--clients C] [--threads T]
+#                         [--store sqlite|pg|both]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=1000000
+SECS=10
+CLIENTS=64
+THREADS=64
+STORES=both
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --jobs) JOBS=$2; shift 2 ;;
+    --seconds) SECS=$2; shift 2 ;;
+    --clients) CLIENTS=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    --store) STORES=$2; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+
+need=""
+command -v wrk >/dev/null || need="$need wrk"
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need="$need nginx"
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
+if [ -n "$need" ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $need >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+PGBIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort | tail -1)")
+
+# CS_BENCH_BUILD=DIR uses an existing build's crawlset as is
+B=${CS_BENCH_BUILD:-build-bench}
+if [ -z "${CS_BENCH_BUILD:-}" ]; then
+    cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$B" --target crawlset >/dev/null
+fi
+CS=$B/crawlset
+
+W=$(mktemp -d /tmp/cs_bench_tracker.XXXXXX)
+chmod 755 "$W"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$W"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# the input list: JOBS/2 lines (two jobs each)
+seq 1 $((JOBS / 2)) | awk '{printf "crawl-data/CC-MAIN-2024/segments/%d/wat/%08d.warc.wat.gz\n", $1 % 100, $1}' >"$W/list"
+
+# ---- nginx baseline ----------------------------------------------------------
+NPORT=$(free_port)
+mkdir -p "$W/nginx/html" "$W/nginx/logs"
+head -c 100 /dev/zero | tr '\0' 'x' >"$W/nginx/html/small.txt"
+cat >"$W/nginx/nginx.conf" <<NGX
+worker_processes auto;
+daemon off;
+pid $W/nginx/nginx.pid;
+error_log $W/nginx/logs/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$NPORT;
+        root $W/nginx/html;
+    }
+}
+NGX
+[ "$(id -u)" = 0 ] && sed -i '1i user root;' "$W/nginx/nginx.conf"
+"$NGINX" -p "$W/nginx" -c "$W/nginx/nginx.conf" &
+PIDS+=($!)
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$NPORT/small.txt" >/dev/null && break; sleep 0.1; done
+wrk -t "$CLIENTS" -c "$CLIENTS" -d "${SECS}s" --latency "http://127.0.0.1:$NPORT/small.txt" >"$W/nginx.wrk"
+NGINX_RPS=$(awk '/^Requests\/sec:/ {print $2}' "$W/nginx.wrk")
+NGINX_P99=$(awk '$1 == "99%" {print $2}' "$W/nginx.wrk")
+echo "nginx static file: ${NGINX_RPS} requests/s, p99 ${NGINX_P99} (wrk -t$CLIENTS -c$CLIENTS, ${SECS}s)"
+
+# ---- PostgreSQL for the pg store --------------------------------------------------
+start_pg() {
+    PGPORT=$(free_port)
+    mkdir -p "$W/pg"
+    [ "$(id -u)" = 0 ] && chown postgres: "$W/pg"
+    as_pg "$PGBIN/initdb" -D "$W/pg/data" -A trust -U postgres -E UTF8 --locale=C --no-sync >/dev/null
+    # durable settings (fsync on, synchronous_commit on): the store's promise
+    as_pg "$PGBIN/postgres" -D "$W/pg/data" -p "$PGPORT" -k "$W/pg" -c listen_addresses=127.0.0.1 \
+        -c max_connections=200 -c shared_buffers=256MB >"$W/pg/log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 100); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" && break; sleep 0.1; done
+    as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U postgres bench
+    DB="postgresql://postgres@127.0.0.1:$PGPORT/bench"
+}
+
+run_store() {
+    local store=$1 DB
+    if [ "$store" = pg ]; then start_pg; else DB="$W/tracker.db"; fi
+    local t0=$(date +%s.%N)
+    "$CS" tracker add-jobs --db "$DB" "$W/list" >/dev/null
+    local t1=$(date +%s.%N)
+    local port=$(free_port)
+    "$CS" tracker serve --db "$DB" --listen "127.0.0.1:$port" --threads "$THREADS" >"$W/serve.$store.out" 2>"$W/serve.$store.err" &
+    local spid=$!
+    PIDS+=($spid)
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/api/jobCount?type=HYBRID" >/dev/null && break; sleep 0.1; done
+    wrk -t "$CLIENTS" -c "$CLIENTS" -d "${SECS}s" --latency -s bench/tracker_cycle.lua "http://127.0.0.1:$port" >"$W/$store.wrk"
+    local rss=$(awk '/VmHWM/ {print $2}' /proc/$spid/status)
+    kill -TERM $spid; wait $spid || true
+    local line=$(grep '^CYCLES' "$W/$store.wrk")
+    local cycles=$(echo "$line" | awk '{print $2}') errors=$(echo "$line" | awk '{print $4}')
+    local secs=$(echo "$line" | awk '{print $8}') p99us=$(echo "$line" | awk '{print $10}')
+    local p50us=$(echo "$line" | awk '{print $12}')
+    local cps=$(awk -v c="$cycles" -v s="$secs" 'BEGIN {printf "%.0f", c / s}')
+    local ratio=$(awk -v a="$cps" -v b="$NGINX_RPS" 'BEGIN {printf "%.3f", a / b}')
+    local p99ms=$(awk -v u="$p99us" 'BEGIN {printf "%.2f", u / 1000}')
+    local verdict="ok"
+    awk -v r="$ratio" -v p="$p99ms" 'BEGIN {exit !(r >= 0.25 && p <= 10)}' || verdict="MISSED"
+    printf "%-6s add-jobs %d jobs in %.1fs; %s cycles/s (%d cycles, %s errors), ratio to nginx %s (target >= 0.25), " \
+        "$store" "$JOBS" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" "$cps" "$cycles" "$errors" "$ratio"
+    printf "p50 %.2f ms, p99 %s ms (target <= 10), tracker peak RSS %d MB: %s\n" \
+        "$(awk -v u="$p50us" 'BEGIN {print u / 1000}')" "$p99ms" "$((rss / 1024))" "$verdict"
+}
+
+case "$STORES" in
+both) run_store sqlite; run_store pg ;;
+sqlite|pg) run_store "$STORES" ;;
+*) echo "--store sqlite|pg|both" >&2; exit 2 ;;
+esac
