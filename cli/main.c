@@ -13,6 +13,9 @@ static const cli_command COMMANDS[] = {
     {"pairs", "image-text pairs from WAT files: candidates, download, shards", cmd_pairs},
     {"tracker", "the job tracker: serve, add-jobs, status", cmd_tracker},
     {"worker", "work for a tracker: take jobs, run their pipeline, complete them", cmd_worker},
+    {"filter", "filter candidates: URL, text, language, unsafe, exact dedupe", cmd_filter},
+    {"bloom", "Bloom filter files of URLs: create, add, query, merge, info", cmd_bloom},
+    {"forum", "Discourse forum topics as conversations (chats-crawler)", cmd_forum},
     {NULL, NULL, NULL},
 };
 

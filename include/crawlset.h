@@ -18,5 +18,8 @@
 #include "crawlset/pipe.h"
 #include "crawlset/tracker.h"
 #include "crawlset/client.h"
+#include "crawlset/filter.h"
+#include "crawlset/html.h"
+#include "crawlset/forum.h"
 
 #endif

@@ -38,6 +38,7 @@
 #include <curl/curl.h>
 
 #include "crawlset/fetch.h"
+#include "net/net_int.h"
 
 #define ERROR_BODY_MAX (64 * 1024) /* bytes of a non-2xx body read before hanging up */
 #define CTYPE_MAX 128              /* Content-Type bytes kept */
@@ -393,14 +394,6 @@ static void job_msg(job *j, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(j->msg, CS_ERRMSG_MAX, fmt, ap);
     va_end(ap);
-}
-
-static double rand01(cs_fetch *f)
-{
-    f->rng ^= f->rng << 13;
-    f->rng ^= f->rng >> 7;
-    f->rng ^= f->rng << 17;
-    return (double)(f->rng >> 11) / 9007199254740992.0;
 }
 
 /* ---- heaps ------------------------------------------------------------------------------- */
@@ -951,15 +944,6 @@ static void abort_with(job *j, cs_fetch_reason r)
         j->abort_reason = (int)r;
 }
 
-static bool hdr_is(const char *p, size_t n, const char *name, cs_slice *val)
-{
-    size_t k = strlen(name);
-    if (n <= k || strncasecmp(p, name, k) != 0 || p[k] != ':')
-        return false;
-    *val = trim(p + k + 1, n - k - 1);
-    return true;
-}
-
 static size_t on_header(char *p, size_t sz, size_t nmemb, void *ud)
 {
     job *j = ud;
@@ -1016,30 +1000,30 @@ static size_t on_header(char *p, size_t sz, size_t nmemb, void *ud)
         return n;
     }
     cs_slice v;
-    if (hdr_is(p, n, "Content-Type", &v)) {
+    if (cs__header_is(p, n, "Content-Type", &v)) {
         size_t k = v.len < CTYPE_MAX - 1 ? v.len : CTYPE_MAX - 1;
         memcpy(j->ctype, v.ptr, k);
         j->ctype[k] = 0;
-    } else if (hdr_is(p, n, "Content-Length", &v)) {
+    } else if (cs__header_is(p, n, "Content-Length", &v)) {
         uint64_t cl;
         j->clen = cs_slice_to_u64(v, &cl) && cl <= INT64_MAX ? (int64_t)cl : -1;
-    } else if (hdr_is(p, n, "Content-Encoding", &v)) {
+    } else if (cs__header_is(p, n, "Content-Encoding", &v)) {
         size_t k = v.len < sizeof j->cenc - 1 ? v.len : sizeof j->cenc - 1;
         memcpy(j->cenc, v.ptr, k);
         j->cenc[k] = 0;
-    } else if (hdr_is(p, n, "Retry-After", &v)) {
+    } else if (cs__header_is(p, n, "Retry-After", &v)) {
         j->retry_after = cs_fetch_parse_retry_after(v.ptr, v.len);
     } else if (j->status >= 300 && j->status < 400 && !j->is_robots &&
-               hdr_is(p, n, "Location", &v) && v.len && v.len <= URL_MAX) {
+               cs__header_is(p, n, "Location", &v) && v.len && v.len <= URL_MAX) {
         cs_free(j->location);
         j->location = cs_strndup(v.ptr, v.len);
     } else if (ok2xx && !j->is_robots && !j->opted_out) {
-        if (!f->o.ignore_x_robots_tag && hdr_is(p, n, "X-Robots-Tag", &v) &&
+        if (!f->o.ignore_x_robots_tag && cs__header_is(p, n, "X-Robots-Tag", &v) &&
             cs_fetch_x_robots_opt_out(v.ptr, v.len, f->o.robots_agent,
                                       f->o.opt_out_directives)) {
             j->opted_out = true;
             job_msg(j, "X-Robots-Tag: %.*s", (int)(v.len < 160 ? v.len : 160), v.ptr);
-        } else if (!f->o.ignore_tdm_reservation && hdr_is(p, n, "tdm-reservation", &v) &&
+        } else if (!f->o.ignore_tdm_reservation && cs__header_is(p, n, "tdm-reservation", &v) &&
                    v.len == 1 && v.ptr[0] == '1') {
             j->opted_out = true;
             job_msg(j, "tdm-reservation: 1 (TDM Reservation Protocol)");
@@ -1332,17 +1316,8 @@ static bool judge(cs_fetch *f, job *j, CURLcode rc, const char *cerr)
 /* Backoff before try number j->tries + 1. */
 static double backoff(cs_fetch *f, job *j)
 {
-    int k = j->tries - 1 < 30 ? j->tries - 1 : 30;
-    double d = f->o.retry_delay * (double)(1u << k);
-    if (d > f->o.retry_max_delay)
-        d = f->o.retry_max_delay;
-    d *= 0.75 + 0.5 * rand01(f); /* jitter: spread retries of URLs that failed together */
-    if (j->retry_after >= 0 && (j->status == 429 || j->status == 503)) {
-        double ra = j->retry_after < f->o.retry_after_max ? j->retry_after : f->o.retry_after_max;
-        if (ra > d)
-            d = ra;
-    }
-    return d;
+    return cs__backoff(&f->rng, j->tries, f->o.retry_delay, f->o.retry_max_delay, j->status,
+                       j->retry_after, f->o.retry_after_max);
 }
 
 static cs_status schedule_retry(cs_fetch *f, job *j, double now)

@@ -1,0 +1,351 @@
+/* crawlset/filter.h - cleaners: filter chains with complete per-filter and
+ * per-domain stats, the candidate filters (URL, text, language, unsafe
+ * content, exact dedupe), the rules that configure them, Bloom filter files
+ * for dedupe across jobs and workers, perceptual hashes and a near-duplicate
+ * index for images, and the document / task-graph filters.
+ *
+ * Filter chains (OAT's ComposedFilter): every filter of a chain runs on every
+ * item, so each filter's counts are complete whatever the filters before it
+ * said; an item is kept when all of them pass it. Stats: per filter the
+ * items in, passed and failed, failures by reason, and the first
+ * failed_urls_max failed URLs; per domain (the registered domain of the
+ * item's URL, libpsl) passed and failed per filter.
+ *
+ * Not thread-safe: one chain per thread; cs_filter_stats_merge() adds up the
+ * stats of several.
+ *
+ * Depends on: util, warc (the private JSON scanner for candidate lines),
+ * image (libvips start-up for pHash); pcre2, libpsl, libidn2, libyaml, cld2,
+ * xxhash, GLib (Unicode normalisation, through libvips). */
+#ifndef CRAWLSET_FILTER_H
+#define CRAWLSET_FILTER_H
+
+#include "crawlset/util.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- chain stats ------------------------------------------------------- */
+
+typedef struct cs_filter_stats cs_filter_stats;
+
+/* Creates stats for a chain of n filters named names[0..n) (copied).
+ * failed_urls_max: failed URLs kept per filter (0 = none; the rest are
+ * counted); max_domains: domains tracked (0 = no per-domain stats; past the
+ * limit they count under "(other)"). */
+CS_API CS_WARN_UNUSED cs_status cs_filter_stats_new(cs_filter_stats **out /* OUT */,
+                                                    const char *const *names, size_t n,
+                                                    size_t failed_urls_max, size_t max_domains);
+CS_API void cs_filter_stats_free(cs_filter_stats *s);
+
+/* Records one item: reasons[i] is NULL when filter i passed it, else the
+ * reason it failed (a string that must outlive the stats: a literal or
+ * one the chain owns). tagged (may be NULL) is a reason it was tagged
+ * without being dropped (unsafe with tag mode), counted per filter as
+ * "tagged". domain and url may be empty. CS_ENOMEM only. */
+CS_API CS_WARN_UNUSED cs_status cs_filter_stats_add(cs_filter_stats *s, cs_slice domain,
+                                                    cs_slice url,
+                                                    const char *const *reasons,
+                                                    const char *const *tagged);
+
+/* Adds the counts of `from` (same filter names in the same order, else
+ * CS_EINVAL) into `into`. */
+CS_API CS_WARN_UNUSED cs_status cs_filter_stats_merge(cs_filter_stats *into,
+                                                      const cs_filter_stats *from);
+
+/* Items seen and kept. */
+CS_API void cs_filter_stats_totals(const cs_filter_stats *s, uint64_t *items /* OUT */,
+                                   uint64_t *kept /* OUT */);
+/* Counts of filter i (false when i is out of range): in, passed, failed,
+ * and the count of one reason (0 when reason is NULL or never seen). */
+CS_API bool cs_filter_stats_counts(const cs_filter_stats *s, size_t i, uint64_t *in /* OUT */,
+                                   uint64_t *passed /* OUT */, uint64_t *failed /* OUT */);
+CS_API uint64_t cs_filter_stats_reason(const cs_filter_stats *s, size_t i, const char *reason);
+
+/* Appends the stats as one JSON object:
+ *   {"items":N,"kept":N,"dropped":N,
+ *    "filters":[{"name":"url","in":N,"out":N,"failed":N,
+ *                "reasons":{"extension":N,...},"tagged":{"unsafe_word":N},
+ *                "failed_urls":[...],"failed_urls_more":N},...],
+ *    "domains":{"example.com":{"items":N,"kept":N,
+ *                              "url":{"passed":N,"failed":N},...},...}}
+ * ("out" = passed). with_domains false leaves "domains" out. */
+CS_API cs_status cs_filter_stats_json(const cs_filter_stats *s, bool with_domains, cs_buf *out);
+
+/* ---- rules ------------------------------------------------------------- */
+
+/* What to do with an item that matches the unsafe lists. */
+typedef enum cs_unsafe_mode {
+    CS_UNSAFE_OFF,  /* the unsafe filter is not in the chain */
+    CS_UNSAFE_TAG,  /* keep the item, tag it (verdict.unsafe) */
+    CS_UNSAFE_DROP, /* drop it */
+} cs_unsafe_mode;
+
+/* A growable list of owned strings. */
+typedef struct cs_strlist {
+    char **v;
+    size_t n, cap;
+} cs_strlist;
+
+/* The candidate chain's configuration. Every field is also a rules-file key
+ * and a command-line flag of the same name (cs_filter_rules_set); the
+ * defaults are those of cs_filter_rules_init(). */
+typedef struct cs_filter_rules {
+    /* url */
+    cs_strlist schemes;          /* schemes kept (http, https) */
+    cs_strlist exclude_ext;      /* URL path extensions dropped (svg, gif, ico) */
+    size_t max_url_length;       /* bytes (2048) */
+    size_t max_host_length;      /* bytes (60) */
+    cs_strlist block_domains;    /* dropped: the host or one of its parent domains */
+    cs_strlist allow_domains;    /* when not empty: kept only these */
+    /* text */
+    cs_strlist text_fields;      /* line members tried in order for the text
+                                    (alt, caption, text) */
+    size_t min_text;             /* characters after normalisation (5) */
+    size_t max_text;             /* characters kept; longer text is truncated (2000) */
+    bool drop_long_text;         /* drop text longer than max_text instead */
+    bool placeholder;            /* drop filename-like and placeholder text (true) */
+    cs_strlist placeholder_words;/* whole-text placeholders ("image", "logo", ...) */
+    /* language */
+    cs_strlist langs;            /* languages kept (cld2 codes: en, de, zh, ...);
+                                    "un" keeps text of unknown language; empty = all */
+    bool lang_detect;            /* run cld2 even without langs (for the split) */
+    bool lang_reliable;          /* count an unreliable detection as unknown */
+    /* unsafe */
+    cs_unsafe_mode unsafe;       /* off (default), tag or drop */
+    cs_strlist unsafe_words;     /* single words, matched as whole tokens, case-folded */
+    cs_strlist unsafe_phrases;   /* matched as substrings, case-folded */
+    cs_strlist unsafe_regex;     /* PCRE2 patterns (caseless, UTF) */
+    /* dedupe */
+    bool dedupe;                 /* exact dedupe on URL + text (true) */
+    size_t dedupe_max;           /* keys remembered at most (0 = no limit) */
+    char *bloom;                 /* Bloom filter file of URLs seen before (read-only,
+                                    mmap): filter "bloom" drops them; NULL = off */
+    char *bloom_delta;           /* Bloom file written by cs_filter_chain_finish()
+                                    with the URLs kept (bloom's parameters, else
+                                    the defaults); NULL = none */
+    /* stats */
+    size_t failed_urls_max;      /* per filter (100) */
+    size_t max_domains;          /* per-domain stats (100,000; 0 = off) */
+    char *base_dir;              /* where relative *-file paths are resolved (NULL = cwd) */
+} cs_filter_rules;
+
+/* One rules key, for --help and the flag parser. */
+typedef struct cs_filter_rule_key {
+    const char *name;  /* "min-text" */
+    const char *type;  /* "int", "bool", "list", "file", "path", "enum" */
+    const char *help;  /* one line */
+} cs_filter_rule_key;
+
+/* The keys, terminated by a NULL name. */
+CS_API const cs_filter_rule_key *cs_filter_rule_keys(void);
+
+/* Defaults: URL rules (http/https, no svg/gif/ico, length 2048, host 60,
+ * valid host), text >= 5 characters truncated at 2000, placeholder rule,
+ * exact dedupe; language and unsafe off. */
+CS_API CS_WARN_UNUSED cs_status cs_filter_rules_init(cs_filter_rules *r /* OUT */);
+CS_API void cs_filter_rules_cleanup(cs_filter_rules *r);
+
+/* Sets one key from text, as a command-line flag does. Integers are
+ * decimal; booleans true/false/yes/no/on/off/1/0; "unsafe" is off, tag or
+ * drop. List keys append the comma-separated items of value (the regex
+ * key appends value whole); "" or "none" clears the list first. "*-file"
+ * keys read one item per line from a file (blank lines and lines starting
+ * with '#' ignored) and append them. CS_ENOTFOUND for an unknown key,
+ * CS_EINVAL for a bad value, CS_EIO for an unreadable file; err says what. */
+CS_API CS_WARN_UNUSED cs_status cs_filter_rules_set(cs_filter_rules *r, const char *key,
+                                                    const char *value, char *err,
+                                                    size_t errlen);
+
+/* Reads a YAML rules file: one mapping of key: value, the keys of
+ * cs_filter_rules_set (a YAML sequence replaces a list key's items).
+ * Relative *-file paths are resolved against the file's directory.
+ * CS_EFORMAT with "FILE:LINE: what" in err on bad YAML, an unknown key or
+ * a bad value; CS_EIO when the file cannot be read. */
+CS_API CS_WARN_UNUSED cs_status cs_filter_rules_load(cs_filter_rules *r, const char *path,
+                                                     char *err, size_t errlen);
+/* As cs_filter_rules_load on memory (name is used in messages). */
+CS_API CS_WARN_UNUSED cs_status cs_filter_rules_load_mem(cs_filter_rules *r, const char *data,
+                                                         size_t len, const char *name,
+                                                         char *err, size_t errlen);
+
+/* ---- candidate chain ---------------------------------------------------- */
+
+/* One image-text candidate. Slices are borrowed for the call; absent ones
+ * have ptr NULL. */
+typedef struct cs_candidate {
+    cs_slice url;   /* the image (or link) URL */
+    cs_slice text;  /* alt / caption */
+    cs_slice title; /* title attribute, checked by the unsafe filter too */
+    cs_slice page;  /* the page URL */
+    cs_slice lang;  /* a page-language hint ("en", "eng", "fr-CA"), if any */
+} cs_candidate;
+
+/* Language class of a candidate, as LAION-5B split its output. */
+typedef enum cs_lang_class {
+    CS_LANG_NOLANG, /* not detected or not reliable */
+    CS_LANG_EN,     /* English */
+    CS_LANG_MULTI,  /* any other language */
+} cs_lang_class;
+
+/* The outcome for one candidate; pointers valid until the next apply. */
+typedef struct cs_filter_verdict {
+    bool keep;              /* every filter passed it */
+    const char *filter;     /* the first filter that failed it, NULL when kept */
+    const char *reason;     /* its reason ("extension", "too_short", ...) */
+    const char *unsafe;     /* when the unsafe filter matched (tag or drop): the
+                               reason ("unsafe_word", ...), else NULL */
+    bool truncated;         /* text was cut at max_text */
+    cs_slice text;          /* the normalised (and maybe truncated) text */
+    char lang[16];          /* cld2 code ("en", "zh-Hant"), "" when not run, "un" */
+    int lang_percent;       /* of the text in that language, 0-100 */
+    bool lang_reliable;
+    cs_lang_class lang_class;
+} cs_filter_verdict;
+
+typedef struct cs_filter_chain cs_filter_chain;
+
+/* Builds the chain the rules describe (only the enabled filters; names in
+ * order: url, text, lang, unsafe, dedupe, bloom). The rules are copied. CS_EINVAL
+ * with err set for a regex that does not compile; CS_ENOMEM. */
+CS_API CS_WARN_UNUSED cs_status cs_filter_chain_new(cs_filter_chain **out /* OUT */,
+                                                    const cs_filter_rules *r, char *err,
+                                                    size_t errlen);
+CS_API void cs_filter_chain_free(cs_filter_chain *c);
+
+/* Runs every filter on one candidate, records it in the stats and fills
+ * *v. CS_ENOMEM only (the verdict is then a drop). */
+CS_API CS_WARN_UNUSED cs_status cs_filter_chain_apply(cs_filter_chain *c,
+                                                      const cs_candidate *cand,
+                                                      cs_filter_verdict *v /* OUT */);
+
+/* The chain's stats (owned by the chain). */
+CS_API cs_filter_stats *cs_filter_chain_stats(cs_filter_chain *c);
+
+/* Finds the candidate in one JSON Lines row, a flat JSON object as `crawlset
+ * wat links` and the download input write (url, the first of the rules'
+ * text_fields present, title, page, lang), without building a tree. Strings
+ * with escapes are unescaped into scratch (reset by the caller between
+ * lines, or reused: it is reset here). CS_EFORMAT (err says where and what)
+ * for a line that is not a JSON object or whose url is missing or not a
+ * string. */
+CS_API CS_WARN_UNUSED cs_status cs_filter_parse_line(const cs_filter_chain *c, const char *line,
+                                                     size_t len, cs_buf *scratch,
+                                                     cs_candidate *out /* OUT */, char *err,
+                                                     size_t errlen);
+
+/* Text normalisation used by the chain, exposed for tests: NFKC (GLib),
+ * invalid UTF-8 replaced by U+FFFD, control and format characters removed,
+ * runs of white space collapsed to one space, trimmed. Appends to out;
+ * *chars gets the number of characters. */
+CS_API cs_status cs_filter_normalize_text(const char *s, size_t n, cs_buf *out,
+                                          size_t *chars /* OUT */);
+
+/* Normalises a URL for keys (dedupe, Bloom): scheme and host lower-cased,
+ * fragment dropped, nothing else changed. Writes at most n bytes to out
+ * (which may equal url); returns the length. */
+CS_API size_t cs_filter_url_norm(const char *url, size_t n, char *out);
+
+/* Saves what the chain has to save at the end of a run: the Bloom delta
+ * (rules key bloom-delta). CS_EIO with err set when it cannot be written. */
+CS_API CS_WARN_UNUSED cs_status cs_filter_chain_finish(cs_filter_chain *c, char *err,
+                                                       size_t errlen);
+
+/* ---- Bloom filter files --------------------------------------------------
+ *
+ * A Bloom filter of the keys seen across jobs and workers (Crawling@Home's
+ * Bloom server, as files). Sized from the expected count n and the error
+ * rate p: m = ceil(-n ln p / ln(2)^2) bits rounded up to a multiple of 512,
+ * k = round(m/n ln 2) hashes (1% at 100M: 958,505,984 bits = 114 MiB, k 7).
+ * Key hashing: XXH3-128 of the key bytes gives h1, h2; bit i is
+ * (h1 + i*h2) mapped onto [0, m) by multiply-shift (double hashing).
+ *
+ * File layout (little-endian), a 4096-byte header then the bit array, so
+ * the bits are page-aligned for mmap:
+ *   0  "CSBLOOM\0"     8  version (u32, 1)     12 k (u32)
+ *   16 m bits (u64)    24 capacity n (u64)     32 error rate (f64)
+ *   40 bits checksum: XXH3-64 of the bit array (u64)
+ *   48 header checksum: XXH3-64 of bytes 0..47 (u64); the rest zero.
+ * Nothing in the file depends on the order keys were added, so two files
+ * with the same parameters merge by OR, and merge(A, B) is byte for byte
+ * the file built from the keys of A and B.
+ *
+ * Read-only opens mmap the file (MAP_SHARED, PROT_READ): any number of
+ * processes share one copy in the page cache. Writable opens read the file
+ * into memory; cs_bloom_save() writes a temporary file and renames it into
+ * place, so readers that mapped the old file keep a consistent view.
+ *
+ * The tracker flow (a dedupe Bloom across workers):
+ *   1. The tracker keeps the master filter file (crawlset bloom create).
+ *   2. A worker taking a job fetches the current master (HTTP GET of the
+ *      file; a worker on the tracker's machine mmaps it directly) and runs
+ *      its filter chain with rules bloom: MASTER (candidates whose URL is in
+ *      it are dropped: filter "bloom", reason "seen") and bloom-delta: DELTA
+ *      (the URLs it keeps go into a fresh filter with the master's
+ *      parameters).
+ *   3. With the job's completion the worker sends DELTA back; the tracker
+ *      ORs it into the master (cs_bloom_merge; crawlset bloom merge), which
+ *      is idempotent and commutative, so late, repeated or reordered deltas
+ *      are harmless, and saves the master atomically.
+ *   4. Workers that took jobs before the merge may keep a few URLs that a
+ *      concurrent worker also kept: the same trade-off the Crawling@Home
+ *      server made; the exact dedupe inside a job is unaffected.
+ * tests/filter/test_bloom.c plays this with two workers against files. */
+
+typedef struct cs_bloom cs_bloom;
+
+/* Parameters of a filter (what the header holds). */
+typedef struct cs_bloom_info {
+    uint32_t k;          /* hashes per key */
+    uint64_t m;          /* bits */
+    uint64_t capacity;   /* expected count it was sized for */
+    double error_rate;   /* configured false-positive rate at capacity */
+    uint64_t bits_set;   /* bits that are 1 (computed) */
+    double est_count;    /* estimated distinct keys: -m/k ln(1 - bits_set/m) */
+} cs_bloom_info;
+
+#define CS_BLOOM_DEFAULT_CAPACITY 100000000ull
+#define CS_BLOOM_DEFAULT_ERROR 0.01
+
+/* A new empty filter in memory for capacity keys at error_rate (0 and 0 =
+ * the defaults, 100M at 1%). CS_EINVAL for a rate outside (0, 0.5] or a
+ * size above 2^40 bits. */
+CS_API CS_WARN_UNUSED cs_status cs_bloom_new(cs_bloom **out /* OUT */, uint64_t capacity,
+                                             double error_rate);
+/* A new empty filter with the parameters of b. */
+CS_API CS_WARN_UNUSED cs_status cs_bloom_new_like(cs_bloom **out /* OUT */, const cs_bloom *b);
+
+enum {
+    CS_BLOOM_WRITABLE = 1, /* read into memory, for adding and saving */
+    CS_BLOOM_VERIFY = 2,   /* check the bit array's checksum (reads it all) */
+};
+/* Opens a filter file (flags above; 0 = read-only mmap, header checked).
+ * CS_EIO (cannot open/map), CS_EFORMAT (not a filter, bad header checksum,
+ * size mismatch, bits checksum mismatch with VERIFY); err says which. */
+CS_API CS_WARN_UNUSED cs_status cs_bloom_open(cs_bloom **out /* OUT */, const char *path,
+                                              int flags, char *err, size_t errlen);
+/* Frees (unmaps) b; NULL does nothing. */
+CS_API void cs_bloom_free(cs_bloom *b);
+
+/* Adds a key; returns whether it was (probably) present before. A read-only
+ * filter is not changed (returns the query answer). */
+CS_API bool cs_bloom_add(cs_bloom *b, const void *key, size_t n);
+/* Whether the key is (probably) present: false is certain. */
+CS_API bool cs_bloom_query(const cs_bloom *b, const void *key, size_t n);
+
+/* ORs src into dst (dst writable). CS_EINVAL when their parameters differ. */
+CS_API CS_WARN_UNUSED cs_status cs_bloom_merge(cs_bloom *dst, const cs_bloom *src);
+
+/* Writes b to path atomically (PATH.tmp.PID, fsync, rename). CS_EIO. */
+CS_API CS_WARN_UNUSED cs_status cs_bloom_save(const cs_bloom *b, const char *path, char *err,
+                                              size_t errlen);
+
+CS_API void cs_bloom_info_get(const cs_bloom *b, cs_bloom_info *out /* OUT */);
+/* Whether two filters have the same parameters (k, m, capacity, rate). */
+CS_API bool cs_bloom_same_params(const cs_bloom *a, const cs_bloom *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

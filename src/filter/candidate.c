@@ -1,0 +1,796 @@
+/* candidate.c - the candidate filter chain: URL rules, text rules,
+ * language (cld2), unsafe words/phrases/regexes (PCRE2) and exact dedupe
+ * (XXH3-128), every filter run on every candidate (see filter.h), and the
+ * JSON Lines row parser in front of it. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <idn2.h>
+#include <libpsl.h>
+#include <pcre2.h>
+#include <xxhash.h>
+
+#include "crawlset/url.h"
+#include "filter/filter_int.h"
+#include "warc/jscan.h"
+
+enum { F_URL, F_TEXT, F_LANG, F_UNSAFE, F_DEDUPE, F_BLOOM, F__N };
+static const char *const FNAMES[F__N] = {"url", "text", "lang", "unsafe", "dedupe", "bloom"};
+
+/* The line members the parser looks for besides the text fields. */
+enum { K_URL, K_TITLE, K_PAGE, K_LANG, K__FIXED };
+#define MAX_TEXT_FIELDS (32 - K__FIXED)
+
+struct cs_filter_chain {
+    cs_filter_rules r;       /* a copy */
+    cs_filter_stats *stats;
+    int fi[F__N];            /* index of each filter in the chain, -1 when off */
+    size_t nf;
+    const psl_ctx_t *psl;
+    /* sorted lower-case domain lists, for bsearch */
+    char **block, **allow;
+    size_t nblock, nallow;
+    /* compiled patterns (NULL when not needed) */
+    pcre2_code *re_filename, *re_words, *re_phrases, **re_user;
+    size_t nuser;
+    pcre2_match_data *md;
+    /* per-host cache: candidates of one page share a host */
+    char host[256];
+    size_t hostlen;          /* (size_t)-1: nothing cached */
+    char domain[256];
+    size_t domlen;
+    const char *host_reason; /* the host's verdict: NULL or a reason */
+    /* exact dedupe: open addressing set of 128-bit keys; {0,0} = empty */
+    XXH128_hash_t *set;
+    size_t setn, setcap;
+    cs_bloom *bloom, *delta; /* URLs seen before (read-only); URLs kept */
+    /* scratch, reused */
+    cs_buf norm, title, key, low;
+    cs_jkeys jkeys;
+    const char *jnames[32];
+    unsigned njnames;
+};
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static cs_status sorted_lower(const cs_strlist *l, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!l->n)
+        return CS_OK;
+    char **v = cs_calloc(l->n, sizeof *v);
+    if (!v)
+        return CS_ENOMEM;
+    for (size_t i = 0; i < l->n; i++) {
+        const char *s = l->v[i];
+        while (*s == '.') /* ".example.com" means the same */
+            s++;
+        if (!(v[i] = cs_strdup(s))) {
+            for (size_t j = 0; j < i; j++)
+                cs_free(v[j]);
+            cs_free(v);
+            return CS_ENOMEM;
+        }
+        for (char *c = v[i]; *c; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c += 32;
+    }
+    qsort(v, l->n, sizeof *v, cmp_str);
+    *out = v;
+    *n = l->n;
+    return CS_OK;
+}
+
+static bool in_sorted(char **v, size_t n, const char *s)
+{
+    return n && bsearch(&s, v, n, sizeof *v, cmp_str) != NULL;
+}
+
+/* The host or one of its parent domains is in the list. */
+static bool domain_listed(char **v, size_t n, const char *host)
+{
+    for (const char *h = host; h && *h;) {
+        if (in_sorted(v, n, h))
+            return true;
+        h = strchr(h, '.');
+        if (h)
+            h++;
+    }
+    return false;
+}
+
+/* Appends s with PCRE2 metacharacters escaped. */
+static cs_status re_escape(cs_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x80 && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == ' '))
+            if (cs_buf_putc(b, '\\'))
+                return CS_ENOMEM;
+        if (cs_buf_putc(b, (char)c))
+            return CS_ENOMEM;
+    }
+    return CS_OK;
+}
+
+static cs_status compile(const char *pat, size_t len, pcre2_code **out, char *err, size_t errlen,
+                         const char *what)
+{
+    int ec;
+    PCRE2_SIZE eo;
+    *out = pcre2_compile((PCRE2_SPTR)pat, len,
+                         PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS | PCRE2_MATCH_INVALID_UTF, &ec,
+                         &eo, NULL);
+    if (!*out) {
+        PCRE2_UCHAR msg[160];
+        pcre2_get_error_message(ec, msg, sizeof msg);
+        snprintf(err, errlen, "%s: %s at offset %zu", what, (const char *)msg, (size_t)eo);
+        return CS_EINVAL;
+    }
+    pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE); /* interpreted if JIT is unavailable */
+    return CS_OK;
+}
+
+/* One alternation of the items; words get letter/digit boundaries. */
+static cs_status compile_list(const cs_strlist *l, bool words, pcre2_code **out, char *err,
+                              size_t errlen, const char *what)
+{
+    *out = NULL;
+    if (!l->n)
+        return CS_OK;
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    cs_status st = cs_buf_puts(&b, words ? "(?<![\\p{L}\\p{N}])(?:" : "(?:");
+    for (size_t i = 0; !st && i < l->n; i++) {
+        if (i)
+            st = cs_buf_putc(&b, '|');
+        if (!st)
+            st = re_escape(&b, l->v[i]);
+    }
+    if (!st)
+        st = cs_buf_puts(&b, words ? ")(?![\\p{L}\\p{N}])" : ")");
+    if (!st)
+        st = compile(b.data, b.len, out, err, errlen, what);
+    cs_buf_cleanup(&b);
+    return st;
+}
+
+static bool re_match(const cs_filter_chain *c, const pcre2_code *re, const char *s, size_t n)
+{
+    return re && pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, c->md, NULL) >= 0;
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+void cs_filter_chain_free(cs_filter_chain *c)
+{
+    if (!c)
+        return;
+    cs_filter_rules_cleanup(&c->r);
+    cs_filter_stats_free(c->stats);
+    for (size_t i = 0; i < c->nblock; i++)
+        cs_free(c->block[i]);
+    for (size_t i = 0; i < c->nallow; i++)
+        cs_free(c->allow[i]);
+    cs_free(c->block);
+    cs_free(c->allow);
+    pcre2_code_free(c->re_filename);
+    pcre2_code_free(c->re_words);
+    pcre2_code_free(c->re_phrases);
+    for (size_t i = 0; i < c->nuser; i++)
+        pcre2_code_free(c->re_user[i]);
+    cs_free(c->re_user);
+    pcre2_match_data_free(c->md);
+    cs_free(c->set);
+    cs_bloom_free(c->bloom);
+    cs_bloom_free(c->delta);
+    cs_buf_cleanup(&c->norm);
+    cs_buf_cleanup(&c->title);
+    cs_buf_cleanup(&c->key);
+    cs_buf_cleanup(&c->low);
+    cs_free(c);
+}
+
+static cs_status copy_rules(cs_filter_rules *d, const cs_filter_rules *s)
+{
+    *d = *s;
+    d->base_dir = NULL;
+    d->bloom = s->bloom ? cs_strdup(s->bloom) : NULL;
+    d->bloom_delta = s->bloom_delta ? cs_strdup(s->bloom_delta) : NULL;
+    if ((s->bloom && !d->bloom) || (s->bloom_delta && !d->bloom_delta))
+        return CS_ENOMEM;
+    cs_strlist *dl[] = {&d->schemes, &d->exclude_ext, &d->block_domains, &d->allow_domains,
+                        &d->text_fields, &d->placeholder_words, &d->langs,
+                        &d->unsafe_words, &d->unsafe_phrases, &d->unsafe_regex};
+    const cs_strlist *sl[] = {&s->schemes, &s->exclude_ext, &s->block_domains,
+                              &s->allow_domains, &s->text_fields, &s->placeholder_words,
+                              &s->langs, &s->unsafe_words, &s->unsafe_phrases,
+                              &s->unsafe_regex};
+    for (size_t i = 0; i < sizeof dl / sizeof dl[0]; i++)
+        memset(dl[i], 0, sizeof *dl[i]);
+    for (size_t i = 0; i < sizeof dl / sizeof dl[0]; i++)
+        if (cs__strlist_copy(dl[i], sl[i]))
+            return CS_ENOMEM;
+    return CS_OK;
+}
+
+/* Filename-like text: a file name with an image extension, or a camera /
+ * CMS default name (IMG_1234, DSC01234, image001, Screenshot_2021...), or a
+ * bare hex/digit identifier. */
+static const char RE_FILENAME[] =
+    "^(?:[^\\s/\\\\]{1,200}\\.(?:jpe?g|jfif|png|gif|webp|bmp|svg|tiff?|heic|avif|ico)"
+    "|(?:img|dsc|dscn|dscf|dcim|pxl|mvimg|image|photo|pic|screenshot|scan|gopr|sam|wp)"
+    "[-_ ]?\\d{3,}[\\w-]*"
+    "|[0-9a-f]{8,}(?:[-_][0-9a-f]+)*)$";
+
+cs_status cs_filter_chain_new(cs_filter_chain **out, const cs_filter_rules *r, char *err,
+                              size_t errlen)
+{
+    *out = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+    cs_filter_chain *c = cs_calloc(1, sizeof *c);
+    if (!c)
+        return CS_ENOMEM;
+    cs_status st = copy_rules(&c->r, r);
+    cs_buf_init(&c->norm, 0);
+    cs_buf_init(&c->title, 0);
+    cs_buf_init(&c->key, 0);
+    cs_buf_init(&c->low, 0);
+    c->hostlen = (size_t)-1;
+    if (st)
+        goto fail;
+    const char *names[F__N];
+    for (int f = 0; f < F__N; f++) {
+        bool on = true;
+        if (f == F_LANG)
+            on = r->langs.n > 0 || r->lang_detect;
+        else if (f == F_UNSAFE)
+            on = r->unsafe != CS_UNSAFE_OFF;
+        else if (f == F_DEDUPE)
+            on = r->dedupe;
+        else if (f == F_BLOOM)
+            on = r->bloom != NULL;
+        c->fi[f] = on ? (int)c->nf : -1;
+        if (on)
+            names[c->nf++] = FNAMES[f];
+    }
+    if ((st = cs_filter_stats_new(&c->stats, names, c->nf, r->failed_urls_max, r->max_domains)))
+        goto fail;
+    c->psl = psl_builtin();
+    if (r->bloom && (st = cs_bloom_open(&c->bloom, r->bloom, 0, err, errlen)))
+        goto fail;
+    if (r->bloom_delta &&
+        (st = c->bloom ? cs_bloom_new_like(&c->delta, c->bloom) : cs_bloom_new(&c->delta, 0, 0)))
+        goto fail;
+    if ((st = sorted_lower(&r->block_domains, &c->block, &c->nblock)) ||
+        (st = sorted_lower(&r->allow_domains, &c->allow, &c->nallow)))
+        goto fail;
+    if (!(c->md = pcre2_match_data_create(1, NULL))) {
+        st = CS_ENOMEM;
+        goto fail;
+    }
+    if (r->placeholder &&
+        (st = compile(RE_FILENAME, sizeof RE_FILENAME - 1, &c->re_filename, err, errlen,
+                      "filename pattern")))
+        goto fail;
+    if (r->unsafe != CS_UNSAFE_OFF) {
+        if ((st = compile_list(&r->unsafe_words, true, &c->re_words, err, errlen,
+                               "unsafe-words")) ||
+            (st = compile_list(&r->unsafe_phrases, false, &c->re_phrases, err, errlen,
+                               "unsafe-phrases")))
+            goto fail;
+        if (r->unsafe_regex.n &&
+            !(c->re_user = cs_calloc(r->unsafe_regex.n, sizeof *c->re_user))) {
+            st = CS_ENOMEM;
+            goto fail;
+        }
+        for (size_t i = 0; i < r->unsafe_regex.n; i++) {
+            char what[64];
+            snprintf(what, sizeof what, "unsafe-regex %zu", i + 1);
+            if ((st = compile(r->unsafe_regex.v[i], strlen(r->unsafe_regex.v[i]),
+                              &c->re_user[i], err, errlen, what)))
+                goto fail;
+            c->nuser++;
+        }
+    }
+    /* the line parser's keys */
+    static const char *const fixed[K__FIXED] = {"url", "title", "page", "lang"};
+    for (unsigned i = 0; i < K__FIXED; i++)
+        c->jnames[c->njnames++] = fixed[i];
+    for (size_t i = 0; i < r->text_fields.n && i < MAX_TEXT_FIELDS; i++)
+        c->jnames[c->njnames++] = c->r.text_fields.v[i];
+    cs__js_keys_init(&c->jkeys, c->jnames, c->njnames);
+    *out = c;
+    return CS_OK;
+fail:
+    if (st == CS_ENOMEM && err && errlen && !err[0])
+        snprintf(err, errlen, "out of memory");
+    cs_filter_chain_free(c);
+    return st;
+}
+
+cs_filter_stats *cs_filter_chain_stats(cs_filter_chain *c)
+{
+    return c->stats;
+}
+
+/* ---- URL ---------------------------------------------------------------- */
+
+static bool valid_ascii_host(const char *h, size_t n)
+{
+    if (!n)
+        return false;
+    if (h[0] == '[') { /* IPv6 literal */
+        if (n < 3 || h[n - 1] != ']')
+            return false;
+        for (size_t i = 1; i + 1 < n; i++) {
+            char c = h[i];
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == ':' || c == '.'))
+                return false;
+        }
+        return true;
+    }
+    if (h[n - 1] == '.') /* a fully qualified name */
+        n--;
+    size_t label = 0;
+    for (size_t i = 0; i <= n; i++) {
+        char c = i < n ? h[i] : '.';
+        if (c == '.') {
+            if (label == 0 || label > 63 || h[i - 1] == '-' || h[i - label] == '-')
+                return false;
+            label = 0;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+        label++;
+    }
+    return true;
+}
+
+/* Works out the host's verdict and registered domain into the cache. */
+static void host_verdict(cs_filter_chain *c, const char *host, size_t n)
+{
+    if (c->hostlen == n && !memcmp(c->host, host, n))
+        return;
+    c->hostlen = (size_t)-1;
+    c->host_reason = NULL;
+    c->domlen = 0;
+    if (n >= sizeof c->host) {
+        c->host_reason = "host_too_long";
+        return;
+    }
+    memcpy(c->host, host, n);
+    c->host[n] = '\0';
+    c->hostlen = n;
+    bool ascii = true;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)host[i];
+        if (ch >= 'A' && ch <= 'Z')
+            c->host[i] = (char)(ch + 32);
+        if (ch >= 0x80)
+            ascii = false;
+    }
+    const char *lookup = c->host;
+    char *idna = NULL;
+    if (!n)
+        c->host_reason = "no_host";
+    else if (n > c->r.max_host_length)
+        c->host_reason = "host_too_long";
+    else if (ascii ? !valid_ascii_host(c->host, n)
+                   : idn2_to_ascii_8z(c->host, &idna, IDN2_NONTRANSITIONAL) != IDN2_OK ||
+                         !valid_ascii_host(idna, strlen(idna)))
+        c->host_reason = "bad_host";
+    if (idna)
+        lookup = idna;
+    if (!c->host_reason) {
+        if (c->nblock && domain_listed(c->block, c->nblock, lookup))
+            c->host_reason = "blocked_domain";
+        else if (c->nallow && !domain_listed(c->allow, c->nallow, lookup))
+            c->host_reason = "not_allowed_domain";
+    }
+    const char *reg = psl_registrable_domain(c->psl, lookup);
+    if (!reg || !*reg)
+        reg = lookup;
+    size_t rl = strlen(reg);
+    if (rl < sizeof c->domain) {
+        memcpy(c->domain, reg, rl);
+        c->domlen = rl;
+    }
+    if (idna)
+        idn2_free(idna);
+}
+
+/* The host part of an authority: no userinfo, no port. */
+static cs_slice authority_host(cs_slice a)
+{
+    for (size_t i = a.len; i-- > 0;)
+        if (a.ptr[i] == '@') {
+            a.ptr += i + 1;
+            a.len -= i + 1;
+            break;
+        }
+    if (a.len && a.ptr[0] == '[') {
+        const char *e = memchr(a.ptr, ']', a.len);
+        if (e)
+            a.len = (size_t)(e - a.ptr) + 1;
+        return a;
+    }
+    const char *colon = memchr(a.ptr, ':', a.len);
+    if (colon)
+        a.len = (size_t)(colon - a.ptr);
+    return a;
+}
+
+static const char *url_filter(cs_filter_chain *c, cs_slice url, cs_url_parts *p)
+{
+    if (!url.ptr || !url.len)
+        return "no_url";
+    cs_url_split(url.ptr, url.len, p);
+    if (!p->has_scheme)
+        return "no_scheme";
+    const char *why = NULL;
+    bool ok = false;
+    for (size_t i = 0; i < c->r.schemes.n; i++)
+        if (cs_slice_ieq(p->scheme, c->r.schemes.v[i]))
+            ok = true;
+    if (!ok)
+        why = cs_slice_ieq(p->scheme, "data")         ? "data_url"
+              : cs_slice_ieq(p->scheme, "javascript") ? "javascript_url"
+              : cs_slice_ieq(p->scheme, "mailto")     ? "mailto_url"
+                                                      : "scheme";
+    if (!why && url.len > c->r.max_url_length)
+        why = "url_too_long";
+    if (!p->has_authority) {
+        c->hostlen = (size_t)-1;
+        c->domlen = 0;
+        return why ? why : "no_host";
+    }
+    cs_slice host = authority_host(p->authority);
+    host_verdict(c, host.ptr, host.len);
+    if (!why)
+        why = c->host_reason;
+    if (!why && c->r.exclude_ext.n) {
+        cs_slice path = p->path;
+        const char *seg = path.ptr, *end = path.ptr + path.len;
+        for (const char *q = path.ptr; q < end; q++)
+            if (*q == '/')
+                seg = q + 1;
+        const char *dot = NULL;
+        for (const char *q = seg; q < end; q++)
+            if (*q == '.')
+                dot = q;
+        if (dot) {
+            cs_slice ext = {dot + 1, (size_t)(end - dot - 1)};
+            for (size_t i = 0; i < c->r.exclude_ext.n; i++)
+                if (cs_slice_ieq(ext, c->r.exclude_ext.v[i]))
+                    return "extension";
+        }
+    }
+    return why;
+}
+
+/* ---- text --------------------------------------------------------------- */
+
+static bool placeholder_word(const cs_filter_chain *c, const char *s, size_t n)
+{
+    /* drop trailing digits and separators: "image 1", "photo_02" */
+    while (n && ((s[n - 1] >= '0' && s[n - 1] <= '9') || s[n - 1] == ' ' || s[n - 1] == '_' ||
+                 s[n - 1] == '-' || s[n - 1] == '.' || s[n - 1] == '#'))
+        n--;
+    if (!n || n > 40)
+        return n == 0;
+    char low[48];
+    for (size_t i = 0; i < n; i++)
+        low[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+    for (size_t i = 0; i < c->r.placeholder_words.n; i++) {
+        const char *w = c->r.placeholder_words.v[i];
+        if (strlen(w) == n && !strncasecmp(w, low, n))
+            return true;
+    }
+    return false;
+}
+
+static const char *text_filter(cs_filter_chain *c, cs_slice text, cs_filter_verdict *v,
+                               cs_status *st)
+{
+    cs_buf_reset(&c->norm);
+    size_t chars = 0;
+    if (text.ptr && (*st = cs_filter_normalize_text(text.ptr, text.len, &c->norm, &chars)))
+        return "no_text";
+    v->text = (cs_slice){c->norm.data ? c->norm.data : "", c->norm.len};
+    if (!text.ptr)
+        return "no_text";
+    if (chars > c->r.max_text) {
+        /* cut after max_text characters */
+        size_t k = 0, i = 0;
+        const unsigned char *p = (const unsigned char *)c->norm.data;
+        for (; i < c->norm.len; i++) {
+            if ((p[i] & 0xC0) != 0x80) {
+                if (k == c->r.max_text)
+                    break;
+                k++;
+            }
+        }
+        c->norm.len = i;
+        c->norm.data[i] = '\0';
+        v->text.len = i;
+        v->truncated = true;
+        if (c->r.drop_long_text)
+            return "too_long";
+    }
+    if (chars < c->r.min_text)
+        return "too_short";
+    if (c->r.placeholder) {
+        if (placeholder_word(c, v->text.ptr, v->text.len))
+            return "placeholder";
+        if (v->text.len <= 256 && re_match(c, c->re_filename, v->text.ptr, v->text.len))
+            return "filename_like";
+    }
+    return NULL;
+}
+
+static const char *lang_filter(cs_filter_chain *c, const cs_candidate *cand,
+                               cs_filter_verdict *v)
+{
+    char hint[32] = "";
+    if (cand->lang.ptr && cand->lang.len < sizeof hint) {
+        memcpy(hint, cand->lang.ptr, cand->lang.len);
+        hint[cand->lang.len] = '\0';
+    }
+    cs__cld2_detect(v->text.ptr, v->text.len, hint, v->lang, sizeof v->lang, &v->lang_percent,
+                    &v->lang_reliable);
+    if (c->r.lang_reliable && !v->lang_reliable)
+        strcpy(v->lang, "un");
+    bool unknown = !strcmp(v->lang, "un");
+    v->lang_class = unknown ? CS_LANG_NOLANG : !strcmp(v->lang, "en") ? CS_LANG_EN : CS_LANG_MULTI;
+    if (!c->r.langs.n)
+        return NULL;
+    size_t base = strcspn(v->lang, "-");
+    for (size_t i = 0; i < c->r.langs.n; i++) {
+        const char *k = c->r.langs.v[i];
+        if (!strcasecmp(k, v->lang) || (strlen(k) == base && !strncasecmp(k, v->lang, base)))
+            return NULL;
+    }
+    return unknown ? "lang_unknown" : "lang_not_kept";
+}
+
+static const char *unsafe_in(const cs_filter_chain *c, const char *s, size_t n)
+{
+    if (re_match(c, c->re_words, s, n))
+        return "unsafe_word";
+    if (re_match(c, c->re_phrases, s, n))
+        return "unsafe_phrase";
+    for (size_t i = 0; i < c->nuser; i++)
+        if (re_match(c, c->re_user[i], s, n))
+            return "unsafe_regex";
+    return NULL;
+}
+
+static const char *unsafe_filter(cs_filter_chain *c, const cs_candidate *cand,
+                                 const cs_filter_verdict *v, cs_status *st)
+{
+    const char *why = unsafe_in(c, v->text.ptr, v->text.len);
+    if (!why && cand->title.ptr && cand->title.len) {
+        size_t chars;
+        cs_buf_reset(&c->title);
+        if ((*st = cs_filter_normalize_text(cand->title.ptr, cand->title.len, &c->title, &chars)))
+            return NULL;
+        why = unsafe_in(c, c->title.data, c->title.len);
+    }
+    return why;
+}
+
+/* ---- dedupe ------------------------------------------------------------- */
+
+static cs_status set_grow(cs_filter_chain *c)
+{
+    size_t cap = c->setcap ? c->setcap * 2 : 1024;
+    XXH128_hash_t *t = cs_calloc(cap, sizeof *t);
+    if (!t)
+        return CS_ENOMEM;
+    for (size_t i = 0; i < c->setcap; i++) {
+        XXH128_hash_t h = c->set[i];
+        if (!h.low64 && !h.high64)
+            continue;
+        size_t j = (size_t)h.low64 & (cap - 1);
+        while (t[j].low64 || t[j].high64)
+            j = (j + 1) & (cap - 1);
+        t[j] = h;
+    }
+    cs_free(c->set);
+    c->set = t;
+    c->setcap = cap;
+    return CS_OK;
+}
+
+/* True when the key was seen before; inserts it otherwise. */
+static bool seen(cs_filter_chain *c, XXH128_hash_t h, cs_status *st)
+{
+    if (!h.low64 && !h.high64)
+        h.low64 = 1;
+    if (c->setcap) {
+        size_t j = (size_t)h.low64 & (c->setcap - 1);
+        for (; c->set[j].low64 || c->set[j].high64; j = (j + 1) & (c->setcap - 1))
+            if (c->set[j].low64 == h.low64 && c->set[j].high64 == h.high64)
+                return true;
+    }
+    if (c->r.dedupe_max && c->setn >= c->r.dedupe_max)
+        return false;
+    if ((c->setn + 1) * 10 > c->setcap * 7 && (*st = set_grow(c)))
+        return false;
+    size_t j = (size_t)h.low64 & (c->setcap - 1);
+    while (c->set[j].low64 || c->set[j].high64)
+        j = (j + 1) & (c->setcap - 1);
+    c->set[j] = h;
+    c->setn++;
+    return false;
+}
+
+/* The dedupe key: scheme and host lower-cased, fragment dropped, then the
+ * normalised text. */
+static const char *dedupe_filter(cs_filter_chain *c, cs_slice url, const cs_filter_verdict *v,
+                                 cs_status *st)
+{
+    cs_buf_reset(&c->key);
+    if ((*st = cs_buf_reserve(&c->key, url.len + v->text.len + 2)))
+        return NULL;
+    char *w = c->key.data;
+    size_t n = url.ptr ? cs_filter_url_norm(url.ptr, url.len, w) : 0;
+    w[n] = '\n';
+    memcpy(w + n + 1, v->text.ptr, v->text.len);
+    XXH128_hash_t h = XXH3_128bits(w, n + 1 + v->text.len);
+    return seen(c, h, st) ? "duplicate" : NULL;
+}
+
+/* ---- apply -------------------------------------------------------------- */
+
+cs_status cs_filter_chain_apply(cs_filter_chain *c, const cs_candidate *cand,
+                                cs_filter_verdict *v)
+{
+    memset(v, 0, sizeof *v);
+    const char *reasons[F__N] = {0}, *tagged[F__N] = {0};
+    cs_status st = CS_OK;
+    cs_url_parts parts;
+    memset(&parts, 0, sizeof parts);
+    reasons[c->fi[F_URL]] = url_filter(c, cand->url, &parts);
+    reasons[c->fi[F_TEXT]] = text_filter(c, cand->text, v, &st);
+    if (c->fi[F_LANG] >= 0)
+        reasons[c->fi[F_LANG]] = lang_filter(c, cand, v);
+    if (c->fi[F_UNSAFE] >= 0 && !st) {
+        v->unsafe = unsafe_filter(c, cand, v, &st);
+        if (c->r.unsafe == CS_UNSAFE_DROP)
+            reasons[c->fi[F_UNSAFE]] = v->unsafe;
+        else
+            tagged[c->fi[F_UNSAFE]] = v->unsafe;
+    }
+    if (c->fi[F_DEDUPE] >= 0 && !st)
+        reasons[c->fi[F_DEDUPE]] = dedupe_filter(c, cand->url, v, &st);
+    size_t keylen = 0;
+    if ((c->bloom || c->delta) && !st && cand->url.ptr) {
+        cs_buf_reset(&c->low);
+        if (!(st = cs_buf_reserve(&c->low, cand->url.len + 1)))
+            keylen = cs_filter_url_norm(cand->url.ptr, cand->url.len, c->low.data);
+    }
+    if (c->fi[F_BLOOM] >= 0 && !st && cand->url.ptr && cand->url.len &&
+        cs_bloom_query(c->bloom, c->low.data, keylen))
+        reasons[c->fi[F_BLOOM]] = "seen";
+    if (st) {
+        v->keep = false;
+        v->filter = "internal";
+        v->reason = "out_of_memory";
+        return st;
+    }
+    v->keep = true;
+    for (size_t i = 0; i < c->nf; i++)
+        if (reasons[i]) {
+            v->keep = false;
+            v->reason = reasons[i];
+            v->filter = c->stats ? NULL : NULL;
+            for (int f = 0; f < F__N; f++)
+                if (c->fi[f] == (int)i)
+                    v->filter = FNAMES[f];
+            break;
+        }
+    if (v->keep && c->delta && cand->url.ptr && cand->url.len)
+        cs_bloom_add(c->delta, c->low.data, keylen);
+    cs_slice dom = {c->domain, c->hostlen == (size_t)-1 ? 0 : c->domlen};
+    return cs_filter_stats_add(c->stats, dom, cand->url, reasons, tagged);
+}
+
+size_t cs_filter_url_norm(const char *url, size_t n, char *out)
+{
+    cs_url_parts p;
+    cs_url_split(url, n, &p);
+    if (p.has_fragment)
+        n = (size_t)(p.fragment.ptr - 1 - url);
+    size_t lower_end = 0;
+    if (p.has_authority)
+        lower_end = (size_t)(p.authority.ptr + p.authority.len - url);
+    else if (p.has_scheme)
+        lower_end = p.scheme.len;
+    for (size_t i = 0; i < n; i++) {
+        char ch = url[i];
+        out[i] = (i < lower_end && ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+    }
+    return n;
+}
+
+cs_status cs_filter_chain_finish(cs_filter_chain *c, char *err, size_t errlen)
+{
+    if (!c->delta)
+        return CS_OK;
+    return cs_bloom_save(c->delta, c->r.bloom_delta, err, errlen);
+}
+
+/* ---- line parser -------------------------------------------------------- */
+
+cs_status cs_filter_parse_line(const cs_filter_chain *c, const char *line, size_t len,
+                               cs_buf *scratch, cs_candidate *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    cs_buf_reset(scratch);
+    if (len >= UINT32_MAX) {
+        snprintf(err, errlen, "line longer than 4 GiB");
+        return CS_EFORMAT;
+    }
+    cs_jscan js;
+    cs__js_init(&js, line, len, 64);
+    cs_jspan spans[32];
+    uint32_t present = 0, escaped = 0, wrong = 0;
+    if (!cs__js_object_strings(&js, &c->jkeys, spans, &present, &escaped, &wrong) ||
+        !cs__js_finish(&js)) {
+        snprintf(err, errlen, "byte %zu: %s", js.err_off, js.err ? js.err : "malformed JSON");
+        return CS_EFORMAT;
+    }
+    if (wrong & (1u << K_URL)) {
+        snprintf(err, errlen, "\"url\" is not a string");
+        return CS_EFORMAT;
+    }
+    if (!(present & (1u << K_URL))) {
+        snprintf(err, errlen, "no \"url\" member");
+        return CS_EFORMAT;
+    }
+    /* room for every escaped string, so slices into scratch stay put */
+    size_t need = 0;
+    for (unsigned i = 0; i < c->njnames; i++)
+        if (escaped & (1u << i))
+            need += spans[i].len;
+    if (need && cs_buf_reserve(scratch, need + 1))
+        return CS_ENOMEM;
+    cs_slice vals[32] = {{0}};
+    for (unsigned i = 0; i < c->njnames; i++) {
+        vals[i] = (cs_slice){NULL, 0};
+        if (!(present & (1u << i)))
+            continue;
+        const char *raw = line + spans[i].off;
+        if (escaped & (1u << i)) {
+            char *d = scratch->data + scratch->len;
+            size_t m = cs__js_unescape(raw, spans[i].len, d);
+            scratch->len += m;
+            vals[i] = (cs_slice){d, m};
+        } else {
+            vals[i] = (cs_slice){raw, spans[i].len};
+        }
+    }
+    out->url = vals[K_URL];
+    out->title = vals[K_TITLE];
+    out->page = vals[K_PAGE];
+    out->lang = vals[K_LANG];
+    for (unsigned i = K__FIXED; i < c->njnames; i++)
+        if (vals[i].ptr) {
+            out->text = vals[i];
+            break;
+        }
+    return CS_OK;
+}

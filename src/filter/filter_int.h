@@ -1,0 +1,21 @@
+/* filter_int.h - private parts of the filter module shared by its files. */
+#ifndef CS_FILTER_INT_H
+#define CS_FILTER_INT_H
+
+#include "crawlset/filter.h"
+
+void cs__strlist_clear(cs_strlist *l);
+cs_status cs__strlist_push(cs_strlist *l, const char *s, size_t n);
+cs_status cs__strlist_copy(cs_strlist *dst, const cs_strlist *src);
+
+/* cld2 (lang.cc): detects the language of UTF-8 text s[0..n). hint (may be
+ * NULL/empty) is a content-language hint ("en", "fr-CA"). code gets the
+ * cld2 code ("un" when unknown); percent the share of the text in it. */
+void cs__cld2_detect(const char *s, size_t n, const char *hint, char *code, size_t codecap,
+                     int *percent, bool *reliable);
+
+
+/* Reads a list file (one item per line, '#' comments) into l. */
+cs_status cs__read_list_file(const char *path, cs_strlist *l, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,629 @@
+/* test_filter.c - the candidate filter chain, its rules, its stats and the
+ * `crawlset filter` command: hand-made cases (tests/filter/cases.jsonl, each
+ * row naming the verdict it expects) and WAT candidates checked against an
+ * independent computation (tests/filter/filter_ref.py). */
+#include <jansson.h>
+#include <unistd.h>
+
+#include "../test.h"
+
+static cs_filter_chain *chain_with(const char *const *kv)
+{
+    cs_filter_rules r;
+    ASSERT_OK(cs_filter_rules_init(&r));
+    char err[512];
+    for (; kv && kv[0]; kv += 2) {
+        cs_status st = cs_filter_rules_set(&r, kv[0], kv[1], err, sizeof err);
+        if (st)
+            FAIL("set %s=%s: %s", kv[0], kv[1], err);
+    }
+    cs_filter_chain *c;
+    cs_status st = cs_filter_chain_new(&c, &r, err, sizeof err);
+    cs_filter_rules_cleanup(&r);
+    if (st)
+        FAIL("chain: %s", err);
+    return c;
+}
+
+static cs_filter_verdict apply(cs_filter_chain *c, const char *url, const char *text)
+{
+    cs_candidate cand = {{url, url ? strlen(url) : 0}, {text, text ? strlen(text) : 0},
+                         {NULL, 0}, {NULL, 0}, {NULL, 0}};
+    cs_filter_verdict v;
+    ASSERT_OK(cs_filter_chain_apply(c, &cand, &v));
+    return v;
+}
+
+static void norm_is(const char *in, size_t inlen, const char *want, size_t want_chars)
+{
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    size_t chars;
+    ASSERT_OK(cs_filter_normalize_text(in, inlen, &b, &chars));
+    ASSERT_STR_EQ(b.data ? b.data : "", want);
+    ASSERT_UEQ(chars, want_chars);
+    cs_buf_cleanup(&b);
+}
+
+TEST(filter_normalize_text)
+{
+    norm_is("  a  b \t\r\n c  ", 15, "a b c", 5);
+    norm_is("ab\0c\x07" "d", 6, "abcd", 4);
+    norm_is("", 0, "", 0);
+    norm_is("   ", 3, "", 0);
+    /* NFKC: fullwidth letters, ligatures; NBSP and zero-width space are space */
+    norm_is("\xef\xbc\xa1\xef\xbc\xa2", 6, "AB", 2);
+    norm_is("\xef\xac\x81x", 4, "fix", 3);
+    norm_is("\xc2\xa0\xc2\xa0" "ab\xe2\x80\x8b" "cd", 11, "ab cd", 5);
+    /* NFC composition: e + combining acute -> é (one character) */
+    norm_is("e\xcc\x81t\xc3\xa9", 6, "\xc3\xa9t\xc3\xa9", 3);
+    /* invalid UTF-8 becomes U+FFFD; soft hyphen (format) is removed */
+    norm_is("a\xff" "b\xc2\xad" "c", 6, "a\xef\xbf\xbd" "bc", 4);
+}
+
+TEST(filter_rules_set_and_yaml)
+{
+    cs_filter_rules r;
+    ASSERT_OK(cs_filter_rules_init(&r));
+    char err[512];
+    ASSERT_UEQ(r.min_text, 5);
+    ASSERT_UEQ(r.exclude_ext.n, 3);
+    ASSERT_ST(cs_filter_rules_set(&r, "min-text", "x", err, sizeof err), CS_EINVAL);
+    ASSERT_CONTAINS(err, "min-text");
+    ASSERT_ST(cs_filter_rules_set(&r, "no-such-rule", "1", err, sizeof err), CS_ENOTFOUND);
+    ASSERT_ST(cs_filter_rules_set(&r, "dedupe", "maybe", err, sizeof err), CS_EINVAL);
+    ASSERT_ST(cs_filter_rules_set(&r, "unsafe", "loud", err, sizeof err), CS_EINVAL);
+    ASSERT_OK(cs_filter_rules_set(&r, "exclude-ext", "webp, bmp", err, sizeof err));
+    ASSERT_UEQ(r.exclude_ext.n, 5);
+    ASSERT_OK(cs_filter_rules_set(&r, "exclude-ext", "", err, sizeof err));
+    ASSERT_UEQ(r.exclude_ext.n, 0);
+    ASSERT_OK(cs_filter_rules_set(&r, "unsafe-regex", "a,b{1,2}", err, sizeof err));
+    ASSERT_UEQ(r.unsafe_regex.n, 1);
+    ASSERT_STR_EQ(r.unsafe_regex.v[0], "a,b{1,2}");
+    ASSERT_ST(cs_filter_rules_set(&r, "unsafe-words-file", "/nonexistent/x", err, sizeof err),
+              CS_EIO);
+
+    static const char yaml[] = "# comment\n"
+                               "min-text: 7\n"
+                               "lang: [en, de]\n"
+                               "exclude_ext:\n"
+                               "  - svg\n"
+                               "  - 'a,b'\n"
+                               "unsafe: tag\n"
+                               "dedupe: no\n"
+                               "unsafe-phrases-file: phrases.txt\n";
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s", cs_test_tmpdir());
+    snprintf(path, sizeof path, "%s/phrases.txt", dir);
+    cs_test_write_file(path, "# c\nhot stuff\n\n  cold stuff  \n", 29);
+    snprintf(path, sizeof path, "%s/rules.yaml", dir);
+    cs_test_write_file(path, yaml, sizeof yaml - 1);
+    ASSERT_OK(cs_filter_rules_load(&r, path, err, sizeof err));
+    ASSERT_UEQ(r.min_text, 7);
+    ASSERT_UEQ(r.langs.n, 2);
+    ASSERT_STR_EQ(r.langs.v[1], "de");
+    ASSERT_UEQ(r.exclude_ext.n, 2);
+    ASSERT_STR_EQ(r.exclude_ext.v[1], "a,b");
+    ASSERT(r.unsafe == CS_UNSAFE_TAG);
+    ASSERT(!r.dedupe);
+    ASSERT_UEQ(r.unsafe_phrases.n, 2);
+    ASSERT_STR_EQ(r.unsafe_phrases.v[1], "cold stuff");
+
+    /* errors name the line */
+    static const struct {
+        const char *yaml, *want;
+    } bad[] = {
+        {"min-text: 5\nbogus: 1\n", "rules:2: unknown rule key"},
+        {"min-text: [1, 2]\n", "rules:1: this key takes one value"},
+        {"min-text: {a: 1}\n", "rules:1: expected a value"},
+        {"- a\n- b\n", "rules:1: the rules must be a mapping"},
+        {"min-text: 5\n  x: : :\n", "rules:"},
+        {"lang: [[en]]\n", "rules:1: list items must be plain"},
+        {"a: &x 1\n", "rules:1: unknown rule key"},
+        {"min-text: 1\n---\nmin-text: 2\n", "only one YAML document"},
+        {"max-text: -3\n", "rules:1: max-text: '-3' is not a number"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        cs_status st = cs_filter_rules_load_mem(&r, bad[i].yaml, strlen(bad[i].yaml), "rules",
+                                                err, sizeof err);
+        if (st != CS_EFORMAT || !strstr(err, bad[i].want))
+            FAIL("case %zu: got %s '%s', want '%s'", i, cs_status_name(st), err, bad[i].want);
+    }
+    ASSERT_OK(cs_filter_rules_load_mem(&r, "", 0, "empty", err, sizeof err));
+    ASSERT_OK(cs_filter_rules_load_mem(&r, "# only a comment\n", 17, "c", err, sizeof err));
+    cs_filter_rules_cleanup(&r);
+
+    /* the shipped default rules file says what the defaults are */
+    cs_filter_rules d, f;
+    ASSERT_OK(cs_filter_rules_init(&d));
+    ASSERT_OK(cs_filter_rules_init(&f));
+    ASSERT_OK(cs_filter_rules_load(&f, cs_test_source("data/filter/rules.yaml"), err, sizeof err));
+    ASSERT_UEQ(f.min_text, d.min_text);
+    ASSERT_UEQ(f.max_text, d.max_text);
+    ASSERT_UEQ(f.max_url_length, d.max_url_length);
+    ASSERT_UEQ(f.max_host_length, d.max_host_length);
+    ASSERT_UEQ(f.exclude_ext.n, d.exclude_ext.n);
+    ASSERT_UEQ(f.text_fields.n, d.text_fields.n);
+    ASSERT(f.unsafe == d.unsafe && f.dedupe == d.dedupe && f.placeholder == d.placeholder);
+    /* and the placeholder file lists the built-in words */
+    cs_strlist words = {0};
+    ASSERT_OK(cs_filter_rules_set(&f, "placeholder-words", "", err, sizeof err));
+    ASSERT_OK(cs_filter_rules_set(&f, "placeholder-words-file",
+                                  cs_test_source("data/filter/placeholder-words.txt"), err,
+                                  sizeof err));
+    ASSERT_UEQ(f.placeholder_words.n, d.placeholder_words.n);
+    for (size_t i = 0; i < d.placeholder_words.n; i++)
+        ASSERT_STR_EQ(f.placeholder_words.v[i], d.placeholder_words.v[i]);
+    (void)words;
+    cs_filter_rules_cleanup(&d);
+    cs_filter_rules_cleanup(&f);
+}
+
+/* Every row of cases.jsonl names its verdict in "expect": "kept" or
+ * "FILTER/REASON" (the first filter that drops it). */
+TEST(filter_cases_file)
+{
+    static const char *const kv[] = {"block-domains", "blocked.example", NULL};
+    cs_filter_chain *c = chain_with(kv);
+    size_t len;
+    char *data = cs_test_read_file(cs_test_source("tests/filter/cases.jsonl"), &len);
+    cs_buf scratch;
+    cs_buf_init(&scratch, 0);
+    size_t rows = 0, kept = 0;
+    for (char *line = data, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+        *nl = '\0';
+        cs_candidate cand;
+        char err[256];
+        ASSERT_OK(cs_filter_parse_line(c, line, (size_t)(nl - line), &scratch, &cand, err,
+                                       sizeof err));
+        cs_filter_verdict v;
+        ASSERT_OK(cs_filter_chain_apply(c, &cand, &v));
+        char got[128];
+        if (v.keep)
+            snprintf(got, sizeof got, "kept");
+        else
+            snprintf(got, sizeof got, "%s/%s", v.filter, v.reason);
+        const char *e = strstr(line, "\"expect\": \"");
+        size_t skip = 11;
+        if (!e) {
+            e = strstr(line, "\"expect\":\"");
+            skip = 10;
+        }
+        ASSERT(e);
+        e += skip;
+        if (strncmp(e, got, strlen(got)) || e[strlen(got)] != '"')
+            FAIL("row %zu: got %s, line %s", rows + 1, got, line);
+        rows++;
+        kept += v.keep;
+    }
+    ASSERT(rows >= 40);
+    uint64_t items, k;
+    cs_filter_stats_totals(cs_filter_chain_stats(c), &items, &k);
+    ASSERT_UEQ(items, rows);
+    ASSERT_UEQ(k, kept);
+    cs_buf_cleanup(&scratch);
+    cs_free(data);
+    cs_filter_chain_free(c);
+}
+
+TEST(filter_url_limits_and_every_filter_runs)
+{
+    cs_filter_chain *c = chain_with(NULL);
+    char url[2200];
+    memcpy(url, "https://example.com/", 20);
+    memset(url + 20, 'a', sizeof url - 25);
+    memcpy(url + sizeof url - 5, ".jpg", 5);
+    cs_filter_verdict v = apply(c, url, "ab"); /* long URL and short text */
+    ASSERT(!v.keep);
+    ASSERT_STR_EQ(v.reason, "url_too_long");
+    url[2048] = '\0'; /* exactly 2048 bytes: fine */
+    v = apply(c, url, "A fine caption");
+    ASSERT(v.keep);
+    /* both the url and the text filter counted the first row */
+    cs_filter_stats *s = cs_filter_chain_stats(c);
+    uint64_t in, passed, failed;
+    ASSERT(cs_filter_stats_counts(s, 0, &in, &passed, &failed));
+    ASSERT_UEQ(in, 2);
+    ASSERT_UEQ(failed, 1);
+    ASSERT(cs_filter_stats_counts(s, 1, &in, &passed, &failed));
+    ASSERT_UEQ(failed, 1);
+    ASSERT_UEQ(cs_filter_stats_reason(s, 1, "too_short"), 1);
+    /* truncation at max-text counts characters, not bytes */
+    char text[3000];
+    for (size_t i = 0; i < 1200; i++)
+        memcpy(text + 2 * i, "\xc3\xa9", 2); /* é x 1200 */
+    text[2400] = '\0';
+    cs_filter_chain_free(c);
+    static const char *const kv[] = {"max-text", "1000", NULL};
+    c = chain_with(kv);
+    v = apply(c, "https://example.com/e.jpg", text);
+    ASSERT(v.keep);
+    ASSERT(v.truncated);
+    ASSERT_UEQ(v.text.len, 2000);
+    cs_filter_chain_free(c);
+    static const char *const kv2[] = {"max-text", "1000", "drop-long-text", "true", NULL};
+    c = chain_with(kv2);
+    v = apply(c, "https://example.com/e.jpg", text);
+    ASSERT(!v.keep);
+    ASSERT_STR_EQ(v.reason, "too_long");
+    cs_filter_chain_free(c);
+}
+
+TEST(filter_allow_list_and_domains)
+{
+    static const char *const kv[] = {"allow-domains", "example.com,.example.org", NULL};
+    cs_filter_chain *c = chain_with(kv);
+    ASSERT(apply(c, "https://cdn.example.com/a.jpg", "Caption one").keep);
+    ASSERT(apply(c, "https://example.org/a.jpg", "Caption two").keep);
+    cs_filter_verdict v = apply(c, "https://example.net/a.jpg", "Caption three");
+    ASSERT_STR_EQ(v.reason, "not_allowed_domain");
+    v = apply(c, "https://notexample.com/a.jpg", "Caption four");
+    ASSERT_STR_EQ(v.reason, "not_allowed_domain");
+    /* per-domain stats use the registered domain (libpsl) */
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    ASSERT_OK(cs_filter_stats_json(cs_filter_chain_stats(c), true, &b));
+    json_error_t je;
+    json_t *j = json_loads(b.data, 0, &je);
+    ASSERT(j);
+    json_t *d = json_object_get(json_object_get(j, "domains"), "example.com");
+    ASSERT(d);
+    ASSERT_EQ(json_integer_value(json_object_get(d, "items")), 1);
+    d = json_object_get(json_object_get(j, "domains"), "notexample.com");
+    ASSERT_EQ(json_integer_value(json_object_get(json_object_get(d, "url"), "failed")), 1);
+    json_decref(j);
+    cs_buf_cleanup(&b);
+    cs_filter_chain_free(c);
+    /* a co.uk host: the registered domain has three labels */
+    c = chain_with(NULL);
+    apply(c, "https://img.shop.example.co.uk/a.jpg", "Caption five");
+    cs_buf_init(&b, 0);
+    ASSERT_OK(cs_filter_stats_json(cs_filter_chain_stats(c), true, &b));
+    ASSERT_CONTAINS(b.data, "\"example.co.uk\":{\"items\":1");
+    cs_buf_cleanup(&b);
+    cs_filter_chain_free(c);
+}
+
+TEST(filter_language)
+{
+    static const char *const kv[] = {"lang", "en", NULL};
+    cs_filter_chain *c = chain_with(kv);
+    cs_filter_verdict v =
+        apply(c, "https://example.com/1.jpg", "A red bicycle leaning against the old stone wall");
+    ASSERT(v.keep);
+    ASSERT_STR_EQ(v.lang, "en");
+    ASSERT(v.lang_class == CS_LANG_EN);
+    v = apply(c, "https://example.com/2.jpg",
+              "Ein rotes Fahrrad lehnt an der alten Steinmauer im Garten");
+    ASSERT(!v.keep);
+    ASSERT_STR_EQ(v.reason, "lang_not_kept");
+    ASSERT_STR_EQ(v.lang, "de");
+    ASSERT(v.lang_class == CS_LANG_MULTI);
+    v = apply(c, "https://example.com/3.jpg", "**** ++++ ####");
+    ASSERT_STR_EQ(v.reason, "lang_unknown");
+    ASSERT(v.lang_class == CS_LANG_NOLANG);
+    cs_filter_chain_free(c);
+    /* "un" keeps unknown; a region code in the keep list matches */
+    static const char *const kv2[] = {"lang", "un,fr", NULL};
+    c = chain_with(kv2);
+    ASSERT(apply(c, "https://example.com/4.jpg", "**** ++++ ####").keep);
+    ASSERT(apply(c, "https://example.com/5.jpg",
+                 "Une tarte aux pommes dorée, sortie du four ce matin").keep);
+    cs_filter_chain_free(c);
+}
+
+TEST(filter_unsafe_lists)
+{
+    static const char *const kv[] = {"unsafe", "drop", "unsafe-words", "porn,xxx",
+                                     "unsafe-phrases", "Hot Stuff", "unsafe-regex",
+                                     "\\bs[e3]x\\s*cam\\b", NULL};
+    cs_filter_chain *c = chain_with(kv);
+    cs_filter_verdict v = apply(c, "https://e.com/1.jpg", "Free PORN pictures");
+    ASSERT_STR_EQ(v.reason, "unsafe_word");
+    /* words are whole tokens: not inside other words */
+    ASSERT(apply(c, "https://e.com/2.jpg", "A pornographer's biography").keep);
+    ASSERT(apply(c, "https://e.com/3.jpg", "Team xxxl jerseys").keep);
+    v = apply(c, "https://e.com/4.jpg", "Totally HOT  STUFFed peppers"); /* substring */
+    ASSERT_STR_EQ(v.reason, "unsafe_phrase");
+    v = apply(c, "https://e.com/5.jpg", "best s3x cam today");
+    ASSERT_STR_EQ(v.reason, "unsafe_regex");
+    /* case folding beyond ASCII: the word list in another script */
+    cs_filter_chain_free(c);
+    static const char *const kv2[] = {"unsafe", "tag", "unsafe-words", "ÉROTIQUE", NULL};
+    c = chain_with(kv2);
+    v = apply(c, "https://e.com/6.jpg", "Une photo érotique ancienne");
+    ASSERT(v.keep); /* tag mode keeps */
+    ASSERT_STR_EQ(v.unsafe, "unsafe_word");
+    /* the title is checked too */
+    cs_candidate cand = {CS_SLICE_LIT("https://e.com/7.jpg"), CS_SLICE_LIT("A quiet lake"),
+                         CS_SLICE_LIT("Érotique"), {NULL, 0}, {NULL, 0}};
+    ASSERT_OK(cs_filter_chain_apply(c, &cand, &v));
+    ASSERT_STR_EQ(v.unsafe, "unsafe_word");
+    ASSERT_UEQ(cs_filter_stats_reason(cs_filter_chain_stats(c), 2, "unsafe_word"), 2);
+    cs_filter_chain_free(c);
+    /* a bad regex is refused with its offset */
+    cs_filter_rules r;
+    ASSERT_OK(cs_filter_rules_init(&r));
+    char err[256];
+    ASSERT_OK(cs_filter_rules_set(&r, "unsafe", "drop", err, sizeof err));
+    ASSERT_OK(cs_filter_rules_set(&r, "unsafe-regex", "(unclosed", err, sizeof err));
+    ASSERT_ST(cs_filter_chain_new(&c, &r, err, sizeof err), CS_EINVAL);
+    ASSERT_CONTAINS(err, "unsafe-regex 1");
+    cs_filter_rules_cleanup(&r);
+    /* the shipped lists compile and match */
+    ASSERT_OK(cs_filter_rules_init(&r));
+    ASSERT_OK(cs_filter_rules_set(&r, "unsafe", "drop", err, sizeof err));
+    ASSERT_OK(cs_filter_rules_set(&r, "unsafe-words-file",
+                                  cs_test_source("data/filter/unsafe-words.txt"), err, sizeof err));
+    ASSERT_OK(cs_filter_rules_set(&r, "unsafe-phrases-file",
+                                  cs_test_source("data/filter/unsafe-phrases.txt"), err,
+                                  sizeof err));
+    ASSERT_OK(cs_filter_rules_set(&r, "unsafe-regex-file",
+                                  cs_test_source("data/filter/unsafe-regex.txt"), err, sizeof err));
+    ASSERT_OK(cs_filter_chain_new(&c, &r, err, sizeof err));
+    cs_filter_rules_cleanup(&r);
+    ASSERT(!apply(c, "https://e.com/8.jpg", "nude beach photos").keep);
+    ASSERT(!apply(c, "https://e.com/9.jpg", "best p0rn site").keep);
+    ASSERT(apply(c, "https://e.com/10.jpg", "Essex countryside in spring").keep);
+    cs_filter_chain_free(c);
+}
+
+TEST(filter_parse_line)
+{
+    cs_filter_chain *c = chain_with(NULL);
+    cs_buf s;
+    cs_buf_init(&s, 0);
+    cs_candidate cand;
+    char err[256];
+    static const char l1[] = "{\"page\":\"https://p/\",\"url\":\"https://a\\/b.jpg\","
+                             "\"alt\":\"caf\\u00e9 \\\"x\\\"\",\"n\":[1,{\"a\":2}],\"text\":\"t\"}";
+    ASSERT_OK(cs_filter_parse_line(c, l1, sizeof l1 - 1, &s, &cand, err, sizeof err));
+    ASSERT_MEM_EQ(cand.url.ptr, cand.url.len, "https://a/b.jpg", 15);
+    ASSERT_MEM_EQ(cand.text.ptr, cand.text.len, "caf\xc3\xa9 \"x\"", 9);
+    ASSERT_MEM_EQ(cand.page.ptr, cand.page.len, "https://p/", 10);
+    static const struct {
+        const char *line, *want;
+    } bad[] = {
+        {"[1]", "expected an object"},
+        {"{\"alt\":\"x\"}", "no \"url\""},
+        {"{\"url\":5}", "\"url\" is not a string"},
+        {"{\"url\":\"x\"} junk", "byte"},
+        {"{\"url\":\"x", "byte"},
+        {"", "byte"},
+        {"{\"url\":\"a\\q\"}", "byte"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        cs_status st = cs_filter_parse_line(c, bad[i].line, strlen(bad[i].line), &s, &cand, err,
+                                            sizeof err);
+        if (st != CS_EFORMAT || !strstr(err, bad[i].want))
+            FAIL("case %zu: got %s '%s'", i, cs_status_name(st), err);
+    }
+    cs_buf_cleanup(&s);
+    cs_filter_chain_free(c);
+}
+
+TEST(filter_stats_merge_and_json)
+{
+    static const char *const names[] = {"a", "b"};
+    cs_filter_stats *x, *y;
+    ASSERT_OK(cs_filter_stats_new(&x, names, 2, 2, 10));
+    ASSERT_OK(cs_filter_stats_new(&y, names, 2, 2, 10));
+    const char *r1[] = {NULL, "r"}, *r2[] = {"q", "r"}, *r3[] = {NULL, NULL};
+    ASSERT_OK(cs_filter_stats_add(x, CS_SLICE_LIT("d.com"), CS_SLICE_LIT("u1"), r1, NULL));
+    ASSERT_OK(cs_filter_stats_add(x, CS_SLICE_LIT("e.com"), CS_SLICE_LIT("u2"), r2, NULL));
+    ASSERT_OK(cs_filter_stats_add(y, CS_SLICE_LIT("d.com"), CS_SLICE_LIT("u3"), r2, NULL));
+    ASSERT_OK(cs_filter_stats_add(y, CS_SLICE_LIT("d.com"), CS_SLICE_LIT("u4"), r3, NULL));
+    ASSERT_OK(cs_filter_stats_merge(x, y));
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    ASSERT_OK(cs_filter_stats_json(x, true, &b));
+    ASSERT_STR_EQ(b.data,
+                  "{\"items\":4,\"kept\":1,\"dropped\":3,\"filters\":["
+                  "{\"name\":\"a\",\"in\":4,\"out\":2,\"failed\":2,\"reasons\":{\"q\":2},"
+                  "\"failed_urls\":[\"u2\",\"u3\"],\"failed_urls_more\":0},"
+                  "{\"name\":\"b\",\"in\":4,\"out\":1,\"failed\":3,\"reasons\":{\"r\":3},"
+                  "\"failed_urls\":[\"u1\",\"u2\"],\"failed_urls_more\":1}],"
+                  "\"domains\":{\"d.com\":{\"items\":3,\"kept\":1,"
+                  "\"a\":{\"passed\":2,\"failed\":1},\"b\":{\"passed\":1,\"failed\":2}},"
+                  "\"e.com\":{\"items\":1,\"kept\":0,"
+                  "\"a\":{\"passed\":0,\"failed\":1},\"b\":{\"passed\":0,\"failed\":1}}}}");
+    cs_buf_cleanup(&b);
+    static const char *const other[] = {"a", "c"};
+    cs_filter_stats *z;
+    ASSERT_OK(cs_filter_stats_new(&z, other, 2, 0, 0));
+    ASSERT_ST(cs_filter_stats_merge(x, z), CS_EINVAL);
+    cs_filter_stats_free(x);
+    cs_filter_stats_free(y);
+    cs_filter_stats_free(z);
+    /* past max_domains, domains count under (other) */
+    ASSERT_OK(cs_filter_stats_new(&x, names, 2, 0, 1));
+    ASSERT_OK(cs_filter_stats_add(x, CS_SLICE_LIT("d.com"), CS_SLICE_LIT("u"), r3, NULL));
+    ASSERT_OK(cs_filter_stats_add(x, CS_SLICE_LIT("e.com"), CS_SLICE_LIT("u"), r3, NULL));
+    cs_buf_init(&b, 0);
+    ASSERT_OK(cs_filter_stats_json(x, true, &b));
+    ASSERT_CONTAINS(b.data, "\"(other)\":{\"items\":1");
+    cs_buf_cleanup(&b);
+    cs_filter_stats_free(x);
+}
+
+/* ---- the command, on WAT candidates, against filter_ref.py -------------- */
+
+static bool have_python(void)
+{
+    return system("python3 -c 'import unicodedata, json' >/dev/null 2>&1") == 0;
+}
+
+/* Compares crawlset's stats (filters url, text, dedupe) with the reference's. */
+static void compare_stats(const char *ours_path, const char *ref_path)
+{
+    json_error_t je;
+    json_t *a = json_load_file(ours_path, 0, &je);
+    if (!a)
+        FAIL("%s: %s", ours_path, je.text);
+    json_t *b = json_load_file(ref_path, 0, &je);
+    if (!b)
+        FAIL("%s: %s", ref_path, je.text);
+    ASSERT_EQ(json_integer_value(json_object_get(a, "items")),
+              json_integer_value(json_object_get(b, "items")));
+    ASSERT_EQ(json_integer_value(json_object_get(a, "kept")),
+              json_integer_value(json_object_get(b, "kept")));
+    json_t *fs = json_object_get(a, "filters");
+    ASSERT_EQ(json_array_size(fs), 3);
+    for (size_t i = 0; i < json_array_size(fs); i++) {
+        json_t *f = json_array_get(fs, i);
+        const char *name = json_string_value(json_object_get(f, "name"));
+        json_t *g = json_object_get(json_object_get(b, "filters"), name);
+        if (!g)
+            FAIL("filter %s missing from the reference", name);
+        ASSERT_EQ(json_integer_value(json_object_get(f, "in")),
+                  json_integer_value(json_object_get(g, "in")));
+        if (json_integer_value(json_object_get(f, "out")) !=
+            json_integer_value(json_object_get(g, "out")))
+            FAIL("filter %s: out %lld, reference %lld", name,
+                 (long long)json_integer_value(json_object_get(f, "out")),
+                 (long long)json_integer_value(json_object_get(g, "out")));
+        if (!json_equal(json_object_get(f, "reasons"), json_object_get(g, "reasons"))) {
+            char *x = json_dumps(json_object_get(f, "reasons"), JSON_SORT_KEYS);
+            char *y = json_dumps(json_object_get(g, "reasons"), JSON_SORT_KEYS);
+            FAIL("filter %s reasons: ours %s, reference %s", name, x, y);
+        }
+    }
+    json_decref(a);
+    json_decref(b);
+}
+
+TEST_T(filter_cli_wat_candidates_vs_reference, 120)
+{
+    if (!have_python()) {
+        printf("SKIP: python3 is not installed (scripts/bootstrap installs it)\n");
+        return;
+    }
+    const char *t = cs_test_tmpdir();
+    char cmd[4096];
+    /* candidates: the real Common Crawl WAT of the corpus (whirlwind: no
+     * HTML links), the hand-written sample WAT, a synthetic one, and the
+     * hand-made cases */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && python3 scripts/make-sample-wat -o '%s/s.wat' >/dev/null && "
+             "python3 scripts/make-sample-wat --synthetic 120 --seed 5 -o '%s/y.wat' >/dev/null",
+             CS_SOURCE_DIR, t, t);
+    ASSERT_EQ(system(cmd), 0);
+    char args[4096];
+    /* (cs_test_crawlset's own redirection of stdout would win over one here) */
+    snprintf(cmd, sizeof cmd, "'%s/crawlset' wat links '%s' '%s/s.wat' '%s/y.wat' >'%s/c.jsonl'",
+             CS_BUILD_DIR, cs_test_corpus("warc/whirlwind/whirlwind.warc.wat.gz"), t, t, t);
+    ASSERT_EQ(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "cat '%s/tests/filter/cases.jsonl' >> '%s/c.jsonl'", CS_SOURCE_DIR,
+             t);
+    ASSERT_EQ(system(cmd), 0);
+
+    snprintf(args, sizeof args,
+             "filter --block-domains blocked.example --stats '%s/st.json' <'%s/c.jsonl'", t, t);
+    char *err = NULL, *kept = NULL;
+    int rc = cs_test_crawlset(args, &kept, &err);
+    if (rc)
+        FAIL("rc %d: %s", rc, err);
+    cs_free(err);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && python3 tests/filter/filter_ref.py data/filter/placeholder-words.txt "
+             "--block blocked.example <'%s/c.jsonl' >'%s/ref.json'",
+             CS_SOURCE_DIR, t, t);
+    ASSERT_EQ(system(cmd), 0);
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/st.json", t);
+    snprintf(b, sizeof b, "%s/ref.json", t);
+    compare_stats(a, b);
+
+    /* kept rows are byte-identical input lines, in input order */
+    size_t ilen;
+    snprintf(a, sizeof a, "%s/c.jsonl", t);
+    char *in = cs_test_read_file(a, &ilen);
+    size_t nk = 0;
+    char *p = in;
+    for (char *k = kept, *nl; (nl = strchr(k, '\n')); k = nl + 1, nk++) {
+        size_t n = (size_t)(nl - k + 1);
+        char *at = memmem(p, ilen - (size_t)(p - in), k, n);
+        if (!at || (at != in && at[-1] != '\n'))
+            FAIL("kept row %zu is not an input line (in order)", nk + 1);
+        p = at + n;
+    }
+    ASSERT(nk > 300);
+    cs_free(in);
+    cs_free(kept);
+
+    /* a rules file gives the same result as the flags */
+    snprintf(a, sizeof a, "%s/r.yaml", t);
+    cs_test_write_file(a, "block-domains:\n  - blocked.example\n", 35);
+    snprintf(args, sizeof args,
+             "filter --rules '%s/r.yaml' --stats '%s/st2.json' <'%s/c.jsonl' >/dev/null", t, t,
+             t);
+    ASSERT_EQ(cs_test_crawlset(args, NULL, NULL), 0);
+    snprintf(a, sizeof a, "%s/st2.json", t);
+    snprintf(b, sizeof b, "%s/ref.json", t);
+    compare_stats(a, b);
+}
+
+TEST_T(filter_cli_options, 60)
+{
+    const char *t = cs_test_tmpdir();
+    char args[2048], path[600];
+    snprintf(path, sizeof path, "%s/in.jsonl", t);
+    static const char in[] =
+        "{\"url\":\"https://e.com/1.jpg\",\"alt\":\"A dog running on a beach\"}\n"
+        "not json\n"
+        "\n"
+        "{\"url\":\"https://e.com/2.jpg\",\"alt\":\"nude beach\"}\n"
+        "{\"url\":\"https://e.com/3.jpg\",\"alt\":\"Ein Hund läuft am Strand entlang\"}\n"
+        "{\"url\":\"https://e.com/4.svg\",\"alt\":\"A vector drawing of a dog\"}";
+    cs_test_write_file(path, in, sizeof in - 1);
+    char *out = NULL, *err = NULL;
+    /* malformed rows: reported with their line, dropped, exit 1 */
+    snprintf(args, sizeof args, "filter '%s' --tag-unsafe --stats '%s/s.json' --rejects '%s/r.jsonl'",
+             path, t, t);
+    ASSERT_EQ(cs_test_crawlset(args, &out, &err), 1);
+    ASSERT_CONTAINS(err, ":2: ");
+    ASSERT_CONTAINS(out, "{\"url\":\"https://e.com/2.jpg\",\"alt\":\"nude beach\",\"unsafe\":\"unsafe_word\"}\n");
+    ASSERT(!strstr(out, "4.svg"));
+    cs_free(out);
+    cs_free(err);
+    snprintf(path, sizeof path, "%s/r.jsonl", t);
+    char *rej = cs_test_read_file(path, NULL);
+    ASSERT_CONTAINS(rej, "{\"filter\":\"url\",\"reason\":\"extension\",\"row\":{\"url\":\"https://e.com/4.svg\"");
+    cs_free(rej);
+    snprintf(path, sizeof path, "%s/s.json", t);
+    char *st = cs_test_read_file(path, NULL);
+    ASSERT_CONTAINS(st, "\"malformed\":1,\"items\":4,\"kept\":3");
+    ASSERT_CONTAINS(st, "\"tagged\":{\"unsafe_word\":1}");
+    cs_free(st);
+    /* language split */
+    snprintf(args, sizeof args, "filter '%s/in.jsonl' --split-lang '%s/L' >/dev/null", t, t);
+    ASSERT_EQ(cs_test_crawlset(args, NULL, NULL), 1);
+    snprintf(path, sizeof path, "%s/L-multi.jsonl", t);
+    char *multi = cs_test_read_file(path, NULL);
+    ASSERT_CONTAINS(multi, "3.jpg");
+    ASSERT(!strstr(multi, "1.jpg"));
+    cs_free(multi);
+    snprintf(path, sizeof path, "%s/L-en.jsonl", t);
+    char *en = cs_test_read_file(path, NULL);
+    ASSERT_CONTAINS(en, "1.jpg");
+    cs_free(en);
+    /* usage errors */
+    ASSERT_EQ(cs_test_crawlset("filter --bogus", NULL, NULL), 2);
+    ASSERT_EQ(cs_test_crawlset("filter --min-text", NULL, NULL), 2);
+    ASSERT_EQ(cs_test_crawlset("filter --min-text abc", NULL, NULL), 2);
+    ASSERT_EQ(cs_test_crawlset("filter --no-min-text", NULL, NULL), 2);
+    ASSERT_EQ(cs_test_crawlset("filter --rules /nonexistent.yaml", NULL, NULL), 2);
+    ASSERT_EQ(cs_test_crawlset("filter --unsafe-regex '(' --drop-unsafe", NULL, NULL), 2);
+    ASSERT_EQ(cs_test_crawlset("filter --help", &out, NULL), 0);
+    ASSERT_CONTAINS(out, "--min-text");
+    ASSERT_CONTAINS(out, "--block-domains-file");
+    cs_free(out);
+    /* --no-dedupe and --min-text=0 keep everything parseable */
+    snprintf(args, sizeof args,
+             "filter --no-dedupe --min-text=0 --exclude-ext '' --no-placeholder < '%s/in.jsonl'", t);
+    ASSERT_EQ(cs_test_crawlset(args, &out, NULL), 1);
+    ASSERT_CONTAINS(out, "4.svg");
+    cs_free(out);
+}
