@@ -271,6 +271,15 @@ static cs_status ensure_curl(cs_client *c)
 
 typedef enum { M_GET, M_POST, M_PUT } method;
 
+/* Aborts a transfer when the cancel flag is raised (a multi-GB shard
+ * download must not outlive a SIGTERM). */
+static int on_xfer(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                   curl_off_t ulnow)
+{
+    const cs_client *c = ud;
+    return canceled(c) ? 1 : 0;
+}
+
 /* One transfer on the client's handle. */
 static CURLcode perform(cs_client *c, method m, const char *url, const char *body, FILE *upload,
                         curl_off_t upload_len, sink *s, long timeout_ms, long *code,
@@ -292,6 +301,11 @@ static CURLcode perform(cs_client *c, method m, const char *url, const char *bod
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max);
+    if (c->o.cancel) {
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_xfer);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
     if (m == M_POST) {
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
@@ -340,6 +354,10 @@ static cs_status call(cs_client *c, const char *what, method m, const char *url,
         if (rc == CURLE_OUT_OF_MEMORY) {
             seterr(c, "%s: out of memory", what);
             return CS_ENOMEM;
+        }
+        if (rc == CURLE_ABORTED_BY_CALLBACK) {
+            seterr(c, "%s: canceled", what);
+            return CS_ECANCELED;
         }
         if (rc != CURLE_OK) {
             seterr(c, "%s: %s", what, cerr[0] ? cerr : curl_easy_strerror(rc));
@@ -712,6 +730,9 @@ static cs_status download(cs_client *c, const char *url, const char *path)
         if (s.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
             seterr(c, "%s: larger than %llu bytes", url, (unsigned long long)c->o.max_download);
             st = CS_ETOOBIG;
+        } else if (rc == CURLE_ABORTED_BY_CALLBACK) {
+            seterr(c, "%s: canceled", url);
+            st = CS_ECANCELED;
         } else if (s.io_error || bad_close) {
             seterr(c, "%s: cannot write: %s", part, strerror(errno));
             st = CS_EIO;
@@ -1013,6 +1034,11 @@ cs_status cs_client_put_file(cs_client *c, const char *local, const char *url)
                               c->o.download_timeout_ms, &code, cerr);
         fclose(f);
         bool retry = false;
+        if (rc == CURLE_ABORTED_BY_CALLBACK) {
+            seterr(c, "PUT %s: canceled", url);
+            st = CS_ECANCELED;
+            break;
+        }
         if (rc != CURLE_OK && !s.too_big) {
             seterr(c, "PUT %s: %s", url, cerr[0] ? cerr : curl_easy_strerror(rc));
             st = CS_ENET;

@@ -912,3 +912,47 @@ TEST(client_out_of_memory)
     }
     ASSERT(finished);
 }
+
+static volatile int g_cancel_flag;
+
+static void *raise_cancel(void *arg)
+{
+    usleep(300000);
+    g_cancel_flag = 1;
+    return NULL;
+}
+
+/* a slow shard download stops soon after the cancel flag goes up */
+TEST_T(client_download_cancel, 30)
+{
+    cs_origin *org;
+    ASSERT_OK(cs_origin_start(&org));
+    static char body[20000];
+    memset(body, 'w', sizeof body);
+    cs_origin_route r = {.body = body, .body_len = sizeof body, .drip_bytes = 100,
+                         .drip_ms = 100}; /* 20 s in all */
+    ASSERT_OK(cs_origin_route_add(org, "/big.wat.gz", &r));
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"url\":\"%s\",\"type\":\"CPU\",\"token\":\"t\",\"job\":{\"url\":\"%s/big.wat.gz\","
+             "\"start_id\":0,\"end_id\":1,\"shard\":0}}",
+             cs_origin_url(org), cs_origin_url(org));
+    cs_client_opts o = fast_opts();
+    g_cancel_flag = 0;
+    o.cancel = &g_cancel_flag;
+    cs_client *c;
+    ASSERT_OK(cs_client_load(&c, json, strlen(json), &o));
+    ASSERT_OK(cs_origin_route_simple(org, "/api/updateProgress", 200, ""));
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, raise_cancel, NULL), 0);
+    double t0 = cs_now();
+    char *path;
+    ASSERT_ST(cs_client_download_shard(c, cs_test_tmpdir(), &path), CS_ECANCELED);
+    ASSERT(cs_now() - t0 < 5.0);
+    pthread_join(th, NULL);
+    char part[700];
+    snprintf(part, sizeof part, "%s/big.wat.gz.part", cs_test_tmpdir());
+    ASSERT(access(part, F_OK) != 0);
+    cs_client_free(c);
+    cs_origin_stop(org);
+}
