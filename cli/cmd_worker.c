@@ -53,8 +53,10 @@ static void usage(FILE *f)
             "  --tracker URL              the tracker (required)\n"
             "  --type T                   cpu, gpu or hybrid (required)\n"
             "  --nickname N               name on the leaderboard (default anonymous)\n"
-            "  --out DIR|URL              where job outputs go (default worker-out); a URL\n"
-            "                             is an HTTP PUT store (as `pairs --out`)\n"
+            "  --out DIR|URL              where job outputs go (default worker-out, or for a\n"
+            "                             CPU worker the tracker's upload address when it is\n"
+            "                             an http(s) URL); a URL is an HTTP PUT store (as\n"
+            "                             `pairs --out`)\n"
             "  --public-url URL           CPU with a directory --out: the URL under which\n"
             "                             other machines see DIR (default: its local path)\n"
             "  --work DIR                 scratch for downloaded inputs (default OUT/_work,\n"
@@ -115,6 +117,8 @@ static const struct option LONGOPTS[] = {
 typedef struct worker {
     const char *tracker, *nickname, *out, *public_url, *state;
     char work[2048];
+    char out_buf[2048];  /* --out taken from the tracker's upload address */
+    bool out_given;
     cs_client_type type;
     bool type_set, once, out_is_url;
     long max_jobs;
@@ -158,7 +162,10 @@ static int parse(worker *w, int argc, char **argv)
             w->type_set = true;
             break;
         case O_NICK: w->nickname = a; break;
-        case O_OUT: w->out = a; break;
+        case O_OUT:
+            w->out = a;
+            w->out_given = true;
+            break;
         case O_PUBLIC: w->public_url = a; break;
         case O_WORK: snprintf(w->work, sizeof w->work, "%s", a); break;
         case O_STATE: w->state = a; break;
@@ -694,6 +701,38 @@ stopped:
 
 /* ---- the loop ----------------------------------------------------------------------- */
 
+/* Where outputs and scratch go. A CPU worker without --out sends its
+ * output to the tracker's upload address when that is an http(s) store. */
+static int setup_out(worker *w)
+{
+    const char *up = cs_client_upload_address(w->c);
+    if (!w->out_given && w->type == CS_CLIENT_CPU &&
+        (!strncmp(up, "http://", 7) || !strncmp(up, "https://", 8)) &&
+        strlen(up) < sizeof w->out_buf) {
+        size_t n = strlen(up);
+        while (n && up[n - 1] == '/')
+            n--;
+        snprintf(w->out_buf, sizeof w->out_buf, "%.*s", (int)n, up);
+        w->out = w->out_buf;
+        fprintf(stderr, "crawlset: worker: output to the tracker's upload address %s\n", w->out);
+    }
+    w->out_is_url = !strncmp(w->out, "http://", 7) || !strncmp(w->out, "https://", 8);
+    if (!w->work[0]) {
+        if (w->out_is_url) {
+            const char *tmp = getenv("TMPDIR");
+            snprintf(w->work, sizeof w->work, "%s/crawlset-worker-%ld", tmp ? tmp : "/tmp",
+                     (long)getpid());
+        } else {
+            snprintf(w->work, sizeof w->work, "%s/_work", w->out);
+        }
+    }
+    if (mkdirs(w->work)) {
+        cli_err("worker: %s: %s", w->work, strerror(errno));
+        return CLI_EXIT_FATAL;
+    }
+    return CLI_EXIT_OK;
+}
+
 static cs_status connect_worker(worker *w)
 {
     cs_client_free(w->c);
@@ -744,20 +783,6 @@ int cmd_worker(int argc, char **argv)
     if (rc >= 0)
         return rc;
     w.co.cancel = &g_stop_int;
-    w.out_is_url = !strncmp(w.out, "http://", 7) || !strncmp(w.out, "https://", 8);
-    if (!w.work[0]) {
-        if (w.out_is_url) {
-            const char *tmp = getenv("TMPDIR");
-            snprintf(w.work, sizeof w.work, "%s/crawlset-worker-%ld", tmp ? tmp : "/tmp",
-                     (long)getpid());
-        } else {
-            snprintf(w.work, sizeof w.work, "%s/_work", w.out);
-        }
-    }
-    if (mkdirs(w.work)) {
-        cli_err("worker: %s: %s", w.work, strerror(errno));
-        return CLI_EXIT_FATAL;
-    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -802,10 +827,10 @@ int cmd_worker(int argc, char **argv)
         return CLI_EXIT_FATAL;
     }
 
-    rc = CLI_EXIT_OK;
+    rc = setup_out(&w);
     double idle_since = cs_now(), wait = w.idle_wait;
     unsigned seed = (unsigned)getpid();
-    while (!g_stop) {
+    while (!g_stop && rc == CLI_EXIT_OK) {
         if (!cs_client_job_get(w.c)) {
             cs_status st = cs_client_new_job(w.c);
             if (st == CS_ENOJOB) {

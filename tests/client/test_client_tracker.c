@@ -25,12 +25,12 @@ typedef struct srv {
     char url[64];
 } srv;
 
-static srv srv_start(const char *db, double idle)
+static srv srv_start_up(const char *db, double idle, const char *upload)
 {
     cs_tracker_options o = {0};
     o.db = db;
     o.idle_timeout = idle;
-    o.upload_address = "http://store.example/up";
+    o.upload_address = upload;
     o.invalid_threshold = 2;
     char err[256] = "";
     srv s = {0};
@@ -43,6 +43,11 @@ static srv srv_start(const char *db, double idle)
         FAIL("cs_tracker_listen: %s", err);
     snprintf(s.url, sizeof s.url, "http://127.0.0.1:%u", (unsigned)port);
     return s;
+}
+
+static srv srv_start(const char *db, double idle)
+{
+    return srv_start_up(db, idle, "http://store.example/up");
 }
 
 static void srv_add(const char *db, const char *input)
@@ -749,16 +754,19 @@ TEST_T(worker_cpu_to_put_store_to_gpu_sqlite, 120)
     }
     snprintf(store, sizeof store, "http://127.0.0.1:%d/shards", port);
     srv_add(db, cs_test_source("data/sample/demo.wat.gz"));
-    srv s = srv_start(db, 60);
+    /* the tracker names the store as its upload address: a CPU worker
+       without --out sends its output there */
+    srv s = srv_start_up(db, 60, store);
     cs_origin *org = serve_images(0);
     snprintf(connect, sizeof connect, "images.crawlset.test:80:127.0.0.1:%u",
              (unsigned)cs_origin_port(org));
-    const char *cpu[] = {"--tracker", s.url, "--type", "cpu", "--nickname", "up", "--out", store,
-                         "--max-jobs", "1", "--connect-to", connect, "--threads", "2", NULL};
+    const char *cpu[] = {"--tracker", s.url, "--type", "cpu", "--nickname", "up", "--max-jobs",
+                         "1", "--connect-to", connect, "--threads", "2", NULL};
     int rc = wait_exit(spawn_worker(log, cpu), 60, log);
     char *l = read_log(log);
     if (rc != 0)
         FAIL("cpu worker exit %d:\n%s", rc, l);
+    ASSERT_CONTAINS(l, "output to the tracker's upload address http://127.0.0.1:");
     ASSERT_CONTAINS(l, "output at http://127.0.0.1:");
     cs_free(l);
     /* the store has the shard and its manifest */
