@@ -843,3 +843,25 @@ TEST_T(worker_waits_for_a_job_sqlite, 60)
     const char *js = status_json(db);
     ASSERT_CONTAINS(js, "\"nickname\":\"patient\",\"jobs\":1,\"pairs\":2");
 }
+
+/* SIGTERM while waiting for a job: the worker leaves at once, with bye */
+TEST_T(worker_sigterm_while_idle_sqlite, 30)
+{
+    char db[600], out[600], log[600];
+    snprintf(db, sizeof db, "%s/t.db", cs_test_tmpdir());
+    snprintf(out, sizeof out, "%s/out", cs_test_tmpdir());
+    snprintf(log, sizeof log, "%s/w.log", cs_test_tmpdir());
+    srv s = srv_start(db, 3600);
+    const char *a[] = {"--tracker", s.url, "--type", "gpu", "--out", out, "--idle-wait", "5",
+                       NULL};
+    pid_t w = spawn_worker(log, a);
+    wait_status(db, "\"workers\":1", 20);
+    usleep(200000);
+    ASSERT_EQ(kill(w, SIGTERM), 0);
+    double t0 = cs_now();
+    int rc = wait_exit(w, 20, log);
+    ASSERT_EQ(rc, 0);
+    ASSERT(cs_now() - t0 < 3.0);
+    cs_tracker_free(s.t);
+    ASSERT_CONTAINS(status_json(db), "\"workers\":0");
+}
