@@ -53,8 +53,10 @@ static void usage(FILE *f)
             "  --tracker URL              the tracker (required)\n"
             "  --type T                   cpu, gpu or hybrid (required)\n"
             "  --nickname N               name on the leaderboard (default anonymous)\n"
-            "  --out DIR|URL              where job outputs go (default worker-out); a URL\n"
-            "                             is an HTTP PUT store (as `pairs --out`)\n"
+            "  --out DIR|URL              where job outputs go (default worker-out, or for a\n"
+            "                             CPU worker the tracker's upload address when it is\n"
+            "                             an http(s) URL); a URL is an HTTP PUT store (as\n"
+            "                             `pairs --out`)\n"
             "  --public-url URL           CPU with a directory --out: the URL under which\n"
             "                             other machines see DIR (default: its local path)\n"
             "  --work DIR                 scratch for downloaded inputs (default OUT/_work,\n"
@@ -62,7 +64,7 @@ static void usage(FILE *f)
             "  --state FILE               keep the client here (dump/load): a restarted\n"
             "                             worker resumes with the same token and job\n"
             "  --once                     one job (or none) and exit\n"
-            "  --max-jobs N               exit after N jobs\n"
+            "  --max-jobs N               exit after N jobs (done or reported as invalid)\n"
             "  --max-idle S               exit after S seconds without a job (default: never)\n"
             "  --idle-wait S              first wait when no job is open (default 1; doubles\n"
             "                             up to 60, with jitter)\n"
@@ -70,17 +72,19 @@ static void usage(FILE *f)
             "  --retries N                tracker call retries (default 5)\n"
             "pairs (CPU, HYBRID):\n"
             "  --image-size N  --threads N  --parallel N  --timeout S  --samples-per-shard N\n"
+            "  --download-retries N (image fetches; default 2)\n"
             "  --ignore-robots-txt  --resolve HOST:PORT:ADDR  --connect-to H:P:H2:P2\n"
             "\n"
             "Exit codes: 0 done (no job left with --once/--max-idle, --max-jobs reached, or\n"
-            "stopped by a signal with the job handed back), 2 usage, 3 fatal (the tracker\n"
-            "refused the worker, a job could not be completed).\n");
+            "stopped by a signal with the job handed back), 1 some job inputs were bad\n"
+            "(reported with flagInvalidData / gpuInvalidDownload), 2 usage, 3 fatal (the\n"
+            "tracker refused the worker, a job could not be completed).\n");
 }
 
 enum {
     O_TRACKER = 256, O_TYPE, O_NICK, O_OUT, O_PUBLIC, O_WORK, O_STATE, O_ONCE, O_MAXJOBS,
     O_MAXIDLE, O_IDLEWAIT, O_LOGINT, O_RETRIES, O_SIZE, O_THREADS, O_PARALLEL, O_TIMEOUT,
-    O_SPS, O_NOROBOTS, O_RESOLVE, O_CONNECT, O_HELP,
+    O_SPS, O_NOROBOTS, O_RESOLVE, O_CONNECT, O_DLRETRIES, O_HELP,
 };
 
 static const struct option LONGOPTS[] = {
@@ -105,6 +109,7 @@ static const struct option LONGOPTS[] = {
     {"ignore-robots-txt", no_argument, NULL, O_NOROBOTS},
     {"resolve", required_argument, NULL, O_RESOLVE},
     {"connect-to", required_argument, NULL, O_CONNECT},
+    {"download-retries", required_argument, NULL, O_DLRETRIES},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -112,6 +117,8 @@ static const struct option LONGOPTS[] = {
 typedef struct worker {
     const char *tracker, *nickname, *out, *public_url, *state;
     char work[2048];
+    char out_buf[2048];  /* --out taken from the tracker's upload address */
+    bool out_given;
     cs_client_type type;
     bool type_set, once, out_is_url;
     long max_jobs;
@@ -125,6 +132,7 @@ typedef struct worker {
                         retries, so a slow tracker never stalls the pipeline */
     double last_log;
     long jobs_done;
+    long jobs_given_up;  /* inputs reported as invalid */
 } worker;
 
 static bool num(const char *s, double lo, double hi, double *out)
@@ -154,7 +162,10 @@ static int parse(worker *w, int argc, char **argv)
             w->type_set = true;
             break;
         case O_NICK: w->nickname = a; break;
-        case O_OUT: w->out = a; break;
+        case O_OUT:
+            w->out = a;
+            w->out_given = true;
+            break;
         case O_PUBLIC: w->public_url = a; break;
         case O_WORK: snprintf(w->work, sizeof w->work, "%s", a); break;
         case O_STATE: w->state = a; break;
@@ -200,6 +211,10 @@ static int parse(worker *w, int argc, char **argv)
             w->dl.dataset.samples_per_shard = (uint64_t)v;
             break;
         case O_NOROBOTS: w->dl.fetch.ignore_robots_txt = true; break;
+        case O_DLRETRIES:
+            if (!num(a, 0, 1000, &v)) goto bad;
+            w->dl.fetch.retries = (int)v;
+            break;
         case O_RESOLVE:
         case O_CONNECT: {
             const char **list = ch == O_RESOLVE ? w->resolve : w->connect;
@@ -519,7 +534,13 @@ static cs_status score_dir(const char *dir, const char *stats_dir, uint64_t *pai
 
 /* ---- one job ------------------------------------------------------------------------ */
 
-typedef enum { JOB_DONE, JOB_RETURNED, JOB_LOST, JOB_FATAL } job_end;
+typedef enum {
+    JOB_DONE,     /* completed */
+    JOB_RETURNED, /* stopped by a signal: bye hands it back */
+    JOB_GAVE_UP,  /* bad input, reported and released */
+    JOB_LOST,     /* the tracker timed this worker out */
+    JOB_FATAL,
+} job_end;
 
 /* What to do with a job that could not be done: its input is bad, so tell
  * the tracker (GPU: invalidURL, else flagInvalidData) rather than let it
@@ -533,7 +554,23 @@ static job_end give_up(worker *w, cs_status why)
         return JOB_FATAL;
     }
     cli_err("worker: job input reported as invalid (%s)", cs_strerror(why));
-    return JOB_RETURNED;
+    w->jobs_given_up++;
+    return JOB_GAVE_UP;
+}
+
+/* Completes the job. The work is done, so a tracker that is down (no
+ * answer, 5xx) is waited for longer than one call's retries: up to six more
+ * rounds, 5 s apart, unless a signal asks to leave. */
+static cs_status complete(worker *w, uint64_t pairs, const char *url)
+{
+    cs_status st;
+    for (int round = 0;; round++) {
+        st = cs_client_complete_job(w->c, pairs, url);
+        if ((st != CS_ENET && st != CS_ESERVER) || round >= 6 || g_stop)
+            return st;
+        cli_err("worker: completing the job: %s; trying again", cs_client_errmsg(w->c));
+        nap(5);
+    }
 }
 
 static job_end run_job(worker *w)
@@ -580,7 +617,7 @@ static job_end run_job(worker *w)
         if (st)
             return give_up(w, st);
         report(w, "scored %llu pairs (pass-through)", (unsigned long long)pairs);
-        st = cs_client_complete_job(w->c, pairs, NULL);
+        st = complete(w, pairs, NULL);
     } else {
         if (!w->out_is_url && mkdirs(outdir)) {
             cli_err("worker: %s: %s", outdir, strerror(errno));
@@ -596,8 +633,8 @@ static job_end run_job(worker *w)
         input = NULL;
         if (st == CS_ECANCELED)
             goto stopped;
-        if (st == CS_EFORMAT)
-            return give_up(w, st);
+        if (st == CS_EFORMAT || st == CS_EGZIP || st == CS_ETRUNC)
+            return give_up(w, st); /* not a usable WAT */
         if (st)
             return JOB_FATAL;
         size_t nfiles;
@@ -641,9 +678,9 @@ static job_end run_job(worker *w)
             uint64_t kept = pairs;
             if (!w->out_is_url && score_dir(outdir, outdir, &kept) == CS_OK)
                 pairs = kept;
-            st = cs_client_complete_job(w->c, pairs, NULL);
+            st = complete(w, pairs, NULL);
         } else {
-            st = cs_client_complete_job(w->c, 0, url);
+            st = complete(w, 0, url);
         }
         if (!st && w->type == CS_CLIENT_CPU)
             fprintf(stderr, "crawlset: worker: output at %s\n", url);
@@ -664,6 +701,38 @@ stopped:
 }
 
 /* ---- the loop ----------------------------------------------------------------------- */
+
+/* Where outputs and scratch go. A CPU worker without --out sends its
+ * output to the tracker's upload address when that is an http(s) store. */
+static int setup_out(worker *w)
+{
+    const char *up = cs_client_upload_address(w->c);
+    if (!w->out_given && w->type == CS_CLIENT_CPU &&
+        (!strncmp(up, "http://", 7) || !strncmp(up, "https://", 8)) &&
+        strlen(up) < sizeof w->out_buf) {
+        size_t n = strlen(up);
+        while (n && up[n - 1] == '/')
+            n--;
+        snprintf(w->out_buf, sizeof w->out_buf, "%.*s", (int)n, up);
+        w->out = w->out_buf;
+        fprintf(stderr, "crawlset: worker: output to the tracker's upload address %s\n", w->out);
+    }
+    w->out_is_url = !strncmp(w->out, "http://", 7) || !strncmp(w->out, "https://", 8);
+    if (!w->work[0]) {
+        if (w->out_is_url) {
+            const char *tmp = getenv("TMPDIR");
+            snprintf(w->work, sizeof w->work, "%s/crawlset-worker-%ld", tmp ? tmp : "/tmp",
+                     (long)getpid());
+        } else {
+            snprintf(w->work, sizeof w->work, "%s/_work", w->out);
+        }
+    }
+    if (mkdirs(w->work)) {
+        cli_err("worker: %s: %s", w->work, strerror(errno));
+        return CLI_EXIT_FATAL;
+    }
+    return CLI_EXIT_OK;
+}
 
 static cs_status connect_worker(worker *w)
 {
@@ -715,20 +784,6 @@ int cmd_worker(int argc, char **argv)
     if (rc >= 0)
         return rc;
     w.co.cancel = &g_stop_int;
-    w.out_is_url = !strncmp(w.out, "http://", 7) || !strncmp(w.out, "https://", 8);
-    if (!w.work[0]) {
-        if (w.out_is_url) {
-            const char *tmp = getenv("TMPDIR");
-            snprintf(w.work, sizeof w.work, "%s/crawlset-worker-%ld", tmp ? tmp : "/tmp",
-                     (long)getpid());
-        } else {
-            snprintf(w.work, sizeof w.work, "%s/_work", w.out);
-        }
-    }
-    if (mkdirs(w.work)) {
-        cli_err("worker: %s: %s", w.work, strerror(errno));
-        return CLI_EXIT_FATAL;
-    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -749,17 +804,34 @@ int cmd_worker(int argc, char **argv)
             return CLI_EXIT_USAGE;
         }
         w.type = cs_client_get_type(w.c);
-        fprintf(stderr, "crawlset: worker %s resumed from %s%s\n", cs_client_display_name(w.c),
-                w.state, cs_client_job_get(w.c) ? " with its job" : "");
+        bool alive = false;
+        cs_status st = cs_client_is_alive(w.c, &alive);
+        if (st) {
+            cli_err("worker: %s", cs_client_errmsg(w.c));
+            cs_client_free(w.c);
+            return CLI_EXIT_FATAL;
+        }
+        if (alive) {
+            fprintf(stderr, "crawlset: worker %s resumed from %s%s\n",
+                    cs_client_display_name(w.c), w.state,
+                    cs_client_job_get(w.c) ? " with its job" : "");
+        } else {
+            cli_err("worker: the tracker timed out the worker in %s (its job went back to "
+                    "open); registering again", w.state);
+            if (connect_worker(&w)) {
+                cs_client_free(w.c);
+                return CLI_EXIT_FATAL;
+            }
+        }
     } else if (connect_worker(&w)) {
         cs_client_free(w.c);
         return CLI_EXIT_FATAL;
     }
 
-    rc = CLI_EXIT_OK;
+    rc = setup_out(&w);
     double idle_since = cs_now(), wait = w.idle_wait;
     unsigned seed = (unsigned)getpid();
-    while (!g_stop) {
+    while (!g_stop && rc == CLI_EXIT_OK) {
         if (!cs_client_job_get(w.c)) {
             cs_status st = cs_client_new_job(w.c);
             if (st == CS_ENOJOB) {
@@ -788,7 +860,6 @@ int cmd_worker(int argc, char **argv)
             }
             save_state(&w);
         }
-        wait = w.idle_wait;
         make_progress_client(&w);
         job_end e = run_job(&w);
         idle_since = cs_now();
@@ -808,9 +879,16 @@ int cmd_worker(int argc, char **argv)
         if (e == JOB_RETURNED && g_stop)
             break;
         save_state(&w);
-        if (e == JOB_DONE)
+        if (e == JOB_DONE) {
             w.jobs_done++;
-        if (w.once || (w.max_jobs && w.jobs_done >= w.max_jobs))
+            wait = w.idle_wait;
+        }
+        if (e == JOB_GAVE_UP && !w.once) {
+            /* the tracker may hand the same bad job out again: do not spin */
+            nap(wait * (0.5 + 0.5 * (double)rand_r(&seed) / RAND_MAX));
+            wait = wait * 2 > 60 ? 60 : wait * 2;
+        }
+        if (w.once || (w.max_jobs && w.jobs_done + w.jobs_given_up >= w.max_jobs))
             break;
     }
     /* leave: bye hands a job still held back to the tracker */
@@ -829,7 +907,12 @@ int cmd_worker(int argc, char **argv)
         unlink(w.state);
     if (w.out_is_url)
         rmtree(w.work);
-    fprintf(stderr, "crawlset: worker: %ld jobs done\n", w.jobs_done);
+    fprintf(stderr, "crawlset: worker: %ld jobs done", w.jobs_done);
+    if (w.jobs_given_up)
+        fprintf(stderr, ", %ld inputs reported as invalid", w.jobs_given_up);
+    fputc('\n', stderr);
+    if (rc == CLI_EXIT_OK && w.jobs_given_up)
+        rc = CLI_EXIT_PARTIAL;
     cs_client_free(w.plog);
     cs_client_free(w.c);
     return rc;

@@ -116,10 +116,14 @@ CS_API CS_WARN_UNUSED cs_status cs_client_new_job(cs_client *c);
  * - CPU, HYBRID: the job's url is the input (a WAT file). A local path (or
  *   file:// URL) is returned as it is, after checking it exists; an
  *   http(s) URL is downloaded into dir (retries, max_download).
- * - GPU: the url is a CPU worker's output: a local directory (returned as
- *   it is), a local or http(s) manifest (DIR/_job.json, see
- *   cs_client_manifest_write; its files are downloaded into dir), or one
- *   http(s) .tar file (downloaded into dir). *path is then a directory.
+ * - GPU: the url is a CPU worker's output: a local directory or file
+ *   (returned as it is), a local manifest (DIR/_job.json, see
+ *   cs_client_manifest_write: its files are checked to be there and DIR is
+ *   returned), an http(s) manifest or directory URL (URL/_job.json is read
+ *   and its files are downloaded into dir; dir is returned), or one http(s)
+ *   .tar file (downloaded into dir; dir is returned). Manifest file names
+ *   must be plain names (no '/', no leading '.'), so nothing is written
+ *   outside dir.
  * dir is created when missing. Progress is logged to the tracker. */
 CS_API CS_WARN_UNUSED cs_status cs_client_download_shard(cs_client *c, const char *dir,
                                                          char **path /* OUT */);

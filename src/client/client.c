@@ -150,8 +150,10 @@ static cs_status new_blank(cs_client **out, const cs_client_opts *opts)
         return CS_ENOMEM;
     init_state(c, opts);
     c->ua = cs_strdup(c->o.user_agent ? c->o.user_agent : "crawlset-client/0.1");
-    if (!c->ua)
+    if (!c->ua) {
+        seterr(c, "out of memory");
         return CS_ENOMEM;
+    }
     c->o.user_agent = c->ua;
     c->o.cancel = opts ? opts->cancel : NULL;
     return CS_OK;
@@ -269,6 +271,15 @@ static cs_status ensure_curl(cs_client *c)
 
 typedef enum { M_GET, M_POST, M_PUT } method;
 
+/* Aborts a transfer when the cancel flag is raised (a multi-GB shard
+ * download must not outlive a SIGTERM). */
+static int on_xfer(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                   curl_off_t ulnow)
+{
+    const cs_client *c = ud;
+    return canceled(c) ? 1 : 0;
+}
+
 /* One transfer on the client's handle. */
 static CURLcode perform(cs_client *c, method m, const char *url, const char *body, FILE *upload,
                         curl_off_t upload_len, sink *s, long timeout_ms, long *code,
@@ -290,6 +301,11 @@ static CURLcode perform(cs_client *c, method m, const char *url, const char *bod
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max);
+    if (c->o.cancel) {
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_xfer);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
     if (m == M_POST) {
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
@@ -339,6 +355,10 @@ static cs_status call(cs_client *c, const char *what, method m, const char *url,
             seterr(c, "%s: out of memory", what);
             return CS_ENOMEM;
         }
+        if (rc == CURLE_ABORTED_BY_CALLBACK) {
+            seterr(c, "%s: canceled", what);
+            return CS_ECANCELED;
+        }
         if (rc != CURLE_OK) {
             seterr(c, "%s: %s", what, cerr[0] ? cerr : curl_easy_strerror(rc));
             st = CS_ENET;
@@ -371,33 +391,39 @@ static cs_status call(cs_client *c, const char *what, method m, const char *url,
     }
 }
 
+/* Output building: the first failed append sticks in the function's local
+ * `bst`, so a buffer is never used with a piece missing. */
+#define B(x) (bst = bst ? bst : (x))
+
 /* BASE/api/NAME */
 static cs_status api_url(cs_client *c, cs_buf *u, const char *name)
 {
+    cs_status bst = CS_OK;
     cs_buf_reset(u);
-    cs_buf_puts(u, c->base);
-    cs_buf_puts(u, "/api/");
-    return cs_buf_puts(u, name);
+    B(cs_buf_puts(u, c->base));
+    B(cs_buf_puts(u, "/api/"));
+    return B(cs_buf_puts(u, name));
 }
 
 /* {"token":...,"type":...[,extra]} */
 static cs_status body_token(cs_client *c, cs_buf *b, const char *extra_key, const char *extra_str,
                             const uint64_t *extra_num)
 {
+    cs_status bst = CS_OK;
     cs_buf_reset(b);
-    cs_buf_puts(b, "{\"token\":");
-    cs_json_put_str(b, c->token, strlen(c->token));
-    cs_buf_puts(b, ",\"type\":\"");
-    cs_buf_puts(b, cs_client_type_name(c->type));
-    cs_buf_putc(b, '"');
+    B(cs_buf_puts(b, "{\"token\":"));
+    B(cs_json_put_str(b, c->token, strlen(c->token)));
+    B(cs_buf_puts(b, ",\"type\":\""));
+    B(cs_buf_puts(b, cs_client_type_name(c->type)));
+    B(cs_buf_putc(b, '"'));
     if (extra_key) {
-        cs_buf_printf(b, ",\"%s\":", extra_key);
+        B(cs_buf_printf(b, ",\"%s\":", extra_key));
         if (extra_str)
-            cs_json_put_str(b, extra_str, strlen(extra_str));
+            B(cs_json_put_str(b, extra_str, strlen(extra_str)));
         else
-            cs_buf_printf(b, "%llu", (unsigned long long)*extra_num);
+            B(cs_buf_printf(b, "%llu", (unsigned long long)*extra_num));
     }
-    return cs_buf_putc(b, '}');
+    return B(cs_buf_putc(b, '}'));
 }
 
 /* A POST with the token body; the answer in resp. */
@@ -429,8 +455,9 @@ static cs_status get_typed(cs_client *c, const char *name, const char *query, cs
     cs_buf_init(&u, 0);
     cs_status st = api_url(c, &u, name);
     if (!st) {
-        cs_buf_putc(&u, '?');
-        st = cs_buf_puts(&u, query);
+        st = cs_buf_putc(&u, '?');
+        if (!st)
+            st = cs_buf_puts(&u, query);
     }
     if (st)
         seterr(c, "%s: out of memory", name);
@@ -457,6 +484,15 @@ static bool http_url(const char *s)
     return !strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8);
 }
 
+/* A tracker URL: http(s):// and a host. */
+static bool tracker_url(const char *s)
+{
+    if (!http_url(s))
+        return false;
+    const char *host = strstr(s, "://") + 3;
+    return *host && *host != '/' && *host != '?' && *host != '#';
+}
+
 cs_status cs_client_new(cs_client **out, const char *base, const char *nickname,
                         cs_client_type type, const cs_client_opts *opts)
 {
@@ -465,8 +501,8 @@ cs_status cs_client_new(cs_client **out, const char *base, const char *nickname,
     *out = c;
     if (st)
         return st;
-    if (!base || !http_url(base)) {
-        seterr(c, "new: the tracker URL must start with http:// or https://");
+    if (!base || !tracker_url(base)) {
+        seterr(c, "new: the tracker URL must be http:// or https:// and a host");
         return CS_EINVAL;
     }
     if ((unsigned)type > CS_CLIENT_GPU) {
@@ -492,9 +528,12 @@ cs_status cs_client_new(cs_client **out, const char *base, const char *nickname,
     cs_buf q, resp;
     cs_buf_init(&q, 0);
     cs_buf_init(&resp, 0);
-    cs_buf_printf(&q, "nickname=%s&type=%s", esc, cs_client_type_name(type));
+    st = cs_buf_printf(&q, "nickname=%s&type=%s", esc, cs_client_type_name(type));
     curl_free(esc);
-    st = q.data ? get_typed(c, "new", q.data, &resp) : CS_ENOMEM;
+    if (st)
+        seterr(c, "new: out of memory");
+    else
+        st = get_typed(c, "new", q.data, &resp);
     if (!st) {
         st = cs__client_parse_new(resp.data ? resp.data : "", resp.len, &c->token,
                                   &c->display_name, &c->upload_address, c->err, sizeof c->err);
@@ -691,6 +730,9 @@ static cs_status download(cs_client *c, const char *url, const char *path)
         if (s.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
             seterr(c, "%s: larger than %llu bytes", url, (unsigned long long)c->o.max_download);
             st = CS_ETOOBIG;
+        } else if (rc == CURLE_ABORTED_BY_CALLBACK) {
+            seterr(c, "%s: canceled", url);
+            st = CS_ECANCELED;
         } else if (s.io_error || bad_close) {
             seterr(c, "%s: cannot write: %s", part, strerror(errno));
             st = CS_EIO;
@@ -804,10 +846,11 @@ static cs_status gpu_fetch(cs_client *c, const char *url, const char *dir)
     size_t n = strlen(url);
     while (n && url[n - 1] == '/')
         n--;
-    cs_buf_append(&murl, url, n);
+    cs_status bst = CS_OK;
+    B(cs_buf_append(&murl, url, n));
     if (!ends_with(url, ".json"))
-        cs_buf_puts(&murl, "/_job.json");
-    if (!murl.data) {
+        B(cs_buf_puts(&murl, "/_job.json"));
+    if (bst || !murl.data) {
         cs_buf_cleanup(&murl);
         return CS_ENOMEM;
     }
@@ -839,8 +882,8 @@ static cs_status gpu_fetch(cs_client *c, const char *url, const char *dir)
             progress(c, line);
         }
         cs_buf_reset(&furl);
-        cs_buf_append(&furl, murl.data, base_len);
-        if ((st = cs_buf_puts(&furl, files[i])))
+        if ((st = cs_buf_append(&furl, murl.data, base_len)) ||
+            (st = cs_buf_puts(&furl, files[i])))
             goto done;
         char *p = join(dir, files[i]);
         if (!p) {
@@ -991,6 +1034,11 @@ cs_status cs_client_put_file(cs_client *c, const char *local, const char *url)
                               c->o.download_timeout_ms, &code, cerr);
         fclose(f);
         bool retry = false;
+        if (rc == CURLE_ABORTED_BY_CALLBACK) {
+            seterr(c, "PUT %s: canceled", url);
+            st = CS_ECANCELED;
+            break;
+        }
         if (rc != CURLE_OK && !s.too_big) {
             seterr(c, "PUT %s: %s", url, cerr[0] ? cerr : curl_easy_strerror(rc));
             st = CS_ENET;
@@ -1019,38 +1067,39 @@ cs_status cs_client_put_file(cs_client *c, const char *local, const char *url)
 cs_status cs_client_dump(const cs_client *c, char **json, size_t *len)
 {
     *json = NULL;
+    cs_status bst = CS_OK;
     cs_buf b;
     cs_buf_init(&b, 0);
     const char *s;
-    cs_buf_puts(&b, "{\"crawlset_client\":1,\"url\":");
+    B(cs_buf_puts(&b, "{\"crawlset_client\":1,\"url\":"));
     s = cs_client_base_url(c);
-    cs_json_put_str(&b, s, strlen(s));
-    cs_buf_puts(&b, ",\"nickname\":");
+    B(cs_json_put_str(&b, s, strlen(s)));
+    B(cs_buf_puts(&b, ",\"nickname\":"));
     s = cs_client_nickname(c);
-    cs_json_put_str(&b, s, strlen(s));
-    cs_buf_printf(&b, ",\"type\":\"%s\",\"token\":", cs_client_type_name(c->type));
+    B(cs_json_put_str(&b, s, strlen(s)));
+    B(cs_buf_printf(&b, ",\"type\":\"%s\",\"token\":", cs_client_type_name(c->type)));
     s = cs_client_token(c);
-    cs_json_put_str(&b, s, strlen(s));
-    cs_buf_puts(&b, ",\"display_name\":");
+    B(cs_json_put_str(&b, s, strlen(s)));
+    B(cs_buf_puts(&b, ",\"display_name\":"));
     s = cs_client_display_name(c);
-    cs_json_put_str(&b, s, strlen(s));
-    cs_buf_puts(&b, ",\"upload_address\":");
+    B(cs_json_put_str(&b, s, strlen(s)));
+    B(cs_buf_puts(&b, ",\"upload_address\":"));
     s = cs_client_upload_address(c);
-    cs_json_put_str(&b, s, strlen(s));
-    cs_buf_puts(&b, ",\"job\":");
+    B(cs_json_put_str(&b, s, strlen(s)));
+    B(cs_buf_puts(&b, ",\"job\":"));
     if (c->has_job) {
-        cs_buf_puts(&b, "{\"url\":");
-        cs_json_put_str(&b, c->job.url, strlen(c->job.url));
-        cs_buf_printf(&b, ",\"start_id\":%llu,\"end_id\":%llu,\"shard\":%d",
+        B(cs_buf_puts(&b, "{\"url\":"));
+        B(cs_json_put_str(&b, c->job.url, strlen(c->job.url)));
+        B(cs_buf_printf(&b, ",\"start_id\":%llu,\"end_id\":%llu,\"shard\":%d",
                       (unsigned long long)c->job.start_id, (unsigned long long)c->job.end_id,
-                      c->job.shard_piece);
+                      c->job.shard_piece));
         if (c->job.number >= 0)
-            cs_buf_printf(&b, ",\"number\":%lld", (long long)c->job.number);
-        cs_buf_putc(&b, '}');
+            B(cs_buf_printf(&b, ",\"number\":%lld", (long long)c->job.number));
+        B(cs_buf_putc(&b, '}'));
     } else {
-        cs_buf_puts(&b, "null");
+        B(cs_buf_puts(&b, "null"));
     }
-    if (cs_buf_putc(&b, '}') || !b.data) {
+    if (B(cs_buf_putc(&b, '}')) || !b.data) {
         cs_buf_cleanup(&b);
         return CS_ENOMEM;
     }
@@ -1099,8 +1148,8 @@ cs_status cs_client_load(cs_client **out, const char *json, size_t len, const cs
         (st = load_str(c, j, "display_name", false, &c->display_name)) ||
         (st = load_str(c, j, "upload_address", false, &c->upload_address)))
         goto done;
-    if (!http_url(base)) {
-        seterr(c, "load: \"url\" is not an http(s) URL");
+    if (!tracker_url(base)) {
+        seterr(c, "load: \"url\" is not an http(s) URL with a host");
         st = CS_EFORMAT;
         goto done;
     }
@@ -1125,12 +1174,13 @@ cs_status cs_client_load(cs_client **out, const char *json, size_t len, const cs
         }
         cs_client_job jb;
         char *url;
-        char why[256];
+        char why[256] = "";
         st = cs__client_parse_job(body, strlen(body), &jb, &url, why, sizeof why);
         free(body);
         if (st) {
             cs_free(url);
-            seterr(c, "load: job: %s", why);
+            if (st != CS_ENOMEM)
+                seterr(c, "load: job: %s", why);
             goto done;
         }
         c->job = jb;
@@ -1218,19 +1268,20 @@ cs_status cs_client_manifest_write(const char *dir, const cs_client_job *job, ui
                                    const char *const *files, size_t nfiles, char *err,
                                    size_t errlen)
 {
+    cs_status bst = CS_OK;
     cs_buf b;
     cs_buf_init(&b, 0);
-    cs_buf_puts(&b, "{\"crawlset_job\":1,\"url\":");
+    B(cs_buf_puts(&b, "{\"crawlset_job\":1,\"url\":"));
     const char *u = job && job->url ? job->url : "";
-    cs_json_put_str(&b, u, strlen(u));
+    B(cs_json_put_str(&b, u, strlen(u)));
     if (job) {
-        cs_buf_printf(&b, ",\"start_id\":%llu,\"end_id\":%llu,\"shard\":%d",
+        B(cs_buf_printf(&b, ",\"start_id\":%llu,\"end_id\":%llu,\"shard\":%d",
                       (unsigned long long)job->start_id, (unsigned long long)job->end_id,
-                      job->shard_piece);
+                      job->shard_piece));
         if (job->number >= 0)
-            cs_buf_printf(&b, ",\"number\":%lld", (long long)job->number);
+            B(cs_buf_printf(&b, ",\"number\":%lld", (long long)job->number));
     }
-    cs_buf_printf(&b, ",\"pairs\":%llu,\"files\":[", (unsigned long long)pairs);
+    B(cs_buf_printf(&b, ",\"pairs\":%llu,\"files\":[", (unsigned long long)pairs));
     for (size_t i = 0; i < nfiles; i++) {
         if (!cs__client_plain_name(files[i])) {
             snprintf(err, errlen, "manifest: \"%.100s\" is not a plain file name", files[i]);
@@ -1238,10 +1289,10 @@ cs_status cs_client_manifest_write(const char *dir, const cs_client_job *job, ui
             return CS_EINVAL;
         }
         if (i)
-            cs_buf_putc(&b, ',');
-        cs_json_put_str(&b, files[i], strlen(files[i]));
+            B(cs_buf_putc(&b, ','));
+        B(cs_json_put_str(&b, files[i], strlen(files[i])));
     }
-    cs_status st = cs_buf_puts(&b, "]}\n");
+    cs_status st = B(cs_buf_puts(&b, "]}\n"));
     if (st || !b.data) {
         cs_buf_cleanup(&b);
         return CS_ENOMEM;

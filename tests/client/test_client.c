@@ -548,6 +548,21 @@ TEST_T(client_hostile_answers, 30)
     ASSERT_ST(cs_client_new_job(c), CS_ENET);
     ASSERT_EQ(cs_origin_count(org, "/api/newJob"), 4); /* endless once, then 1 + 2 retries */
     cs_client_free(c);
+    /* a tracker that never answers: the request timeout, retried, then ENET */
+    cs_origin_route slow = {.delay_ms = 5000, .body = "True", .body_len = 4};
+    ASSERT_OK(cs_origin_route_add(org, "/api/validateWorker", &slow));
+    char dump[256];
+    snprintf(dump, sizeof dump, "{\"url\":\"%s\",\"type\":\"CPU\",\"token\":\"t\"}",
+             cs_origin_url(org));
+    cs_client_opts o2 = fast_opts();
+    o2.timeout_ms = 150;
+    ASSERT_OK(cs_client_load(&c, dump, strlen(dump), &o2));
+    double t0 = cs_now();
+    ASSERT_ST(cs_client_is_alive(c, &alive), CS_ENET);
+    ASSERT(cs_now() - t0 < 3.0);
+    ASSERT_EQ(cs_origin_count(org, "/api/validateWorker"), 3);
+    ASSERT_CONTAINS(cs_client_errmsg(c), "validateWorker: ");
+    cs_client_free(c);
     cs_origin_stop(org);
 }
 
@@ -829,6 +844,115 @@ TEST_T(client_download_shard_gpu, 30)
     snprintf(url, sizeof url, "%s/out/none/", cs_origin_url(org));
     c = loaded_client(cs_origin_url(org), "GPU", url);
     ASSERT_ST(cs_client_download_shard(c, dl, &path), CS_ENOTFOUND);
+    cs_client_free(c);
+    cs_origin_stop(org);
+}
+
+/* ---- out of memory ----------------------------------------------------------------------- */
+
+static long g_fail_at, g_count;
+
+static void *fail_malloc(size_t n, void *ud)
+{
+    return ++g_count == g_fail_at ? NULL : malloc(n);
+}
+static void *fail_realloc(void *p, size_t n, void *ud)
+{
+    return ++g_count == g_fail_at ? NULL : realloc(p, n);
+}
+static void plain_free(void *p, void *ud) { free(p); }
+
+/* Every allocation of load, dump, the answer parsers and the manifest writer
+ * failing in turn: CS_ENOMEM (or CS_EFORMAT from a half-read answer), never
+ * a crash or a leak (the ASan build checks leaks per test). */
+TEST(client_out_of_memory)
+{
+    const char *dump = "{\"url\":\"http://127.0.0.1:9\",\"nickname\":\"n\",\"type\":\"CPU\","
+                       "\"token\":\"t\",\"display_name\":\"d\",\"upload_address\":\"u\","
+                       "\"job\":{\"url\":\"u\",\"start_id\":5,\"end_id\":9,\"shard\":1}}";
+    const char *man = "{\"pairs\":3,\"files\":[\"a.tar\",\"b.jsonl\",\"c.json\"]}";
+    const char *newans = "{\"token\":\"abc\",\"display_name\":\"x\",\"upload_address\":\"u\"}";
+    cs_allocator a = {fail_malloc, fail_realloc, plain_free, NULL};
+    bool finished = false;
+    for (g_fail_at = 1; g_fail_at < 400 && !finished; g_fail_at++) {
+        g_count = 0;
+        cs_set_allocator(&a);
+        cs_client *c = NULL;
+        char *json = NULL, err[256];
+        cs_status st = cs_client_load(&c, dump, strlen(dump), NULL);
+        bool load_failed = st != CS_OK;
+        if (!st)
+            st = cs_client_dump(c, &json, NULL);
+        char **files = NULL;
+        size_t nf = 0;
+        uint64_t pairs;
+        cs_status st2 = cs__client_parse_manifest(man, strlen(man), &files, &nf, &pairs, err,
+                                                  sizeof err);
+        cs__client_free_strv(files, nf);
+        char *t = NULL, *d = NULL, *u = NULL;
+        cs_status st3 = cs__client_parse_new(newans, strlen(newans), &t, &d, &u, err,
+                                             sizeof err);
+        cs_free(t), cs_free(d), cs_free(u);
+        cs_client_job job = {.url = "x", .end_id = 1, .number = -1};
+        static const char *const names[] = {"a.tar"};
+        cs_status st4 = cs_client_manifest_write(cs_test_tmpdir(), &job, 1, names, 1, err,
+                                                 sizeof err);
+        cs_set_allocator(NULL);
+        ASSERT(st == CS_OK || st == CS_ENOMEM);
+        ASSERT(st2 == CS_OK || st2 == CS_ENOMEM);
+        ASSERT(st3 == CS_OK || st3 == CS_ENOMEM);
+        ASSERT(st4 == CS_OK || st4 == CS_ENOMEM);
+        if (load_failed)
+            ASSERT(c == NULL || cs_client_errmsg(c)[0]);
+        if (!st)
+            ASSERT_CONTAINS(json, "\"token\":\"t\"");
+        finished = !st && !st2 && !st3 && !st4 && g_count < g_fail_at;
+        cs_free(json);
+        cs_client_free(c);
+    }
+    ASSERT(finished);
+}
+
+static volatile int g_cancel_flag;
+
+static void *raise_cancel(void *arg)
+{
+    usleep(300000);
+    g_cancel_flag = 1;
+    return NULL;
+}
+
+/* a slow shard download stops soon after the cancel flag goes up */
+TEST_T(client_download_cancel, 30)
+{
+    cs_origin *org;
+    ASSERT_OK(cs_origin_start(&org));
+    static char body[20000];
+    memset(body, 'w', sizeof body);
+    cs_origin_route r = {.body = body, .body_len = sizeof body, .drip_bytes = 100,
+                         .drip_ms = 100}; /* 20 s in all */
+    ASSERT_OK(cs_origin_route_add(org, "/big.wat.gz", &r));
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"url\":\"%s\",\"type\":\"CPU\",\"token\":\"t\",\"job\":{\"url\":\"%s/big.wat.gz\","
+             "\"start_id\":0,\"end_id\":1,\"shard\":0}}",
+             cs_origin_url(org), cs_origin_url(org));
+    cs_client_opts o = fast_opts();
+    g_cancel_flag = 0;
+    o.cancel = &g_cancel_flag;
+    cs_client *c;
+    ASSERT_OK(cs_client_load(&c, json, strlen(json), &o));
+    ASSERT_OK(cs_origin_route_simple(org, "/api/updateProgress", 200, ""));
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, raise_cancel, NULL), 0);
+    double t0 = cs_now();
+    char *path;
+    ASSERT_ST(cs_client_download_shard(c, cs_test_tmpdir(), &path), CS_ECANCELED);
+    ASSERT(cs_now() - t0 < 5.0);
+    pthread_join(th, NULL);
+    char part[700];
+    snprintf(part, sizeof part, "%s/big.wat.gz.part", cs_test_tmpdir());
+    ASSERT(access(part, F_OK) != 0);
     cs_client_free(c);
     cs_origin_stop(org);
 }

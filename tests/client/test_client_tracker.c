@@ -3,9 +3,14 @@
  * 127.0.0.1), with the loopback origin serving data/sample/images for the
  * workers' pairs jobs on data/sample/demo.wat.gz (its image host,
  * images.crawlset.test, is sent to the origin with --connect-to). Each test
- * body runs on SQLite; the _pg variants on PostgreSQL. */
+ * body runs on SQLite (_sqlite) and on PostgreSQL (_pg, the tracker tests'
+ * harness in tests/tracker/pg.h). */
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,18 +18,19 @@
 #include "client/client_int.h"
 #include "origin.h"
 #include "test.h"
+#include "tracker/pg.h"
 
 typedef struct srv {
     cs_tracker *t;
     char url[64];
 } srv;
 
-static srv srv_start(const char *db, double idle)
+static srv srv_start_up(const char *db, double idle, const char *upload)
 {
     cs_tracker_options o = {0};
     o.db = db;
     o.idle_timeout = idle;
-    o.upload_address = "http://store.example/up";
+    o.upload_address = upload;
     o.invalid_threshold = 2;
     char err[256] = "";
     srv s = {0};
@@ -39,6 +45,11 @@ static srv srv_start(const char *db, double idle)
     return s;
 }
 
+static srv srv_start(const char *db, double idle)
+{
+    return srv_start_up(db, idle, "http://store.example/up");
+}
+
 static void srv_add(const char *db, const char *input)
 {
     cs_tracker_store *st;
@@ -50,6 +61,16 @@ static void srv_add(const char *db, const char *input)
     ASSERT_EQ(added, 2);
     cs_tracker_store_free(st);
 }
+
+/* TEST name_sqlite and name_pg running body(db). */
+#define BOTH_STORES(name, body, timeout)                                                  \
+    TEST_T(name##_sqlite, timeout)                                                        \
+    {                                                                                     \
+        char db_[600];                                                                    \
+        snprintf(db_, sizeof db_, "%s/t.db", cs_test_tmpdir());                           \
+        body(db_);                                                                        \
+    }                                                                                     \
+    TEST_T(name##_pg, timeout) { body(cs_test_pg_url()); }
 
 static cs_client_opts quick(void)
 {
@@ -220,12 +241,7 @@ static void body_server_fault(const char *db)
     cs_tracker_free(s.t);
 }
 
-TEST_T(client_tracker_protocol_sqlite, 60)
-{
-    char db[600];
-    snprintf(db, sizeof db, "%s/t.db", cs_test_tmpdir());
-    body_protocol(db);
-}
+BOTH_STORES(client_tracker_protocol, body_protocol, 60)
 
 TEST_T(client_tracker_down_sqlite, 30)
 {
@@ -303,12 +319,7 @@ static void body_python(const char *db)
     ASSERT_CONTAINS(js, "\"nickname\":\"py-gpu\",\"jobs\":2,\"pairs\":11");
 }
 
-TEST_T(client_python_cycles_sqlite, 60)
-{
-    char db[600];
-    snprintf(db, sizeof db, "%s/t.db", cs_test_tmpdir());
-    body_python(db);
-}
+BOTH_STORES(client_python_cycles, body_python, 60)
 
 /* ---- crawlset worker ------------------------------------------------------------- */
 
@@ -371,6 +382,18 @@ static void wait_open(cs_client *c, uint64_t want, double timeout)
             FAIL("open jobs stayed %llu, want %llu", (unsigned long long)n,
                  (unsigned long long)want);
         usleep(20000);
+    }
+}
+
+/* Waits until the tracker shows `text` in the store's status (a worker's
+ * progress line): the worker is inside its pipeline. */
+static void wait_status(const char *db, const char *text, double timeout)
+{
+    double end = cs_now() + timeout;
+    while (!strstr(status_json(db), text)) {
+        if (cs_now() > end)
+            FAIL("the tracker never showed \"%s\": %s", text, status_json(db));
+        usleep(50000);
     }
 }
 
@@ -443,12 +466,7 @@ static void body_worker_cycle(const char *db)
     ASSERT_CONTAINS(js, "\"nickname\":\"gpu-w\",\"jobs\":2,\"pairs\":12");
 }
 
-TEST_T(worker_cpu_gpu_cycle_sqlite, 120)
-{
-    char db[600];
-    snprintf(db, sizeof db, "%s/t.db", cs_test_tmpdir());
-    body_worker_cycle(db);
-}
+BOTH_STORES(worker_cpu_gpu_cycle, body_worker_cycle, 120)
 
 /* kill -9 a worker mid-job: its job re-opens after the idle timeout and
  * another worker finishes it. */
@@ -469,7 +487,8 @@ static void body_worker_killed(const char *db)
                         "--log-interval", "0.2", NULL};
     pid_t w1 = spawn_worker(log1, a1);
     wait_open(watch, 1, 20); /* it holds a job */
-    usleep(300000);          /* and is inside the pipeline */
+    /* and is inside the pipeline: its progress reached the tracker */
+    wait_status(db, "\"progress\":\"pairs: 14 candidates in the input, 7 in shard piece", 20);
     ASSERT_EQ(kill(w1, SIGKILL), 0);
     ASSERT_EQ(wait_exit(w1, 10, log1), 128 + SIGKILL);
     /* the watcher stays alive (its calls refresh it); the job re-opens */
@@ -497,12 +516,7 @@ static void body_worker_killed(const char *db)
     ASSERT(!strstr(js, "\"nickname\":\"doomed\",\"jobs\":1"));
 }
 
-TEST_T(worker_killed_job_reopens_sqlite, 120)
-{
-    char db[600];
-    snprintf(db, sizeof db, "%s/t.db", cs_test_tmpdir());
-    body_worker_killed(db);
-}
+BOTH_STORES(worker_killed_job_reopens, body_worker_killed, 120)
 
 /* SIGTERM: the job is handed back (bye) at once, not after the timeout */
 static void body_worker_sigterm(const char *db)
@@ -517,13 +531,13 @@ static void body_worker_sigterm(const char *db)
     snprintf(log, sizeof log, "%s/w.log", cs_test_tmpdir());
     cs_client *watch = join_as(&s, "watch", CS_CLIENT_HYBRID);
     const char *a[] = {"--tracker", s.url, "--type", "hybrid", "--nickname", "polite", "--out",
-                       out, "--connect-to", connect, "--threads", "1", "--timeout", "2",
-                       NULL};
+                       out, "--connect-to", connect, "--threads", "1", "--timeout", "1",
+                       "--download-retries", "0", NULL};
     pid_t w = spawn_worker(log, a);
     wait_open(watch, 1, 20);
     usleep(300000);
     ASSERT_EQ(kill(w, SIGTERM), 0);
-    int rc = wait_exit(w, 20, log);
+    int rc = wait_exit(w, 40, log);
     char *l = read_log(log);
     if (rc != 0)
         FAIL("worker exit %d:\n%s", rc, l);
@@ -569,4 +583,285 @@ TEST(worker_usage)
     ASSERT_CONTAINS(err, "cannot register");
     cs_free(out);
     cs_free(err);
+}
+
+/* --state: a worker killed mid-job and started again with the same state
+ * file resumes with the same token and job (no timeout needed), finishes it,
+ * and removes the file when it leaves. */
+TEST_T(worker_resumes_from_state_sqlite, 60)
+{
+    char db[600], state[600], out[600], log[600], connect[128];
+    snprintf(db, sizeof db, "%s/t.db", cs_test_tmpdir());
+    snprintf(state, sizeof state, "%s/worker.json", cs_test_tmpdir());
+    snprintf(out, sizeof out, "%s/out", cs_test_tmpdir());
+    snprintf(log, sizeof log, "%s/w.log", cs_test_tmpdir());
+    srv_add(db, cs_test_source("data/sample/demo.wat.gz"));
+    srv s = srv_start(db, 3600);
+    cs_origin *org = serve_images(60000);
+    snprintf(connect, sizeof connect, "images.crawlset.test:80:127.0.0.1:%u",
+             (unsigned)cs_origin_port(org));
+    cs_client *watch = join_as(&s, "watch", CS_CLIENT_HYBRID);
+    const char *a[] = {"--tracker", s.url, "--type", "hybrid", "--nickname", "phoenix",
+                       "--out", out, "--once", "--state", state, "--connect-to", connect,
+                       "--threads", "1", NULL};
+    pid_t w = spawn_worker(log, a);
+    wait_open(watch, 1, 20);
+    wait_status(db, "\"progress\":\"pairs: 14 candidates", 20);
+    ASSERT_EQ(kill(w, SIGKILL), 0);
+    wait_exit(w, 10, log);
+    size_t n;
+    char *st = cs_test_read_file(state, &n);
+    ASSERT_CONTAINS(st, "\"job\":{\"url\":");
+    cs_free(st);
+    ASSERT_OK(cs_origin_set_root(org, cs_test_source("data/sample/images"), NULL));
+    int rc = wait_exit(spawn_worker(log, a), 60, log);
+    char *l = read_log(log);
+    if (rc != 0)
+        FAIL("exit %d:\n%s", rc, l);
+    ASSERT_CONTAINS(l, "resumed from");
+    ASSERT_CONTAINS(l, "with its job");
+    ASSERT_CONTAINS(l, "1 jobs done");
+    cs_free(l);
+    ASSERT(access(state, F_OK) != 0);
+    ASSERT_UEQ(open_jobs(watch), 1); /* the other piece is untouched */
+    cs_client_free(watch);
+    cs_origin_stop(org);
+    cs_tracker_free(s.t);
+    const char *js = status_json(db);
+    ASSERT_CONTAINS(js, "{\"stage\":1,\"open\":1,\"leased\":0,\"done\":1}");
+    ASSERT_CONTAINS(js, "\"nickname\":\"phoenix\",\"jobs\":1");
+}
+
+/* a job whose input does not exist is reported (flagInvalidData) and handed
+ * back, not held until the timeout; exit code 1 */
+TEST_T(worker_reports_bad_input_sqlite, 30)
+{
+    char db[600], out[600], log[600];
+    snprintf(db, sizeof db, "%s/t.db", cs_test_tmpdir());
+    snprintf(out, sizeof out, "%s/out", cs_test_tmpdir());
+    snprintf(log, sizeof log, "%s/w.log", cs_test_tmpdir());
+    srv_add(db, "/nonexistent/CC-MAIN-x.wat.gz");
+    srv s = srv_start(db, 3600);
+    const char *a[] = {"--tracker", s.url, "--type", "cpu", "--nickname", "careful", "--out",
+                       out, "--once", NULL};
+    int rc = wait_exit(spawn_worker(log, a), 30, log);
+    char *l = read_log(log);
+    if (rc != 1)
+        FAIL("exit %d (want 1):\n%s", rc, l);
+    ASSERT_CONTAINS(l, "/nonexistent/CC-MAIN-x.wat.gz");
+    ASSERT_CONTAINS(l, "reported as invalid");
+    cs_free(l);
+    cs_tracker_free(s.t);
+    const char *js = status_json(db);
+    ASSERT_CONTAINS(js, "{\"stage\":1,\"open\":2,\"leased\":0,\"done\":0}");
+
+    /* an input that is there but is no WAT (text, a cut gzip header) */
+    char db2[600], bogus[600];
+    snprintf(db2, sizeof db2, "%s/t2.db", cs_test_tmpdir());
+    snprintf(bogus, sizeof bogus, "%s/bogus.wat.gz", cs_test_tmpdir());
+    cs_test_write_file(bogus, "\x1f\x8b\x08garbage", 10);
+    srv_add(db2, bogus);
+    s = srv_start(db2, 3600);
+    const char *b[] = {"--tracker", s.url, "--type", "hybrid", "--out", out, "--max-jobs", "2",
+                       "--idle-wait", "0.01", NULL};
+    rc = wait_exit(spawn_worker(log, b), 30, log);
+    l = read_log(log);
+    if (rc != 1)
+        FAIL("exit %d (want 1):\n%s", rc, l);
+    ASSERT_CONTAINS(l, "no readable WAT record");
+    ASSERT_CONTAINS(l, "0 jobs done, 2 inputs reported as invalid");
+    cs_free(l);
+    cs_tracker_free(s.t);
+    js = status_json(db2);
+    ASSERT_CONTAINS(js, "\"leased\":0");
+}
+
+/* ---- CPU output to an HTTP PUT store (nginx WebDAV), fetched from there by
+ * a GPU worker ---------------------------------------------------------------------- */
+
+
+/* Starts nginx (WebDAV PUT, GET) on 127.0.0.1 serving dir/www; 0 when nginx
+ * is not installed. The same setup as the dataset module's PUT test. */
+static pid_t webdav_start(const char *dir, int *port)
+{
+    static const char *const bins[] = {"/usr/sbin/nginx", "/usr/bin/nginx",
+                                       "/usr/local/sbin/nginx"};
+    const char *bin = NULL;
+    for (size_t i = 0; i < sizeof bins / sizeof *bins && !bin; i++)
+        if (access(bins[i], X_OK) == 0)
+            bin = bins[i];
+    if (!bin)
+        return 0;
+    char www[700];
+    snprintf(www, sizeof www, "%s/www", dir);
+    ASSERT(mkdir(dir, 0755) == 0 && mkdir(www, 0755) == 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    ASSERT(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+           getsockname(fd, (struct sockaddr *)&a, &l) == 0);
+    close(fd);
+    *port = ntohs(a.sin_port);
+    char conf[4096], cp[700], gopts[1600], elog[700];
+    snprintf(conf, sizeof conf,
+             "master_process off; worker_processes 1;\n"
+             "events { worker_connections 64; }\n"
+             "http { access_log off; client_body_temp_path %s/body; proxy_temp_path %s/p;\n"
+             "  fastcgi_temp_path %s/f; uwsgi_temp_path %s/u; scgi_temp_path %s/s;\n"
+             "  server { listen 127.0.0.1:%d; root %s;\n"
+             "    location / { dav_methods PUT DELETE; create_full_put_path on;\n"
+             "      client_max_body_size 0; dav_access user:rw group:r all:r; } } }\n",
+             dir, dir, dir, dir, dir, *port, www);
+    snprintf(cp, sizeof cp, "%s/nginx.conf", dir);
+    snprintf(elog, sizeof elog, "%s/err.log", dir);
+    snprintf(gopts, sizeof gopts, "daemon off; pid %s/nginx.pid; error_log %s;", dir, elog);
+    cs_test_write_file(cp, conf, strlen(conf));
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        execl(bin, "nginx", "-p", dir, "-c", cp, "-e", elog, "-g", gopts, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in b = {.sin_family = AF_INET, .sin_port = htons((uint16_t)*port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        bool up = connect(fd, (struct sockaddr *)&b, sizeof b) == 0;
+        close(fd);
+        if (up)
+            return pid;
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            FAIL("nginx exited at start (see %s)", elog);
+        usleep(25000);
+    }
+    FAIL("nginx did not start listening on port %d", *port);
+}
+
+TEST_T(worker_cpu_to_put_store_to_gpu_sqlite, 120)
+{
+    char db[600], ngdir[600], out_gpu[600], log[600], connect[128], store[64];
+    snprintf(db, sizeof db, "%s/t.db", cs_test_tmpdir());
+    snprintf(ngdir, sizeof ngdir, "%s/nginx", cs_test_tmpdir());
+    snprintf(out_gpu, sizeof out_gpu, "%s/gpu", cs_test_tmpdir());
+    snprintf(log, sizeof log, "%s/w.log", cs_test_tmpdir());
+    int port;
+    pid_t ng = webdav_start(ngdir, &port);
+    if (!ng) {
+        printf("SKIP: nginx is not installed (scripts/bootstrap installs it)\n");
+        return;
+    }
+    snprintf(store, sizeof store, "http://127.0.0.1:%d/shards", port);
+    srv_add(db, cs_test_source("data/sample/demo.wat.gz"));
+    /* the tracker names the store as its upload address: a CPU worker
+       without --out sends its output there */
+    srv s = srv_start_up(db, 60, store);
+    cs_origin *org = serve_images(0);
+    snprintf(connect, sizeof connect, "images.crawlset.test:80:127.0.0.1:%u",
+             (unsigned)cs_origin_port(org));
+    const char *cpu[] = {"--tracker", s.url, "--type", "cpu", "--nickname", "up", "--max-jobs",
+                         "1", "--connect-to", connect, "--threads", "2", NULL};
+    int rc = wait_exit(spawn_worker(log, cpu), 60, log);
+    char *l = read_log(log);
+    if (rc != 0)
+        FAIL("cpu worker exit %d:\n%s", rc, l);
+    ASSERT_CONTAINS(l, "output to the tracker's upload address http://127.0.0.1:");
+    ASSERT_CONTAINS(l, "output at http://127.0.0.1:");
+    cs_free(l);
+    /* the store has the shard and its manifest */
+    char p[800];
+    snprintf(p, sizeof p, "%s/www/shards", ngdir);
+    cs_client *watch = join_as(&s, "watch", CS_CLIENT_GPU);
+    ASSERT_UEQ(open_jobs(watch), 1);
+    size_t n;
+    char manifest[900];
+    snprintf(manifest, sizeof manifest, "%s/job-0/_job.json", p);
+    if (access(manifest, R_OK))
+        snprintf(manifest, sizeof manifest, "%s/job-1000000/_job.json", p);
+    char *m = cs_test_read_file(manifest, &n);
+    ASSERT_CONTAINS(m, "\"00000.tar\"");
+    cs_free(m);
+    const char *gpu[] = {"--tracker", s.url, "--type", "gpu", "--nickname", "down", "--out",
+                         out_gpu, "--once", NULL};
+    rc = wait_exit(spawn_worker(log, gpu), 60, log);
+    l = read_log(log);
+    if (rc != 0)
+        FAIL("gpu worker exit %d:\n%s", rc, l);
+    cs_free(l);
+    ASSERT_UEQ(open_jobs(watch), 0);
+    cs_client_free(watch);
+    cs_origin_stop(org);
+    cs_tracker_free(s.t);
+    kill(ng, SIGTERM);
+    waitpid(ng, NULL, 0);
+    const char *js = status_json(db);
+    ASSERT_CONTAINS(js, "{\"stage\":2,\"open\":0,\"leased\":0,\"done\":1}");
+    ASSERT_CONTAINS(js, "\"nickname\":\"down\",\"jobs\":1");
+}
+
+/* no job open: the worker waits (backoff) and takes the job that appears */
+TEST_T(worker_waits_for_a_job_sqlite, 60)
+{
+    char db[600], out[600], log[600], cpu_out[600];
+    snprintf(db, sizeof db, "%s/t.db", cs_test_tmpdir());
+    snprintf(out, sizeof out, "%s/gpu", cs_test_tmpdir());
+    snprintf(cpu_out, sizeof cpu_out, "%s/cpu-job", cs_test_tmpdir());
+    snprintf(log, sizeof log, "%s/w.log", cs_test_tmpdir());
+    srv_add(db, "some-input");
+    srv s = srv_start(db, 60);
+    const char *a[] = {"--tracker", s.url, "--type", "gpu", "--nickname", "patient", "--out",
+                       out, "--max-jobs", "1", "--max-idle", "30", "--idle-wait", "0.05", NULL};
+    pid_t w = spawn_worker(log, a);
+    usleep(600000);
+    int status;
+    ASSERT_EQ(waitpid(w, &status, WNOHANG), 0); /* still waiting */
+    /* a CPU worker (the C client) produces a GPU job */
+    cs_client *cpu = join_as(&s, "maker", CS_CLIENT_CPU);
+    CALL(cpu, cs_client_new_job(cpu));
+    mkdir(cpu_out, 0777);
+    char p[700];
+    snprintf(p, sizeof p, "%s/00000.jsonl", cpu_out);
+    const char *rows = "{\"key\":\"0\",\"status\":\"success\"}\n"
+                       "{\"key\":\"1\",\"status\":\"failed_to_download\"}\n"
+                       "{\"key\":\"2\",\"status\":\"success\"}\n";
+    cs_test_write_file(p, rows, strlen(rows));
+    static const char *const files[] = {"00000.jsonl"};
+    char err[256];
+    ASSERT_OK(cs_client_manifest_write(cpu_out, cs_client_job_get(cpu), 2, files, 1, err,
+                                       sizeof err));
+    snprintf(p, sizeof p, "%s/_job.json", cpu_out);
+    CALL(cpu, cs_client_complete_job(cpu, 0, p));
+    int rc = wait_exit(w, 30, log);
+    char *l = read_log(log);
+    if (rc != 0)
+        FAIL("exit %d:\n%s", rc, l);
+    ASSERT_CONTAINS(l, "1 jobs done");
+    cs_free(l);
+    cs_client_free(cpu);
+    cs_tracker_free(s.t);
+    const char *js = status_json(db);
+    ASSERT_CONTAINS(js, "\"nickname\":\"patient\",\"jobs\":1,\"pairs\":2");
+}
+
+/* SIGTERM while waiting for a job: the worker leaves at once, with bye */
+TEST_T(worker_sigterm_while_idle_sqlite, 30)
+{
+    char db[600], out[600], log[600];
+    snprintf(db, sizeof db, "%s/t.db", cs_test_tmpdir());
+    snprintf(out, sizeof out, "%s/out", cs_test_tmpdir());
+    snprintf(log, sizeof log, "%s/w.log", cs_test_tmpdir());
+    srv s = srv_start(db, 3600);
+    const char *a[] = {"--tracker", s.url, "--type", "gpu", "--out", out, "--idle-wait", "5",
+                       NULL};
+    pid_t w = spawn_worker(log, a);
+    wait_status(db, "\"workers\":1", 20);
+    usleep(200000);
+    ASSERT_EQ(kill(w, SIGTERM), 0);
+    double t0 = cs_now();
+    int rc = wait_exit(w, 20, log);
+    ASSERT_EQ(rc, 0);
+    ASSERT(cs_now() - t0 < 3.0);
+    cs_tracker_free(s.t);
+    ASSERT_CONTAINS(status_json(db), "\"workers\":0");
 }
