@@ -29,6 +29,7 @@ int cmd_download(int argc, char **argv);
 int cmd_pairs(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
 int cmd_bloom(int argc, char **argv);
+int cmd_dedupe(int argc, char **argv);
 
 void cli_init(const char *argv0);
 /* Prints "crawlset: message" to stderr. */

@@ -13,6 +13,7 @@ static const cli_command COMMANDS[] = {
     {"pairs", "image-text pairs from WAT files: candidates, download, shards", cmd_pairs},
     {"filter", "filter candidates: URL, text, language, unsafe, exact dedupe", cmd_filter},
     {"bloom", "Bloom filter files of URLs: create, add, query, merge, info", cmd_bloom},
+    {"dedupe", "exact and near-duplicate images (pHash) in a dataset directory", cmd_dedupe},
     {NULL, NULL, NULL},
 };
 

@@ -345,6 +345,98 @@ CS_API void cs_bloom_info_get(const cs_bloom *b, cs_bloom_info *out /* OUT */);
 /* Whether two filters have the same parameters (k, m, capacity, rate). */
 CS_API bool cs_bloom_same_params(const cs_bloom *a, const cs_bloom *b);
 
+/* ---- perceptual hashes and near duplicates ------------------------------
+ *
+ * pHash as the imagehash library computes it: the image (EXIF orientation
+ * applied, alpha flattened onto white) reduced to 32x32 grey by libvips,
+ * a 2-D DCT-II of it, the 8x8 lowest frequencies, and one bit per
+ * coefficient: 1 when it is above their median. Bit 8*v+u is coefficient
+ * (row v, column u). Two images are near duplicates when the Hamming
+ * distance of their hashes is within a radius (default 4). */
+
+#define CS_PHASH_DEFAULT_RADIUS 4
+
+/* The pHash of an encoded image in data[0..len) (any format cs_image
+ * decodes). CS_EFORMAT (err says why) when it cannot be decoded. Thread-safe. */
+CS_API CS_WARN_UNUSED cs_status cs_phash_image(const void *data, size_t len,
+                                               uint64_t *out /* OUT */, char *err,
+                                               size_t errlen);
+/* The pHash of 32x32 grey pixels, row by row. */
+CS_API uint64_t cs_phash_gray32(const uint8_t px[1024]);
+
+static inline int cs_phash_distance(uint64_t a, uint64_t b)
+{
+    return __builtin_popcountll(a ^ b);
+}
+
+/* Near-duplicate search without comparing all pairs: multi-index hashing
+ * (Norouzi et al.). The 64 bits are cut into radius+1 chunks; two hashes
+ * within the radius agree exactly on at least one chunk (pigeonhole), so a
+ * query looks up its own chunk values in one sorted table per chunk and
+ * compares only the hashes found there. Built once over an array of hashes
+ * (ids are their positions); read-only afterwards, so queries may run on
+ * several threads. */
+typedef struct cs_phash_index cs_phash_index;
+
+/* Indexes hashes[0..n) (copied) for searches within radius (0-31).
+ * CS_EINVAL for a bad radius or n >= 2^32; CS_ENOMEM. */
+CS_API CS_WARN_UNUSED cs_status cs_phash_index_new(cs_phash_index **out /* OUT */,
+                                                   const uint64_t *hashes, size_t n,
+                                                   int radius);
+CS_API void cs_phash_index_free(cs_phash_index *x);
+
+/* Called once per hash within the radius of the query (each id once). */
+typedef void (*cs_phash_hit_fn)(void *ud, uint32_t id, int distance);
+
+/* Finds every indexed hash within the index's radius of q; returns how
+ * many full comparisons were made (the work, for benchmarks). */
+CS_API size_t cs_phash_index_query(const cs_phash_index *x, uint64_t q, cs_phash_hit_fn fn,
+                                   void *ud);
+
+/* ---- dataset dedupe ------------------------------------------------------
+ *
+ * Exact (sha256 of the bytes) and near (pHash within a radius, through the
+ * index above) duplicate images across a whole dataset directory: every
+ * image file under it (the files and web2dataset layouts, any folder tree)
+ * and every image member of its .tar shards (webdataset). Folders named
+ * _tmp and names starting with '.' are skipped. Items are taken in path
+ * order (tar members in shard order); an item is a duplicate of the first
+ * earlier item that is kept and is byte-identical (exact) or within the
+ * radius (near: the closest one, the first of equals). */
+
+typedef struct cs_dedupe_opts {
+    int radius;        /* near-duplicate radius; 0 = default 4; -1 = exact only;
+                          -2 = radius 0 */
+    bool drop;         /* remove duplicates: files with the item's name stem in
+                          its folder (KEY.jpg, KEY.json, KEY.txt; and
+                          metadata/KEY.json beside images/), tar members with
+                          that stem (each changed shard rewritten atomically) */
+    unsigned threads;  /* hashing threads; 0 = one per CPU */
+} cs_dedupe_opts;
+
+typedef struct cs_dedupe_stats {
+    uint64_t images;       /* image items found */
+    uint64_t undecodable;  /* items pHash could not decode (exact dedupe only) */
+    uint64_t exact;        /* exact duplicates */
+    uint64_t near;         /* near duplicates */
+    uint64_t dropped;      /* files removed and tar members left out */
+    uint64_t shards_rewritten;
+} cs_dedupe_stats;
+
+/* One duplicate: item and dup_of are names relative to the directory
+ * ("00000.tar/000000012.jpg", "images/12.jpg"); kind "exact" or "near";
+ * distance the Hamming distance (0 for exact). Called in item order. */
+typedef void (*cs_dedupe_fn)(void *ud, const char *item, const char *dup_of, const char *kind,
+                             int distance);
+
+/* Finds (and with opts->drop removes) the duplicates under dir. fn may be
+ * NULL. CS_EIO / CS_EFORMAT (an unreadable file or corrupt tar; err says
+ * which) stop the run before anything is dropped. */
+CS_API CS_WARN_UNUSED cs_status cs_dedupe_dir(const char *dir, const cs_dedupe_opts *opts,
+                                              cs_dedupe_fn fn, void *ud,
+                                              cs_dedupe_stats *stats /* OUT */, char *err,
+                                              size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif
