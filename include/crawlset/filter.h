@@ -88,6 +88,10 @@ typedef struct cs_strlist {
     size_t n, cap;
 } cs_strlist;
 
+/* Appends a copy of s[0..n) (CS_ENOMEM); clear frees every item. */
+CS_API CS_WARN_UNUSED cs_status cs_strlist_push(cs_strlist *l, const char *s, size_t n);
+CS_API void cs_strlist_clear(cs_strlist *l);
+
 /* The candidate chain's configuration. Every field is also a rules-file key
  * and a command-line flag of the same name (cs_filter_rules_set); the
  * defaults are those of cs_filter_rules_init(). */
@@ -125,6 +129,13 @@ typedef struct cs_filter_rules {
     char *bloom_delta;           /* Bloom file written by cs_filter_chain_finish()
                                     with the URLs kept (bloom's parameters, else
                                     the defaults); NULL = none */
+    /* documents and task graphs (crawlset filter --docs; cs_doc_rules) */
+    cs_strlist doc_required;     /* fields that must not be empty (title) */
+    cs_strlist doc_dangerous_words; /* title words that drop a document */
+    size_t doc_min_steps;        /* 2 */
+    bool doc_dedupe_title;       /* true */
+    char *doc_title_field;       /* NULL = "title" */
+    char *doc_steps_field;       /* NULL = "steps" */
     /* stats */
     size_t failed_urls_max;      /* per filter (100) */
     size_t max_domains;          /* per-domain stats (100,000; 0 = off) */
@@ -436,6 +447,94 @@ CS_API CS_WARN_UNUSED cs_status cs_dedupe_dir(const char *dir, const cs_dedupe_o
                                               cs_dedupe_fn fn, void *ud,
                                               cs_dedupe_stats *stats /* OUT */, char *err,
                                               size_t errlen);
+
+/* ---- documents and task graphs -------------------------------------------
+ *
+ * The same chain mechanism over generic items: an item is a set of named
+ * top-level fields (a JSON object's members). Built-in filters, in order:
+ *   required  every field of the required list present and not empty (null,
+ *             "", blank text, [] and {} are empty); reason "empty_FIELD"
+ *   title     the title has none of the dangerous words (whole tokens,
+ *             case-folded); reason "dangerous_title"
+ *   steps     the steps field holds at least min_steps elements; reasons
+ *             "no_steps" (absent or not a list), "single_step" (fewer)
+ *   dedupe    the normalised, case-folded title was not seen before;
+ *             reason "duplicate_title"
+ * then the caller's own filters (cs_doc_chain_add). Every filter sees every
+ * item; stats per filter and per domain (the item's "domain" field, else the
+ * registered domain of its "url"), failed URLs from "url". */
+
+/* One top-level field. */
+typedef struct cs_doc_field {
+    const char *name;  /* NUL-terminated */
+    cs_slice text;     /* string value (unescaped), else the JSON text */
+    size_t count;      /* elements of an array, members of an object, 1 for
+                          other non-null values, 0 for null */
+    bool is_string;
+    bool is_array;
+} cs_doc_field;
+
+typedef struct cs_doc_item {
+    const cs_doc_field *fields;
+    size_t n;
+} cs_doc_item;
+
+/* The field named name, or NULL. */
+CS_API const cs_doc_field *cs_doc_item_get(const cs_doc_item *it, const char *name);
+
+typedef struct cs_doc_rules {
+    cs_strlist required;        /* fields that must not be empty (title) */
+    const char *title_field;    /* "title" */
+    cs_strlist dangerous_words; /* title words that drop the item */
+    const char *steps_field;    /* "steps" */
+    size_t min_steps;           /* 2; 0 = no steps filter */
+    bool dedupe_title;          /* true */
+    size_t failed_urls_max;     /* 100 */
+    size_t max_domains;         /* 100,000 */
+} cs_doc_rules;
+
+/* Defaults above (dangerous_words empty: data/filter/dangerous-words.txt
+ * ships a list). Strings in the struct are borrowed by cs_doc_chain_new. */
+CS_API CS_WARN_UNUSED cs_status cs_doc_rules_init(cs_doc_rules *r /* OUT */);
+CS_API void cs_doc_rules_cleanup(cs_doc_rules *r);
+
+/* The document rules of a cs_filter_rules (the doc-* keys), borrowing its
+ * strings: valid while r is. */
+CS_API CS_WARN_UNUSED cs_status cs_doc_rules_from(cs_doc_rules *out /* OUT */,
+                                                  const cs_filter_rules *r);
+
+/* A filter of the caller's: NULL when the item passes, else a reason that
+ * outlives the chain. */
+typedef const char *(*cs_doc_filter_fn)(void *ud, const cs_doc_item *it);
+
+typedef struct cs_doc_chain cs_doc_chain;
+
+/* extra: the caller's filters (name, fn, ud), n_extra of them, run after
+ * the built-ins; names copied. CS_EINVAL (err set) for a word list that does
+ * not compile. */
+typedef struct cs_doc_filter {
+    const char *name;
+    cs_doc_filter_fn fn;
+    void *ud;
+} cs_doc_filter;
+CS_API CS_WARN_UNUSED cs_status cs_doc_chain_new(cs_doc_chain **out /* OUT */,
+                                                 const cs_doc_rules *r,
+                                                 const cs_doc_filter *extra, size_t n_extra,
+                                                 char *err, size_t errlen);
+CS_API void cs_doc_chain_free(cs_doc_chain *c);
+/* Runs every filter on the item; *keep and *reason (first failing filter's
+ * reason, NULL when kept) out. CS_ENOMEM only. */
+CS_API CS_WARN_UNUSED cs_status cs_doc_chain_apply(cs_doc_chain *c, const cs_doc_item *it,
+                                                   bool *keep /* OUT */,
+                                                   const char **reason /* OUT */);
+CS_API cs_filter_stats *cs_doc_chain_stats(cs_doc_chain *c);
+
+/* Reads the top-level members of the JSON object json[0..n) (jansson) into
+ * *it; the fields live in arena a (reset it between items). CS_EFORMAT
+ * with err for anything but an object. */
+CS_API CS_WARN_UNUSED cs_status cs_doc_item_parse(const char *json, size_t n, cs_arena *a,
+                                                  cs_doc_item *it /* OUT */, char *err,
+                                                  size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -141,7 +141,7 @@ static cs_status compile(const char *pat, size_t len, pcre2_code **out, char *er
 }
 
 /* One alternation of the items; words get letter/digit boundaries. */
-static cs_status compile_list(const cs_strlist *l, bool words, pcre2_code **out, char *err,
+cs_status cs__re_compile_list(const cs_strlist *l, bool words, pcre2_code **out, char *err,
                               size_t errlen, const char *what)
 {
     *out = NULL;
@@ -204,6 +204,9 @@ static cs_status copy_rules(cs_filter_rules *d, const cs_filter_rules *s)
 {
     *d = *s;
     d->base_dir = NULL;
+    memset(&d->doc_required, 0, sizeof d->doc_required);
+    memset(&d->doc_dangerous_words, 0, sizeof d->doc_dangerous_words);
+    d->doc_title_field = d->doc_steps_field = NULL; /* the chain does not use them */
     d->bloom = s->bloom ? cs_strdup(s->bloom) : NULL;
     d->bloom_delta = s->bloom_delta ? cs_strdup(s->bloom_delta) : NULL;
     if ((s->bloom && !d->bloom) || (s->bloom_delta && !d->bloom_delta))
@@ -284,9 +287,9 @@ cs_status cs_filter_chain_new(cs_filter_chain **out, const cs_filter_rules *r, c
                       "filename pattern")))
         goto fail;
     if (r->unsafe != CS_UNSAFE_OFF) {
-        if ((st = compile_list(&r->unsafe_words, true, &c->re_words, err, errlen,
+        if ((st = cs__re_compile_list(&r->unsafe_words, true, &c->re_words, err, errlen,
                                "unsafe-words")) ||
-            (st = compile_list(&r->unsafe_phrases, false, &c->re_phrases, err, errlen,
+            (st = cs__re_compile_list(&r->unsafe_phrases, false, &c->re_phrases, err, errlen,
                                "unsafe-phrases")))
             goto fail;
         if (r->unsafe_regex.n &&
