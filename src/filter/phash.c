@@ -142,76 +142,55 @@ done:
 
 /* ---- multi-index hashing ------------------------------------------------ */
 
+/* One indexed hash in a chunk table: the whole hash is stored, so scanning
+ * a bucket reads one array sequentially. */
 typedef struct entry {
-    uint64_t chunk; /* the chunk's value */
+    uint64_t h;
     uint32_t id;
 } entry;
 
+#define DIRECT_BITS 20 /* chunks this narrow get a bucket-start table */
+
 struct cs_phash_index {
-    uint64_t *h;        /* the hashes */
     size_t n;
     int radius;
     int m;              /* chunks: radius + 1 */
     int shift[32];      /* chunk c = (h >> shift[c]) & mask[c] */
     uint64_t mask[32];
-    entry *tab[32];     /* per chunk, sorted by (chunk, id) */
+    entry *tab[32];     /* per chunk, sorted by (chunk value, id) */
+    uint32_t *start[32];/* per chunk of <= DIRECT_BITS bits: first entry of
+                           each chunk value (2^w + 1 entries), else NULL */
 };
 
-static int cmp_entry(const void *a, const void *b)
+static inline uint64_t chunk_of(const cs_phash_index *x, int c, uint64_t h)
 {
-    const entry *x = a, *y = b;
-    if (x->chunk != y->chunk)
-        return x->chunk < y->chunk ? -1 : 1;
-    return (x->id > y->id) - (x->id < y->id);
+    return (h >> x->shift[c]) & x->mask[c];
 }
 
 void cs_phash_index_free(cs_phash_index *x)
 {
     if (!x)
         return;
-    for (int c = 0; c < x->m; c++)
+    for (int c = 0; c < x->m; c++) {
         cs_free(x->tab[c]);
-    cs_free(x->h);
+        cs_free(x->start[c]);
+    }
     cs_free(x);
 }
 
-/* Radix sort by chunk value (up to 22 bits: two passes of 11), else qsort. */
-static cs_status sort_entries(entry *e, size_t n, int bits)
+typedef struct sort_ctx {
+    int shift;
+    uint64_t mask;
+} sort_ctx;
+static _Thread_local sort_ctx g_sort;
+
+static int cmp_entry(const void *a, const void *b)
 {
-    if (bits > 22 || n < 1024) {
-        qsort(e, n, sizeof *e, cmp_entry);
-        return CS_OK;
-    }
-    entry *tmp = cs_malloc(n * sizeof *tmp);
-    if (!tmp)
-        return CS_ENOMEM;
-    size_t *cnt = cs_malloc(((size_t)1 << 11) * sizeof *cnt);
-    if (!cnt) {
-        cs_free(tmp);
-        return CS_ENOMEM;
-    }
-    entry *src = e, *dst = tmp;
-    for (int pass = 0; pass < 2; pass++) {
-        int sh = pass * 11;
-        memset(cnt, 0, ((size_t)1 << 11) * sizeof *cnt);
-        for (size_t i = 0; i < n; i++)
-            cnt[(src[i].chunk >> sh) & 2047]++;
-        size_t sum = 0;
-        for (size_t b = 0; b < 2048; b++) {
-            size_t c = cnt[b];
-            cnt[b] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++) /* stable: ids stay in order */
-            dst[cnt[(src[i].chunk >> sh) & 2047]++] = src[i];
-        entry *s = src;
-        src = dst;
-        dst = s;
-    }
-    /* two passes: the result is back in e */
-    cs_free(cnt);
-    cs_free(tmp);
-    return CS_OK;
+    const entry *x = a, *y = b;
+    uint64_t cx = (x->h >> g_sort.shift) & g_sort.mask, cy = (y->h >> g_sort.shift) & g_sort.mask;
+    if (cx != cy)
+        return cx < cy ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
 }
 
 cs_status cs_phash_index_new(cs_phash_index **out, const uint64_t *hashes, size_t n, int radius)
@@ -225,10 +204,6 @@ cs_status cs_phash_index_new(cs_phash_index **out, const uint64_t *hashes, size_
     x->n = n;
     x->radius = radius;
     x->m = radius + 1;
-    if (!(x->h = cs_malloc((n ? n : 1) * sizeof *x->h)))
-        goto oom;
-    if (n)
-        memcpy(x->h, hashes, n * sizeof *x->h);
     int pos = 0;
     for (int c = 0; c < x->m; c++) {
         int w = 64 / x->m + (c < 64 % x->m);
@@ -237,10 +212,31 @@ cs_status cs_phash_index_new(cs_phash_index **out, const uint64_t *hashes, size_
         pos += w;
         if (!(x->tab[c] = cs_malloc((n ? n : 1) * sizeof(entry))))
             goto oom;
-        for (size_t i = 0; i < n; i++)
-            x->tab[c][i] = (entry){(hashes[i] >> x->shift[c]) & x->mask[c], (uint32_t)i};
-        if (sort_entries(x->tab[c], n, w))
-            goto oom;
+        entry *t = x->tab[c];
+        if (w <= DIRECT_BITS) {
+            /* counting sort by chunk value (stable: ids stay in order) */
+            size_t nb = (size_t)1 << w;
+            uint32_t *st = cs_calloc(nb + 1, sizeof *st);
+            if (!st)
+                goto oom;
+            x->start[c] = st;
+            for (size_t i = 0; i < n; i++)
+                st[chunk_of(x, c, hashes[i]) + 1]++;
+            for (size_t b = 0; b < nb; b++)
+                st[b + 1] += st[b];
+            uint32_t *fill = cs_malloc(nb * sizeof *fill);
+            if (!fill)
+                goto oom;
+            memcpy(fill, st, nb * sizeof *fill);
+            for (size_t i = 0; i < n; i++)
+                t[fill[chunk_of(x, c, hashes[i])]++] = (entry){hashes[i], (uint32_t)i};
+            cs_free(fill);
+        } else {
+            for (size_t i = 0; i < n; i++)
+                t[i] = (entry){hashes[i], (uint32_t)i};
+            g_sort = (sort_ctx){x->shift[c], x->mask[c]};
+            qsort(t, n, sizeof *t, cmp_entry);
+        }
     }
     *out = x;
     return CS_OK;
@@ -253,27 +249,37 @@ size_t cs_phash_index_query(const cs_phash_index *x, uint64_t q, cs_phash_hit_fn
 {
     size_t work = 0;
     for (int c = 0; c < x->m; c++) {
-        uint64_t v = (q >> x->shift[c]) & x->mask[c];
+        uint64_t v = chunk_of(x, c, q);
         const entry *t = x->tab[c];
-        size_t lo = 0, hi = x->n; /* first entry with chunk >= v */
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (t[mid].chunk < v)
-                lo = mid + 1;
-            else
-                hi = mid;
+        size_t lo, hi;
+        if (x->start[c]) {
+            lo = x->start[c][v];
+            hi = x->start[c][v + 1];
+        } else {
+            lo = 0; /* first entry with chunk >= v */
+            size_t h = x->n;
+            while (lo < h) {
+                size_t mid = lo + (h - lo) / 2;
+                if (chunk_of(x, c, t[mid].h) < v)
+                    lo = mid + 1;
+                else
+                    h = mid;
+            }
+            hi = lo;
+            while (hi < x->n && chunk_of(x, c, t[hi].h) == v)
+                hi++;
         }
-        for (size_t i = lo; i < x->n && t[i].chunk == v; i++) {
-            uint64_t h = x->h[t[i].id];
+        for (size_t i = lo; i < hi; i++) {
+            uint64_t h = t[i].h;
+            work++;
+            int d = cs_phash_distance(h, q);
+            if (d > x->radius)
+                continue;
             /* found through an earlier chunk already? */
             bool earlier = false;
             for (int e = 0; e < c && !earlier; e++)
-                earlier = ((h >> x->shift[e]) & x->mask[e]) == ((q >> x->shift[e]) & x->mask[e]);
-            if (earlier)
-                continue;
-            work++;
-            int d = cs_phash_distance(h, q);
-            if (d <= x->radius)
+                earlier = chunk_of(x, e, h) == chunk_of(x, e, q);
+            if (!earlier)
                 fn(ud, t[i].id, d);
         }
     }
