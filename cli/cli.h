@@ -27,9 +27,12 @@ int cmd_wet(int argc, char **argv);
 int cmd_cc(int argc, char **argv);
 int cmd_download(int argc, char **argv);
 int cmd_pairs(int argc, char **argv);
+int cmd_tracker(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
 int cmd_bloom(int argc, char **argv);
 int cmd_dedupe(int argc, char **argv);
+int cmd_forum(int argc, char **argv);
 
 void cli_init(const char *argv0);
 /* Prints "crawlset: message" to stderr. */

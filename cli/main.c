@@ -11,9 +11,12 @@ static const cli_command COMMANDS[] = {
     {"cc", "fetch Common Crawl records by range", cmd_cc},
     {"download", "download a URL list's images into a dataset (img2dataset)", cmd_download},
     {"pairs", "image-text pairs from WAT files: candidates, download, shards", cmd_pairs},
+    {"tracker", "the job tracker: serve, add-jobs, status", cmd_tracker},
+    {"worker", "work for a tracker: take jobs, run their pipeline, complete them", cmd_worker},
     {"filter", "filter candidates: URL, text, language, unsafe, exact dedupe", cmd_filter},
     {"bloom", "Bloom filter files of URLs: create, add, query, merge, info", cmd_bloom},
     {"dedupe", "exact and near-duplicate images (pHash) in a dataset directory", cmd_dedupe},
+    {"forum", "Discourse forum topics as conversations (chats-crawler)", cmd_forum},
     {NULL, NULL, NULL},
 };
 

@@ -16,6 +16,10 @@
 #include "crawlset/pool.h"
 #include "crawlset/image.h"
 #include "crawlset/pipe.h"
+#include "crawlset/tracker.h"
+#include "crawlset/client.h"
 #include "crawlset/filter.h"
+#include "crawlset/html.h"
+#include "crawlset/forum.h"
 
 #endif

@@ -143,6 +143,7 @@ typedef struct cs_dataset_stats {
     uint64_t shards_written;     /* committed by this writer */
     uint64_t shards_skipped;     /* found complete (incremental) */
     uint64_t open_shards;        /* open now */
+    uint64_t committing;         /* complete, being closed/renamed/uploaded now */
     uint64_t bytes_written;      /* image bytes written */
     uint64_t spooled;            /* samples that arrived early and went through a spool */
     uint64_t uploads;            /* files sent by HTTP PUT */
@@ -162,7 +163,8 @@ CS_API CS_WARN_UNUSED cs_status cs_dataset_writer_open(cs_dataset_writer **w /* 
 typedef enum cs_dataset_admit {
     CS_DATASET_ADMIT_WRITE, /* go: the row's shard is open */
     CS_DATASET_ADMIT_SKIP,  /* the shard is already complete: do not fetch the row */
-    CS_DATASET_ADMIT_WAIT,  /* max_open_shards are open: finish rows in flight first */
+    CS_DATASET_ADMIT_WAIT,  /* max_open_shards are open (or committing): finish rows in
+                               flight first (and cs_dataset_writer_flush) */
 } cs_dataset_admit;
 
 /* Asks, before fetching row `index` (call in input order), whether to fetch
@@ -173,7 +175,9 @@ CS_API CS_WARN_UNUSED cs_status cs_dataset_writer_admit(cs_dataset_writer *w, ui
 
 /* Adds a finished row. Opens its shard if admit was not called (CS_ETOOBIG
  * if that would pass max_open_shards). A row of a shard skipped as complete
- * is ignored (CS_OK). The call that adds a shard's last row commits it.
+ * is ignored (CS_OK). The call that adds a shard's last row hands it to the
+ * writer's commit thread (close, sync, rename or upload, with no lock held);
+ * a commit that fails makes every later call return its status and message.
  * CS_EINVAL for a row added twice or past the declared end of input. */
 CS_API CS_WARN_UNUSED cs_status cs_dataset_writer_add(cs_dataset_writer *w,
                                                       const cs_dataset_sample *s);
@@ -182,7 +186,11 @@ CS_API CS_WARN_UNUSED cs_status cs_dataset_writer_add(cs_dataset_writer *w,
  * rows % samples_per_shard rows) can be committed once they are in. */
 CS_API CS_WARN_UNUSED cs_status cs_dataset_writer_end_input(cs_dataset_writer *w, uint64_t rows);
 
-/* Commits what is complete and closes. Shards still missing rows are
+/* Waits until every complete shard is committed; returns the first failed
+ * commit's status (cs_dataset_writer_errmsg says why), else CS_OK. */
+CS_API CS_WARN_UNUSED cs_status cs_dataset_writer_flush(cs_dataset_writer *w);
+
+/* Waits for the commits, then commits what is complete and closes. Shards still missing rows are
  * abandoned (temporary files removed; a rerun with incremental redoes them)
  * and reported as CS_ETRUNC with their names in the message. The writer must
  * still be freed. */

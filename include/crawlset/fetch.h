@@ -197,7 +197,9 @@ typedef struct cs_fetch_result {
 CS_API uint8_t *cs_fetch_result_take_body(cs_fetch_result *res, size_t *len /* OUT, may be NULL */);
 
 /* Supplies the next URL: CS_OK with *req set, CS_DONE when there are no
- * more (it is not called again in this run), any other status stops the
+ * more (it is not called again in this run), CS_EAGAIN when there is none
+ * right now (it is asked again on the next turn of the loop: after a
+ * transfer event, a timer, or cs_fetch_wakeup), any other status stops the
  * run with that status. */
 typedef cs_status (*cs_fetch_next_fn)(void *ud, cs_fetch_request *req /* OUT */);
 /* Receives a finished URL; a non-OK return stops the run with that status.
@@ -250,6 +252,10 @@ CS_API CS_WARN_UNUSED cs_status cs_fetch_add(cs_fetch *f, const char *url, size_
  * needs more descriptors. The robots.txt and DNS caches outlive the run. */
 CS_API CS_WARN_UNUSED cs_status cs_fetch_run(cs_fetch *f, cs_fetch_next_fn next_fn,
                                              cs_fetch_done_fn done_fn, void *ud);
+/* Wakes a running cs_fetch_run's loop (e.g. a consumer made room, so a
+ * next_fn that said CS_EAGAIN has input again). Async-signal-safe; any
+ * thread. */
+CS_API void cs_fetch_wakeup(cs_fetch *f);
 /* Asks a running cs_fetch_run to stop soon. Async-signal-safe; any thread. */
 CS_API void cs_fetch_cancel(cs_fetch *f);
 CS_API void cs_fetch_stats_get(const cs_fetch *f, cs_fetch_stats *out /* OUT */);

@@ -38,6 +38,8 @@ typedef struct cs_download_stats {
     uint64_t bytes_downloaded;  /* bodies of successful downloads */
     uint64_t bytes_written;     /* encoded images */
     double seconds;             /* since the start */
+    uint64_t peak_backlog;      /* most downloaded bodies waiting at once for a
+                                   full image pool (the fetcher kept running) */
 } cs_download_stats;
 
 typedef void (*cs_download_progress_fn)(const cs_download_stats *s, void *ud);
@@ -47,6 +49,9 @@ typedef struct cs_download_opts {
     cs_image_opts image;        /* cs_image_opts_init() defaults */
     cs_dataset_opts dataset;    /* zero = defaults */
     int threads;                /* image workers; 0 = one per CPU */
+    size_t max_backlog_bytes;   /* downloaded bodies held for a full image pool
+                                   before the fetch thread waits for room
+                                   (0 = 64 MiB) */
     const char *verify_hash_col;/* saved column with the expected sha256 (hex);
                                    mismatches are dropped (reason hash_mismatch) */
     cs_download_progress_fn progress; /* called from the fetch thread, <= 10/s */

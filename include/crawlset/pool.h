@@ -31,9 +31,11 @@ typedef struct cs_pool_opts {
      * non-NULL return value is queued for cs_pool_get() (the worker waits
      * while that queue is full); without one the return value must be NULL. */
     void *(*work)(void *item, void *ud);
-    /* Optional. Called on a worker after it queued a result, e.g. to wake a
-     * poll loop (curl_multi_wakeup); always before cs_pool_get() can return
-     * CS_DONE or cs_pool_wait_idle() can return for that item. */
+    /* Optional. Called on a worker after it queued a result (with an output
+     * queue) or after work() returned (without one), e.g. to wake a poll
+     * loop that has results to take or items to submit; always before
+     * cs_pool_get() can return CS_DONE or cs_pool_wait_idle() can return for
+     * that item. */
     void (*notify)(void *ud);
     /* Optional. Called by each worker just before it exits (per-thread
      * clean-up such as cs_image_thread_cleanup). */

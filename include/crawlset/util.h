@@ -51,7 +51,12 @@ extern "C" {
     X(ENET, "network error")                                                  \
     X(EHTTP, "unexpected HTTP status")                                        \
     X(ETIMEOUT, "timed out")                                                  \
-    X(ECANCELED, "canceled")
+    X(ECANCELED, "canceled")                                                  \
+    X(EAGAIN, "not now, try again later")                                     \
+    X(ENOJOB, "no job available")                                             \
+    X(EWORKER, "unknown or timed-out worker")                                 \
+    X(EBADREQ, "request refused as malformed")                                \
+    X(ESERVER, "server error")
 
 typedef enum cs_status {
 #define CS__ENUM(name, msg) CS_##name,

@@ -2,6 +2,7 @@
 #ifndef CS_DATASET_INT_H
 #define CS_DATASET_INT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "crawlset/util.h"
@@ -38,7 +39,7 @@ typedef struct cs__put {
     char *base;        /* URL without a trailing slash (owned) */
     unsigned retries;  /* extra attempts per request */
     long timeout_ms;   /* per request */
-    unsigned long requests, retried; /* counters */
+    _Atomic unsigned long requests, retried; /* counters (any thread) */
 } cs__put;
 
 /* Sends the local file to base/rel with PUT (2xx = done), retrying on

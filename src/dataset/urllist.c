@@ -5,62 +5,36 @@
  * inflates gzip (also concatenated members) by its magic bytes, whatever the
  * name says. JSON lines are parsed with jansson (lines are bounded).
  *
- * The record splitter follows ccindex.c (own code rather than libcsv, for the
- * same reasons: a bound on every row, line numbers, resynchronisation) but
- * is lenient the way Python's csv module is, since URL lists are often
- * hand-made: a quote opens a quoted field only at the start of a field, text
- * after a closing quote is kept, and a quote that never closes spoils only
- * its own line (the reader resumes after that line's end instead of eating
- * the rest of the file). */
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <stdarg.h>
+ * The bounded record input and the CSV splitter are shared with ccindex.c
+ * (util/lines.c: own code rather than libcsv, for a bound on every row, line
+ * numbers, resynchronisation); here they are lenient the way Python's csv
+ * module is, since URL lists are often hand-made: a quote opens a quoted
+ * field only at the start of a field, text after a closing quote is kept,
+ * and a quote that never closes spoils only its own line (the reader resumes
+ * after that line's end instead of eating the rest of the file). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include <jansson.h>
-#include <zlib.h>
 
 #include "crawlset/gzip.h"
 #include "crawlset/urllist.h"
 #include "dataset/dataset_int.h"
+#include "util/lines.h"
 
 #define DEFAULT_MAX_LINE (1u << 20)
-#define READ_CHUNK (64u * 1024)
 #define MEM_GZIP_MAX (256u << 20)
-#define NO_NL SIZE_MAX
-
-/* Scanner states for finding where a CSV record ends (quotes may hide newlines). */
-enum { SC_FIELD_START, SC_UNQUOTED, SC_QUOTED, SC_QUOTE_IN_QUOTED };
 
 struct cs_urllist_reader {
-    char name[256];
+    cs__lines in;             /* input, line count, name, errmsg */
     cs_urllist_format format; /* AUTO until open decides */
-    size_t max_line;
     char *url_col;            /* owned */
     char *caption_col;        /* owned; NULL = none */
     char **save;              /* owned copies of save_columns */
     size_t nsave;
-
-    /* input */
-    gzFile gz;             /* NULL for memory input */
-    const char *mem;       /* memory input (borrowed, or `owned`) */
-    char *owned;           /* inflated gzip memory input */
-    char *buf;             /* read buffer (NULL for memory input) */
-    size_t cap;
-    size_t start, end;     /* unconsumed bytes are [start, end) */
-    bool eof;              /* no more input after end */
-    cs_status input_err;   /* fatal error found at eof (CS_EGZIP, CS_EIO, CS_ENOMEM) */
-    bool dead;             /* a fatal error was returned */
-
-    /* scanning state, kept across refills (offsets relative to start) */
-    size_t scanned;
-    int sc_state;
-    size_t first_nl;       /* first newline inside quotes, NO_NL if none */
-    uint64_t line;         /* lines consumed so far */
+    char *owned;              /* inflated gzip memory input (in.mem points here) */
+    bool dead;                /* a fatal error was returned */
 
     /* CSV / TSV */
     char delim;
@@ -68,9 +42,7 @@ struct cs_urllist_reader {
     size_t nhdr;
     long url_idx, cap_idx; /* header positions; -1 = absent */
     long *save_idx;        /* nsave positions */
-    cs_buf fields;         /* current row: "f0\0f1\0..." */
-    size_t *foff;
-    size_t nf, capf;
+    cs__fields f;          /* the current row's fields */
 
     /* the current row */
     json_t *json;
@@ -80,183 +52,10 @@ struct cs_urllist_reader {
     bool repaired;
     uint64_t next_index;
     cs_urllist_stats stats;
-    char errmsg[CS_ERRMSG_MAX];
 };
 
-/* ---- errors ---------------------------------------------------------------- */
-
-static cs_status fail(cs_urllist_reader *r, cs_status st, uint64_t line, const char *fmt, ...)
-    CS_PRINTF(4, 5);
-
-static cs_status fail(cs_urllist_reader *r, cs_status st, uint64_t line, const char *fmt, ...)
-{
-    char what[200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    if (line)
-        snprintf(r->errmsg, sizeof r->errmsg, "%.50s:%" PRIu64 ": %.170s", r->name, line, what);
-    else
-        snprintf(r->errmsg, sizeof r->errmsg, "%.50s: %.190s", r->name, what);
-    return st;
-}
-
-/* ---- input ----------------------------------------------------------------- */
-
-static const char *data(const cs_urllist_reader *r) { return r->gz ? r->buf : r->mem; }
-
-static void refill(cs_urllist_reader *r)
-{
-    if (r->eof)
-        return;
-    if (r->start > 0) {
-        memmove(r->buf, r->buf + r->start, r->end - r->start);
-        r->end -= r->start;
-        r->start = 0;
-    }
-    if (r->end == r->cap)
-        return; /* full: the caller's line limit decides */
-    size_t want = r->cap - r->end;
-    if (want > (size_t)INT32_MAX)
-        want = INT32_MAX;
-    int n = gzread(r->gz, r->buf + r->end, (unsigned)want);
-    if (n > 0) {
-        r->end += (size_t)n;
-        return;
-    }
-    r->eof = true;
-    int zerr = Z_OK;
-    const char *zmsg = gzerror(r->gz, &zerr);
-    if (n < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
-        if (zerr == Z_ERRNO) {
-            fail(r, CS_EIO, 0, "read error: %s", strerror(errno));
-            r->input_err = CS_EIO;
-        } else if (zerr == Z_MEM_ERROR) {
-            r->input_err = CS_ENOMEM;
-        } else {
-            fail(r, CS_EGZIP, 0, "gzip: %s", zmsg ? zmsg : "corrupt data");
-            r->input_err = CS_EGZIP;
-        }
-    }
-}
-
-static void reset_scan(cs_urllist_reader *r)
-{
-    r->scanned = 0;
-    r->sc_state = SC_FIELD_START;
-    r->first_nl = NO_NL;
-}
-
-/* Finds the end of the next record in [start, end): with `quoted` a newline
- * outside quotes (delimiter r->delim), else any newline. On CS_OK *len is the
- * record length without the newline and *adv the bytes to consume; *found is
- * false at the end of input. Errors that spoil one record:
- *   CS_ETOOBIG  no record end within max_line; *adv is the bytes to drop to
- *               resume (after the first quoted newline), or 0 = drop the
- *               line (skip_line);
- *   CS_EFORMAT  a quote still open at the end of input; *adv as above.
- * A fatal input error with bytes left returns that error. */
-static cs_status next_record(cs_urllist_reader *r, bool quoted, size_t *len, size_t *adv,
-                             bool *found)
-{
-    *found = false;
-    *len = *adv = 0;
-    for (;;) {
-        const char *p = data(r) + r->start;
-        size_t avail = r->end - r->start;
-        size_t i = r->scanned;
-        int s = r->sc_state;
-        if (!quoted) {
-            const char *nl = i < avail ? memchr(p + i, '\n', avail - i) : NULL;
-            i = nl ? (size_t)(nl - p) : avail;
-        } else {
-            char dl = r->delim;
-            for (; i < avail; i++) {
-                char c = p[i];
-                switch (s) {
-                case SC_FIELD_START:
-                    s = c == '"' ? SC_QUOTED : c == dl ? SC_FIELD_START : SC_UNQUOTED;
-                    break;
-                case SC_UNQUOTED:
-                    if (c == dl)
-                        s = SC_FIELD_START;
-                    break;
-                case SC_QUOTED:
-                    if (c == '"')
-                        s = SC_QUOTE_IN_QUOTED;
-                    else if (c == '\n' && r->first_nl == NO_NL)
-                        r->first_nl = i;
-                    break;
-                case SC_QUOTE_IN_QUOTED:
-                    s = c == '"' ? SC_QUOTED : c == dl ? SC_FIELD_START : SC_UNQUOTED;
-                    break;
-                }
-                if (c == '\n' && s != SC_QUOTED)
-                    break;
-            }
-        }
-        if (i < avail) { /* p[i] is the record's newline */
-            if (i > r->max_line)
-                goto too_long;
-            *len = i;
-            *adv = i + 1;
-            *found = true;
-            reset_scan(r);
-            return CS_OK;
-        }
-        r->scanned = i;
-        r->sc_state = s;
-        if (avail > r->max_line)
-            goto too_long;
-        if (r->eof) {
-            if (r->input_err && avail > 0) { /* a cut-off last line: do not trust it */
-                reset_scan(r);
-                return r->input_err;
-            }
-            if (quoted && s == SC_QUOTED && avail > 0) {
-                *adv = r->first_nl != NO_NL ? r->first_nl + 1 : avail;
-                *len = r->first_nl != NO_NL ? r->first_nl : avail;
-                reset_scan(r);
-                return CS_EFORMAT;
-            }
-            reset_scan(r);
-            *found = avail > 0;
-            *len = *adv = avail;
-            return CS_OK;
-        }
-        refill(r);
-    }
-too_long:
-    *adv = quoted && r->first_nl != NO_NL ? r->first_nl + 1 : 0;
-    reset_scan(r);
-    return CS_ETOOBIG;
-}
-
-/* Drops input up to and including the next newline. */
-static void skip_line(cs_urllist_reader *r)
-{
-    for (;;) {
-        const char *d = data(r);
-        const char *nl = memchr(d + r->start, '\n', r->end - r->start);
-        if (nl) {
-            r->start = (size_t)(nl - d) + 1;
-            return;
-        }
-        r->start = r->end;
-        if (r->eof)
-            return;
-        refill(r);
-    }
-}
-
-static uint64_t count_nl(const char *p, size_t n)
-{
-    uint64_t k = 0;
-    for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))); p++)
-        k++;
-    return k;
-}
+/* Sets errmsg ("NAME:LINE: what"; no line when 0) and returns st. */
+#define FAIL(r, ...) cs__lines_fail(&(r)->in, __VA_ARGS__)
 
 /* ---- text repair ------------------------------------------------------------- */
 
@@ -310,7 +109,7 @@ static const char *clean_url(cs_urllist_reader *r, const char *p, size_t n, uint
         t.len--;
     }
     if (t.len == 0) {
-        *st = fail(r, CS_EFORMAT, line, "empty URL");
+        *st = FAIL(r, CS_EFORMAT, line, "empty URL");
         return NULL;
     }
     size_t extra = 0;
@@ -318,7 +117,7 @@ static const char *clean_url(cs_urllist_reader *r, const char *p, size_t n, uint
     for (size_t i = 0; i < t.len;) {
         unsigned c = u[i];
         if (c < 0x20 || c == 0x7F) {
-            *st = fail(r, CS_EFORMAT, line, "control character 0x%02X in the URL", c);
+            *st = FAIL(r, CS_EFORMAT, line, "control character 0x%02X in the URL", c);
             return NULL;
         }
         if (c == ' ') {
@@ -369,69 +168,11 @@ static const char *clean_url(cs_urllist_reader *r, const char *p, size_t n, uint
 
 /* ---- CSV / TSV fields --------------------------------------------------------- */
 
-static cs_status push_field(cs_urllist_reader *r, size_t off)
-{
-    if (r->nf == r->capf) {
-        size_t nc = r->capf ? r->capf * 2 : 32;
-        size_t *n = cs_realloc(r->foff, nc * sizeof *n);
-        if (!n)
-            return CS_ENOMEM;
-        r->foff = n;
-        r->capf = nc;
-    }
-    r->foff[r->nf++] = off;
-    return CS_OK;
-}
-
 /* Splits one record into NUL-terminated unquoted fields (lenient: see the
  * top of the file). Only CS_ENOMEM / CS_ETOOBIG can fail. */
 static cs_status split(cs_urllist_reader *r, const char *p, size_t n)
 {
-    cs_buf_reset(&r->fields);
-    r->nf = 0;
-    if (n && p[n - 1] == '\r')
-        n--;
-    char dl = r->delim;
-    size_t i = 0;
-    cs_status st;
-    for (;;) {
-        if ((st = push_field(r, r->fields.len)))
-            return st;
-        if (i < n && p[i] == '"') { /* quoted part */
-            i++;
-            for (;;) {
-                const char *q = i < n ? memchr(p + i, '"', n - i) : NULL;
-                size_t k = q ? (size_t)(q - p) : n;
-                if ((st = cs_buf_append(&r->fields, p + i, k - i)))
-                    return st;
-                i = k;
-                if (!q)
-                    break; /* unterminated at the record end: keep what there is */
-                i++;
-                if (i < n && p[i] == '"') { /* doubled quote */
-                    if ((st = cs_buf_putc(&r->fields, '"')))
-                        return st;
-                    i++;
-                    continue;
-                }
-                break;
-            }
-        }
-        /* unquoted bytes up to the next delimiter (also after a closing quote) */
-        const char *c = i < n ? memchr(p + i, dl, n - i) : NULL;
-        size_t k = c ? (size_t)(c - p) : n;
-        if ((st = cs_buf_append(&r->fields, p + i, k - i)) ||
-            (st = cs_buf_putc(&r->fields, '\0')))
-            return st;
-        if (!c)
-            return CS_OK;
-        i = k + 1;
-    }
-}
-
-static const char *field(const cs_urllist_reader *r, size_t i)
-{
-    return r->fields.data + r->foff[i];
+    return cs__fields_split(&r->f, p, n, r->delim, false);
 }
 
 static long find_col(const cs_urllist_reader *r, const char *name)
@@ -464,13 +205,14 @@ static cs_status csv_header(cs_urllist_reader *r, const char *p, size_t n, uint6
 {
     cs_status st = split(r, p, n);
     if (st)
-        return st == CS_ENOMEM ? st : fail(r, st, line, "header longer than its limit");
-    r->hdr = cs_calloc(r->nf, sizeof *r->hdr);
+        return st == CS_ENOMEM ? st : FAIL(r, st, line, "header longer than its limit");
+    r->hdr = cs_calloc(r->f.n, sizeof *r->hdr);
     if (!r->hdr)
         return CS_ENOMEM;
-    r->nhdr = r->nf;
-    for (size_t i = 0; i < r->nf; i++) {
-        cs_slice s = cs_slice_trim((cs_slice){field(r, i), strlen(field(r, i))});
+    r->nhdr = r->f.n;
+    for (size_t i = 0; i < r->f.n; i++) {
+        const char *fi = cs__fields_get(&r->f, i);
+        cs_slice s = cs_slice_trim((cs_slice){fi, strlen(fi)});
         r->hdr[i] = cs_strndup(s.ptr, s.len);
         if (!r->hdr[i])
             return CS_ENOMEM;
@@ -479,19 +221,19 @@ static cs_status csv_header(cs_urllist_reader *r, const char *p, size_t n, uint6
     r->url_idx = find_col(r, r->url_col);
     if (r->url_idx < 0) {
         list_columns(r, cols, sizeof cols);
-        return fail(r, CS_EFORMAT, line, "no URL column \"%.40s\" in the header (columns: %s)",
+        return FAIL(r, CS_EFORMAT, line, "no URL column \"%.40s\" in the header (columns: %s)",
                     r->url_col, cols);
     }
     r->cap_idx = -1;
     if (r->caption_col && (r->cap_idx = find_col(r, r->caption_col)) < 0) {
         list_columns(r, cols, sizeof cols);
-        return fail(r, CS_EFORMAT, line, "no caption column \"%.40s\" in the header (columns: %s)",
+        return FAIL(r, CS_EFORMAT, line, "no caption column \"%.40s\" in the header (columns: %s)",
                     r->caption_col, cols);
     }
     for (size_t k = 0; k < r->nsave; k++)
         if ((r->save_idx[k] = find_col(r, r->save[k])) < 0) {
             list_columns(r, cols, sizeof cols);
-            return fail(r, CS_EFORMAT, line, "no column \"%.40s\" to save in the header (columns: %s)",
+            return FAIL(r, CS_EFORMAT, line, "no column \"%.40s\" to save in the header (columns: %s)",
                         r->save[k], cols);
         }
     return CS_OK;
@@ -501,23 +243,23 @@ static cs_status csv_row(cs_urllist_reader *r, const char *p, size_t n, uint64_t
 {
     cs_status st = split(r, p, n);
     if (st == CS_ETOOBIG)
-        return fail(r, CS_ETOOBIG, line, "row longer than its limit");
+        return FAIL(r, CS_ETOOBIG, line, "row longer than its limit");
     if (st)
         return st;
-    if (r->nf != r->nhdr)
-        return fail(r, CS_EFORMAT, line, "expected %zu fields as in the header, found %zu",
-                    r->nhdr, r->nf);
+    if (r->f.n != r->nhdr)
+        return FAIL(r, CS_EFORMAT, line, "expected %zu fields as in the header, found %zu",
+                    r->nhdr, r->f.n);
     cs_urllist_row *row = &r->row;
-    const char *u = field(r, (size_t)r->url_idx);
+    const char *u = cs__fields_get(&r->f, (size_t)r->url_idx);
     if (!(row->url = clean_url(r, u, strlen(u), line, &st)))
         return st;
     if (r->cap_idx >= 0) {
-        const char *c = field(r, (size_t)r->cap_idx);
+        const char *c = cs__fields_get(&r->f, (size_t)r->cap_idx);
         if (!(row->caption = clean_text(r, c, strlen(c))))
             return CS_ENOMEM;
     }
     for (size_t k = 0; k < r->nsave; k++) {
-        const char *v = field(r, (size_t)r->save_idx[k]);
+        const char *v = cs__fields_get(&r->f, (size_t)r->save_idx[k]);
         r->cols[k].json = NULL;
         if (!(r->cols[k].value = clean_text(r, v, strlen(v))))
             return CS_ENOMEM;
@@ -551,15 +293,15 @@ static cs_status jsonl_row(cs_urllist_reader *r, const char *p, size_t n, uint64
     json_error_t jerr;
     r->json = json_loadb(p, n, 0, &jerr);
     if (!r->json)
-        return fail(r, CS_EFORMAT, line, "bad JSON at column %d: %s", jerr.column, jerr.text);
+        return FAIL(r, CS_EFORMAT, line, "bad JSON at column %d: %s", jerr.column, jerr.text);
     if (!json_is_object(r->json))
-        return fail(r, CS_EFORMAT, line, "not a JSON object");
+        return FAIL(r, CS_EFORMAT, line, "not a JSON object");
     cs_urllist_row *row = &r->row;
     json_t *u = json_object_get(r->json, r->url_col);
     if (!u)
-        return fail(r, CS_EFORMAT, line, "no \"%.60s\" key", r->url_col);
+        return FAIL(r, CS_EFORMAT, line, "no \"%.60s\" key", r->url_col);
     if (!json_is_string(u))
-        return fail(r, CS_EFORMAT, line, "\"%.60s\" is not a string", r->url_col);
+        return FAIL(r, CS_EFORMAT, line, "\"%.60s\" is not a string", r->url_col);
     cs_status st;
     if (!(row->url = clean_url(r, json_string_value(u), json_string_length(u), line, &st)))
         return st;
@@ -605,8 +347,9 @@ static bool names_url_col(cs_urllist_reader *r, const char *p, size_t n, char dl
     r->delim = dl;
     if (split(r, p, n))
         return false;
-    for (size_t i = 0; i < r->nf; i++) {
-        cs_slice s = cs_slice_trim((cs_slice){field(r, i), strlen(field(r, i))});
+    for (size_t i = 0; i < r->f.n; i++) {
+        const char *fi = cs__fields_get(&r->f, i);
+        cs_slice s = cs_slice_trim((cs_slice){fi, strlen(fi)});
         if (s.len == strlen(r->url_col) && !strncasecmp(s.ptr, r->url_col, s.len))
             return true;
     }
@@ -631,36 +374,36 @@ static cs_urllist_format sniff(cs_urllist_reader *r, const char *p, size_t n)
 /* Skips a BOM and blank lines, decides the format, and reads a CSV/TSV header. */
 static cs_status start(cs_urllist_reader *r, cs_urllist_format fmt)
 {
-    while (r->end - r->start < 3 && !r->eof)
-        refill(r);
-    if (r->end - r->start >= 3 && !memcmp(data(r) + r->start, "\xEF\xBB\xBF", 3))
-        r->start += 3;
+    cs__lines *in = &r->in;
+    while (in->end - in->start < 3 && !in->eof)
+        cs__lines_refill(in);
+    if (in->end - in->start >= 3 && !memcmp(cs__lines_data(in) + in->start, "\xEF\xBB\xBF", 3))
+        in->start += 3;
     if (fmt == CS_URLLIST_AUTO)
-        fmt = format_from_name(r->name);
+        fmt = format_from_name(r->in.name);
     for (;;) {
         size_t len, adv;
         bool found;
         bool quoted = fmt == CS_URLLIST_CSV || fmt == CS_URLLIST_TSV;
         r->delim = fmt == CS_URLLIST_TSV ? '\t' : ',';
-        cs_status st = next_record(r, quoted, &len, &adv, &found);
+        cs_status st = cs__lines_next(&r->in, quoted, r->delim, &len, &adv, &found);
         if (st == CS_ETOOBIG || st == CS_EFORMAT)
-            return fail(r, CS_EFORMAT, r->line + 1, "first line %s",
+            return FAIL(r, CS_EFORMAT, r->in.line + 1, "first line %s",
                         st == CS_ETOOBIG ? "longer than the line limit"
                                          : "opens a quote that never closes");
         if (st)
             return st;
         if (!found) {
-            if (r->input_err)
-                return r->input_err; /* errmsg already says why */
+            if (r->in.input_err)
+                return r->in.input_err; /* errmsg already says why */
             if (fmt == CS_URLLIST_CSV || fmt == CS_URLLIST_TSV)
-                return fail(r, CS_EFORMAT, 0, "empty input: no header row");
+                return FAIL(r, CS_EFORMAT, 0, "empty input: no header row");
             r->format = fmt == CS_URLLIST_AUTO ? CS_URLLIST_TXT : fmt;
             return CS_OK; /* an empty list is just empty */
         }
-        const char *p = data(r) + r->start;
+        const char *p = cs__lines_data(&r->in) + r->in.start;
         if (cs_slice_trim((cs_slice){p, len}).len == 0) {
-            r->line += count_nl(p, adv) + (adv == len ? 1 : 0);
-            r->start += adv;
+            cs__lines_take(&r->in, len, adv);
             continue;
         }
         if (fmt == CS_URLLIST_AUTO) {
@@ -672,16 +415,14 @@ static cs_status start(cs_urllist_reader *r, cs_urllist_format fmt)
         cs_slice t = cs_slice_trim((cs_slice){p, len});
         if (fmt == CS_URLLIST_JSONL || fmt == CS_URLLIST_WAT_LINKS) {
             if (t.ptr[0] == '[')
-                return fail(r, CS_EFORMAT, r->line + 1,
+                return FAIL(r, CS_EFORMAT, r->in.line + 1,
                             "a JSON array, not JSON Lines (one object per line): "
                             "convert it with jq -c '.[]'");
             return CS_OK; /* the line is a row: leave it for next() */
         }
         if (fmt == CS_URLLIST_TXT)
             return CS_OK;
-        uint64_t line = r->line + 1;
-        r->line += count_nl(p, adv) + (adv == len ? 1 : 0);
-        r->start += adv;
+        uint64_t line = cs__lines_take(&r->in, len, adv);
         return csv_header(r, p, len, line);
     }
 }
@@ -694,13 +435,13 @@ static cs_status reader_new(cs_urllist_reader **out, const char *name, const cs_
     *out = r;
     if (!r)
         return CS_ENOMEM;
-    snprintf(r->name, sizeof r->name, "%s", name ? name : "urls");
-    r->max_line = o && o->max_line ? o->max_line : DEFAULT_MAX_LINE;
+    cs__lines_init(&r->in, name, "urls", o && o->max_line ? o->max_line : DEFAULT_MAX_LINE, 50,
+                   170);
+    r->in.open_quote_error = true;
     r->format = CS_URLLIST_AUTO;
     r->url_idx = r->cap_idx = -1;
-    reset_scan(r);
-    cs_buf_init(&r->fields, 2 * r->max_line + 1024);
-    cs_arena_init(&r->arena, 8 * r->max_line + 65536);
+    cs__fields_init(&r->f, 2 * r->in.max_line + 1024);
+    cs_arena_init(&r->arena, 8 * r->in.max_line + 65536);
     cs_urllist_format f = o ? o->format : CS_URLLIST_AUTO;
     bool wat = f == CS_URLLIST_WAT_LINKS;
     const char *uc = o && o->url_col ? o->url_col : "url";
@@ -709,19 +450,19 @@ static cs_status reader_new(cs_urllist_reader **out, const char *name, const cs_
     const char *const *sv = o && o->nsave ? o->save_columns : wat ? wat_save : NULL;
     size_t nsv = o && o->nsave ? o->nsave : wat ? 1 : 0;
     if (!(r->url_col = cs_strdup(uc)) || (cc && !(r->caption_col = cs_strdup(cc))))
-        return fail(r, CS_ENOMEM, 0, "out of memory");
+        return FAIL(r, CS_ENOMEM, 0, "out of memory");
     if (nsv) {
         r->save = cs_calloc(nsv, sizeof *r->save);
         r->save_idx = cs_calloc(nsv, sizeof *r->save_idx);
         r->cols = cs_calloc(nsv, sizeof *r->cols);
         if (!r->save || !r->save_idx || !r->cols)
-            return fail(r, CS_ENOMEM, 0, "out of memory");
+            return FAIL(r, CS_ENOMEM, 0, "out of memory");
         r->nsave = nsv;
         for (size_t k = 0; k < nsv; k++) {
             if (!sv[k] || !sv[k][0])
-                return fail(r, CS_EINVAL, 0, "empty name in the columns to save");
+                return FAIL(r, CS_EINVAL, 0, "empty name in the columns to save");
             if (!(r->save[k] = cs_strdup(sv[k])))
-                return fail(r, CS_ENOMEM, 0, "out of memory");
+                return FAIL(r, CS_ENOMEM, 0, "out of memory");
             r->cols[k].name = r->save[k];
         }
     }
@@ -734,56 +475,26 @@ static cs_status finish_open(cs_urllist_reader *r, const cs_urllist_opts *o)
     if (st)
         return st;
     if (r->format == CS_URLLIST_TXT && (r->caption_col || r->nsave))
-        return fail(r, CS_EINVAL, 0,
+        return FAIL(r, CS_EINVAL, 0,
                     "a txt URL list has no columns: no caption or other column to read");
     return CS_OK;
 }
 
-static cs_status open_gz(cs_urllist_reader **out, int fd, bool own_fd, const char *name,
-                         const cs_urllist_opts *o)
-{
-    cs_status st = reader_new(out, name, o);
-    cs_urllist_reader *r = *out;
-    if (st) {
-        if (own_fd)
-            close(fd);
-        return st;
-    }
-    int gfd = own_fd ? fd : dup(fd);
-    if (gfd < 0)
-        return fail(r, CS_EIO, 0, "dup: %s", strerror(errno));
-    r->gz = gzdopen(gfd, "rb");
-    if (!r->gz) {
-        close(gfd);
-        return fail(r, CS_ENOMEM, 0, "out of memory");
-    }
-    gzbuffer(r->gz, 128 * 1024);
-    r->cap = r->max_line + READ_CHUNK + 1;
-    r->buf = cs_malloc(r->cap);
-    if (!r->buf)
-        return fail(r, CS_ENOMEM, 0, "out of memory");
-    return finish_open(r, o);
-}
-
 cs_status cs_urllist_open(cs_urllist_reader **out, const char *path, const cs_urllist_opts *o)
 {
-    if (!strcmp(path, "-"))
-        return open_gz(out, 0, false, "<stdin>", o);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        cs_status st = reader_new(out, path, o);
-        if (st)
-            return st;
-        return fail(*out, e == ENOENT ? CS_ENOTFOUND : CS_EIO, 0, "%s", strerror(e));
-    }
-    return open_gz(out, fd, true, path, o);
+    cs_status st = reader_new(out, strcmp(path, "-") ? path : "<stdin>", o);
+    if (!st)
+        st = cs__lines_open_path(&(*out)->in, path);
+    return st ? st : finish_open(*out, o);
 }
 
 cs_status cs_urllist_open_fd(cs_urllist_reader **out, int fd, const char *name,
                              const cs_urllist_opts *o)
 {
-    return open_gz(out, fd, false, name, o);
+    cs_status st = reader_new(out, name, o);
+    if (!st)
+        st = cs__lines_open_fd(&(*out)->in, fd, false);
+    return st ? st : finish_open(*out, o);
 }
 
 cs_status cs_urllist_open_mem(cs_urllist_reader **out, const void *d, size_t len,
@@ -793,20 +504,18 @@ cs_status cs_urllist_open_mem(cs_urllist_reader **out, const void *d, size_t len
     if (st)
         return st;
     cs_urllist_reader *r = *out;
-    r->mem = d ? d : "";
-    r->end = d ? len : 0;
-    r->eof = true;
-    if (cs_gzip_magic((const uint8_t *)r->mem, r->end)) {
+    cs__lines_open_mem(&r->in, d, len);
+    if (cs_gzip_magic((const uint8_t *)r->in.mem, r->in.end)) {
         cs_buf b;
         cs_buf_init(&b, MEM_GZIP_MAX);
-        st = cs_inflate_buffer(CS_INFLATE_GZIP, r->mem, r->end, MEM_GZIP_MAX, &b);
+        st = cs_inflate_buffer(CS_INFLATE_GZIP, r->in.mem, r->in.end, MEM_GZIP_MAX, &b);
         if (st) {
             cs_buf_cleanup(&b);
-            return fail(r, st == CS_ENOMEM ? CS_ENOMEM : CS_EGZIP, 0, "gzip: %s",
+            return FAIL(r, st == CS_ENOMEM ? CS_ENOMEM : CS_EGZIP, 0, "gzip: %s",
                         st == CS_ETOOBIG ? "inflates to more than 256 MiB" : cs_strerror(st));
         }
-        r->owned = cs_buf_take(&b, &r->end);
-        r->mem = r->owned ? r->owned : "";
+        r->owned = cs_buf_take(&b, &r->in.end);
+        r->in.mem = r->owned ? r->owned : "";
     }
     return finish_open(r, o);
 }
@@ -815,9 +524,7 @@ void cs_urllist_free(cs_urllist_reader *r)
 {
     if (!r)
         return;
-    if (r->gz)
-        gzclose(r->gz);
-    cs_free(r->buf);
+    cs__lines_cleanup(&r->in);
     cs_free(r->owned);
     for (size_t i = 0; i < r->nhdr; i++)
         cs_free(r->hdr[i]);
@@ -829,8 +536,7 @@ void cs_urllist_free(cs_urllist_reader *r)
     cs_free(r->cols);
     cs_free(r->url_col);
     cs_free(r->caption_col);
-    cs_free(r->foff);
-    cs_buf_cleanup(&r->fields);
+    cs__fields_cleanup(&r->f);
     if (r->json)
         json_decref(r->json);
     cs_arena_cleanup(&r->arena);
@@ -841,7 +547,7 @@ cs_status cs_urllist_next(cs_urllist_reader *r, const cs_urllist_row **row)
 {
     *row = NULL;
     if (r->format == CS_URLLIST_AUTO)
-        return fail(r, CS_EINVAL, 0, "reader did not open");
+        return FAIL(r, CS_EINVAL, 0, "reader did not open");
     if (r->dead)
         return CS_DONE;
     bool quoted = r->format == CS_URLLIST_CSV || r->format == CS_URLLIST_TSV;
@@ -853,47 +559,44 @@ cs_status cs_urllist_next(cs_urllist_reader *r, const cs_urllist_row **row)
         }
         size_t len, adv;
         bool found;
-        cs_status st = next_record(r, quoted, &len, &adv, &found);
+        cs_status st = cs__lines_next(&r->in, quoted, r->delim, &len, &adv, &found);
         if (st == CS_ETOOBIG || st == CS_EFORMAT) {
-            uint64_t line = r->line + 1;
+            uint64_t line = r->in.line + 1;
             r->stats.errors++;
             if (st == CS_ETOOBIG)
-                fail(r, CS_ETOOBIG, line, "row longer than %zu bytes", r->max_line);
+                FAIL(r, CS_ETOOBIG, line, "row longer than %zu bytes", r->in.max_line);
             else
-                fail(r, CS_EFORMAT, line, "a quote opened here never closes");
+                FAIL(r, CS_EFORMAT, line, "a quote opened here never closes");
             if (adv) {
-                r->line += count_nl(data(r) + r->start, adv);
-                r->start += adv;
+                r->in.line += cs__lines_count_nl(cs__lines_data(&r->in) + r->in.start, adv);
+                r->in.start += adv;
             } else {
-                skip_line(r);
-                r->line++;
+                cs__lines_skip_line(&r->in);
+                r->in.line++;
             }
-            r->stats.lines = r->line;
+            r->stats.lines = r->in.line;
             return st;
         }
         if (st) {
             if (st != CS_ENOMEM)
-                fail(r, st, r->line + 1, "%s; the input ends inside this row",
+                FAIL(r, st, r->in.line + 1, "%s; the input ends inside this row",
                      st == CS_EGZIP ? "corrupt or truncated gzip" : "read error");
             r->dead = true;
             return st;
         }
         if (!found) {
-            r->stats.lines = r->line;
-            if (r->input_err) {
+            r->stats.lines = r->in.line;
+            if (r->in.input_err) {
                 r->dead = true;
-                return r->input_err;
+                return r->in.input_err;
             }
             return CS_DONE;
         }
-        const char *p = data(r) + r->start;
-        uint64_t line = r->line + 1;
-        r->line += count_nl(p, adv) + (adv == len ? 1 : 0);
-        r->stats.lines = r->line;
-        if (cs_slice_trim((cs_slice){p, len}).len == 0) {
-            r->start += adv;
+        const char *p = cs__lines_data(&r->in) + r->in.start;
+        uint64_t line = cs__lines_take(&r->in, len, adv);
+        r->stats.lines = r->in.line;
+        if (cs_slice_trim((cs_slice){p, len}).len == 0)
             continue; /* blank lines are not rows */
-        }
         memset(&r->row, 0, sizeof r->row);
         for (size_t k = 0; k < r->nsave; k++)
             r->cols[k].value = r->cols[k].json = NULL;
@@ -914,9 +617,8 @@ cs_status cs_urllist_next(cs_urllist_reader *r, const cs_urllist_row **row)
             st = jsonl_row(r, p, len, line);
             break;
         }
-        r->start += adv;
         if (st == CS_ENOMEM) {
-            fail(r, st, line, "out of memory");
+            FAIL(r, st, line, "out of memory");
             return st;
         }
         if (st) {
@@ -973,8 +675,11 @@ const char *const *cs_urllist_header(const cs_urllist_reader *r, size_t *n)
     return r->nhdr ? (const char *const *)r->hdr : NULL;
 }
 
-const char *cs_urllist_errmsg(const cs_urllist_reader *r) { return r ? r->errmsg : "out of memory"; }
-const char *cs_urllist_name(const cs_urllist_reader *r) { return r->name; }
+const char *cs_urllist_errmsg(const cs_urllist_reader *r)
+{
+    return r ? r->in.errmsg : "out of memory";
+}
+const char *cs_urllist_name(const cs_urllist_reader *r) { return r->in.name; }
 void cs_urllist_stats_get(const cs_urllist_reader *r, cs_urllist_stats *out) { *out = r->stats; }
 
 cs_urllist_row *cs_urllist_row_dup(const cs_urllist_row *row)

@@ -9,13 +9,21 @@
  * spool file and waits there, on disk, for its turn. So memory stays at a
  * slot per row whatever the arrival order, and the tar and the .jsonl come
  * out in key order, byte for byte the same for every order and every rerun
- * (tar members have fixed mtime, owner and mode). See crawlset/dataset.h. */
+ * (tar members have fixed mtime, owner and mode). See crawlset/dataset.h.
+ *
+ * Committing: once a shard has every row and its spool is drained (under the
+ * writer lock: that part shares the writer's buffers), it is handed to a
+ * committer thread that closes, syncs, stats, renames or uploads it (HTTP
+ * PUT) with no lock held, so the image workers keep adding samples to the
+ * other shards meanwhile. Up to max_open_shards shards may be committing;
+ * past that, admission says wait (cs_dataset_writer_flush waits for them). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +49,7 @@
 
 enum { SLOT_EMPTY, SLOT_SPOOLED, SLOT_DONE };
 /* What the writer knows of a shard id (byte map). */
-enum { SH_UNKNOWN, SH_OPEN, SH_SKIPPED, SH_COMMITTED, SH_FAILED };
+enum { SH_UNKNOWN, SH_OPEN, SH_SKIPPED, SH_COMMITTING, SH_COMMITTED, SH_FAILED };
 
 /* One row of an open shard. */
 typedef struct slot {
@@ -81,6 +89,7 @@ typedef struct shard {
     counters status_dict; /* img2dataset's: error messages and "success" */
     counters reasons;     /* ours: the fixed-list reasons */
     double start_wall;
+    struct shard *cnext;  /* commit queue link */
 } shard;
 
 struct cs_dataset_writer {
@@ -106,7 +115,23 @@ struct cs_dataset_writer {
     struct archive_entry *entry;
     cs_dataset_stats stats;
     char errmsg[CS_ERRMSG_MAX];
+
+    /* the committer thread (started with the first commit); guarded by mu */
+    pthread_t cth;
+    bool cth_started, cth_stop;
+    pthread_cond_t cq_cv;     /* a shard was queued, or stop */
+    pthread_cond_t cdone_cv;  /* a commit ended */
+    shard *cq_head, *cq_tail; /* sealed shards waiting */
+    size_t ncommitting;       /* queued + the one being published */
+    cs_status commit_err;     /* the first failed commit: every later call says so */
+    char commit_msg[CS_ERRMSG_MAX];
+    char cerr[CS_ERRMSG_MAX]; /* the committer's own error text (no lock held) */
+    _Atomic uint64_t uploads;
 };
+
+/* fail() writes here instead of w->errmsg on the committer thread, which
+ * runs without the lock that guards w->errmsg. */
+static _Thread_local char *tl_errbuf;
 
 static const char *const FIXED_FIELDS[] = {
     "url",    "caption",        "key",           "status", "error_message", "width",
@@ -121,7 +146,7 @@ static cs_status fail(cs_dataset_writer *w, cs_status st, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(w->errmsg, sizeof w->errmsg, fmt, ap);
+    vsnprintf(tl_errbuf ? tl_errbuf : w->errmsg, CS_ERRMSG_MAX, fmt, ap);
     va_end(ap);
     return st;
 }
@@ -813,9 +838,9 @@ static cs_status each_file(cs_dataset_writer *w, const char *dir, const char *su
 
 static cs_status upload_one(cs_dataset_writer *w, const char *local, const char *rel)
 {
-    cs_status st = cs__put_file(&w->put, local, rel, w->errmsg);
+    cs_status st = cs__put_file(&w->put, local, rel, tl_errbuf ? tl_errbuf : w->errmsg);
     if (!st)
-        w->stats.uploads++;
+        atomic_fetch_add(&w->uploads, 1);
     return st;
 }
 
@@ -842,17 +867,12 @@ static cs_status sync_staged(cs_dataset_writer *w, const char *dir)
     return rc ? fail_errno(w, "syncfs", dir) : CS_OK;
 }
 
-/* All rows are in: close the files, then put them in place, stats last. */
-static cs_status commit(cs_dataset_writer *w, shard *s)
+/* The committer's half (no lock held; s is its own now): close the files,
+ * then put them in place, stats last. */
+static cs_status publish(cs_dataset_writer *w, shard *s)
 {
     char p[PATHLEN], q[PATHLEN], rel[64];
-    cs_status st = drain(w, s);
-    if (st)
-        goto fail;
-    if (s->next != s->nrows) {
-        st = fail(w, CS_EINVAL, "%s: committing with rows missing", s->name);
-        goto fail;
-    }
+    cs_status st = CS_OK;
     if (s->ar) {
         int rc = archive_write_close(s->ar);
         archive_write_free(s->ar);
@@ -969,14 +989,101 @@ static cs_status commit(cs_dataset_writer *w, shard *s)
         if ((st = sync_dir(w, w->root)))
             goto fail;
     }
+    return CS_OK;
+fail:
+    return st;
+}
+
+static void *committer(void *arg)
+{
+    cs_dataset_writer *w = arg;
+    tl_errbuf = w->cerr;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->cq_head && !w->cth_stop)
+            pthread_cond_wait(&w->cq_cv, &w->mu);
+        shard *s = w->cq_head;
+        if (!s)
+            break; /* stopped, nothing left */
+        w->cq_head = s->cnext;
+        if (!w->cq_head)
+            w->cq_tail = NULL;
+        cs_status st;
+        if (w->cth_stop) { /* freed before finishing: leave it for a rerun */
+            st = CS_ECANCELED;
+        } else {
+            pthread_mutex_unlock(&w->mu);
+            w->cerr[0] = 0;
+            st = publish(w, s);
+            pthread_mutex_lock(&w->mu);
+        }
+        if (st) {
+            if (!w->commit_err && st != CS_ECANCELED) {
+                w->commit_err = st;
+                snprintf(w->commit_msg, sizeof w->commit_msg, "%s", w->cerr);
+                snprintf(w->errmsg, sizeof w->errmsg, "%s", w->cerr);
+            }
+            shard_close_files(s);
+            remove_tmp(w, s->name);
+            w->state[s->id] = SH_FAILED;
+        } else {
+            w->state[s->id] = SH_COMMITTED;
+            w->stats.shards_written++;
+        }
+        shard_free(s);
+        w->ncommitting--;
+        pthread_cond_broadcast(&w->cdone_cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* All rows are in (lock held): write what the spool still holds, then hand
+ * the shard to the committer. */
+static cs_status commit(cs_dataset_writer *w, shard *s)
+{
+    cs_status st = drain(w, s);
+    if (st)
+        goto fail;
+    if (s->next != s->nrows) {
+        st = fail(w, CS_EINVAL, "%s: committing with rows missing", s->name);
+        goto fail;
+    }
+    if (!w->cth_started) {
+        if (pthread_create(&w->cth, NULL, committer, w)) {
+            st = fail(w, CS_ENOMEM, "cannot start the commit thread");
+            goto fail;
+        }
+        w->cth_started = true;
+    }
     unlist(w, s);
-    w->state[s->id] = SH_COMMITTED;
-    w->stats.shards_written++;
-    shard_free(s);
+    w->state[s->id] = SH_COMMITTING;
+    s->cnext = NULL;
+    if (w->cq_tail)
+        w->cq_tail->cnext = s;
+    else
+        w->cq_head = s;
+    w->cq_tail = s;
+    w->ncommitting++;
+    pthread_cond_signal(&w->cq_cv);
     return CS_OK;
 fail:
     abandon(w, s, SH_FAILED);
     return st;
+}
+
+/* A failed commit fails every later call, with its message. */
+static cs_status commit_failed(cs_dataset_writer *w)
+{
+    if (w->commit_err)
+        snprintf(w->errmsg, sizeof w->errmsg, "%s", w->commit_msg);
+    return w->commit_err;
+}
+
+static void wait_commits(cs_dataset_writer *w)
+{
+    while (w->ncommitting)
+        pthread_cond_wait(&w->cdone_cv, &w->mu);
 }
 
 /* ---- public ------------------------------------------------------------------------------------ */
@@ -1024,6 +1131,8 @@ cs_status cs_dataset_writer_open(cs_dataset_writer **out, const char *dir,
     if (!w)
         return CS_ENOMEM;
     pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cq_cv, NULL);
+    pthread_cond_init(&w->cdone_cv, NULL);
     fill_defaults(&w->o, opts);
     w->o.staging_dir = NULL; /* not kept: the string is the caller's */
     cs_buf_init(&w->meta, MAX_META);
@@ -1111,6 +1220,7 @@ static cs_status get_shard(cs_dataset_writer *w, uint64_t index, bool reserve_on
     case SH_SKIPPED:
         *adm = CS_DATASET_ADMIT_SKIP;
         return CS_OK;
+    case SH_COMMITTING:
     case SH_COMMITTED:
         return fail(w, CS_EINVAL, "row %" PRIu64 ": its shard is already complete", index);
     case SH_FAILED:
@@ -1131,7 +1241,7 @@ static cs_status get_shard(cs_dataset_writer *w, uint64_t index, bool reserve_on
             return CS_OK;
         }
     }
-    if (w->nopen >= w->o.max_open_shards) {
+    if (w->nopen >= w->o.max_open_shards || w->ncommitting >= w->o.max_open_shards) {
         *adm = CS_DATASET_ADMIT_WAIT;
         if (reserve_only)
             return CS_OK;
@@ -1147,7 +1257,9 @@ cs_status cs_dataset_writer_admit(cs_dataset_writer *w, uint64_t index, cs_datas
 {
     pthread_mutex_lock(&w->mu);
     shard *s;
-    cs_status st = get_shard(w, index, true, &s, out);
+    cs_status st = commit_failed(w);
+    if (!st)
+        st = get_shard(w, index, true, &s, out);
     pthread_mutex_unlock(&w->mu);
     return st;
 }
@@ -1156,7 +1268,10 @@ static cs_status add_locked(cs_dataset_writer *w, const cs_dataset_sample *smp)
 {
     shard *s;
     cs_dataset_admit adm;
-    cs_status st = get_shard(w, smp->index, false, &s, &adm);
+    cs_status st = commit_failed(w);
+    if (st)
+        return st;
+    st = get_shard(w, smp->index, false, &s, &adm);
     if (st)
         return st;
     if (adm == CS_DATASET_ADMIT_SKIP) {
@@ -1337,6 +1452,7 @@ out:
 
 static cs_status finish_locked(cs_dataset_writer *w)
 {
+    wait_commits(w);
     char names[160] = "";
     size_t nn = 0, nshards = w->nopen;
     uint64_t missing = 0;
@@ -1351,6 +1467,9 @@ static cs_status finish_locked(cs_dataset_writer *w)
     char p[PATHLEN];
     if (path(p, w->root, "_tmp", NULL))
         rmdir(p); /* only when empty: another writer may share the directory */
+    cs_status cst = commit_failed(w);
+    if (cst)
+        return cst;
     if (nshards)
         return fail(w, CS_ETRUNC,
                     "%zu shard(s) incomplete (%s), %" PRIu64 " rows missing%s: "
@@ -1367,10 +1486,28 @@ cs_status cs_dataset_writer_finish(cs_dataset_writer *w)
     return st;
 }
 
+cs_status cs_dataset_writer_flush(cs_dataset_writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    wait_commits(w);
+    cs_status st = commit_failed(w);
+    pthread_mutex_unlock(&w->mu);
+    return st;
+}
+
 void cs_dataset_writer_free(cs_dataset_writer *w)
 {
     if (!w)
         return;
+    if (w->cth_started) {
+        pthread_mutex_lock(&w->mu);
+        w->cth_stop = true;
+        pthread_cond_signal(&w->cq_cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->cth, NULL);
+    }
+    pthread_cond_destroy(&w->cq_cv);
+    pthread_cond_destroy(&w->cdone_cv);
     while (w->nopen)
         abandon(w, w->open[0], SH_UNKNOWN);
     if (w->tmp)
@@ -1401,7 +1538,8 @@ void cs_dataset_writer_stats_get(cs_dataset_writer *w, cs_dataset_stats *out)
     pthread_mutex_lock(&w->mu);
     *out = w->stats;
     out->open_shards = w->nopen;
-    out->uploads = w->stats.uploads;
+    out->uploads = atomic_load(&w->uploads);
+    out->committing = w->ncommitting;
     out->upload_retries = w->put.retried;
     pthread_mutex_unlock(&w->mu);
 }

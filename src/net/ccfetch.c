@@ -15,7 +15,9 @@
 #include <curl/curl.h>
 
 #include "crawlset/ccfetch.h"
+#include "crawlset/fetch.h"
 #include "crawlset/gzip.h"
+#include "net/net_int.h"
 
 #define ERROR_BODY_MAX (64 * 1024) /* bytes of an error page we read before giving up */
 
@@ -323,14 +325,6 @@ void cs_ccfetch_stats_get(const cs_ccfetch *f, cs_ccfetch_stats *out) { *out = f
 
 const char *cs_ccfetch_errmsg(const cs_ccfetch *f) { return f->errmsg; }
 
-static double rand01(cs_ccfetch *f)
-{
-    f->rng ^= f->rng << 13;
-    f->rng ^= f->rng >> 7;
-    f->rng ^= f->rng << 17;
-    return (double)(f->rng >> 11) / 9007199254740992.0;
-}
-
 /* ---- curl callbacks ---------------------------------------------------------- */
 
 static size_t on_body(char *p, size_t sz, size_t n, void *ud)
@@ -352,49 +346,22 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
     return bytes;
 }
 
-static bool hdr_is(const char *p, size_t n, const char *name, const char **val, size_t *vlen)
-{
-    size_t k = strlen(name);
-    if (n <= k || strncasecmp(p, name, k) != 0 || p[k] != ':')
-        return false;
-    cs_slice v = cs_slice_trim((cs_slice){p + k + 1, n - k - 1});
-    *val = v.ptr;
-    *vlen = v.len;
-    return true;
-}
-
 static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 {
     job *j = ud;
     size_t bytes = sz * n;
-    const char *v;
-    size_t vl;
+    cs_slice v;
     if (bytes >= 5 && !memcmp(p, "HTTP/", 5)) { /* a new response (after a redirect, 1xx) */
         j->content_range[0] = 0;
         j->retry_after = -1;
         const char *sp = memchr(p, ' ', bytes);
         j->http_status = sp ? strtol(sp + 1, NULL, 10) : 0;
-    } else if (hdr_is(p, bytes, "Content-Range", &v, &vl)) {
-        if (vl >= sizeof j->content_range)
-            vl = sizeof j->content_range - 1;
-        memcpy(j->content_range, v, vl);
+    } else if (cs__header_is(p, bytes, "Content-Range", &v)) {
+        size_t vl = v.len < sizeof j->content_range ? v.len : sizeof j->content_range - 1;
+        memcpy(j->content_range, v.ptr, vl);
         j->content_range[vl] = 0;
-    } else if (hdr_is(p, bytes, "Retry-After", &v, &vl)) {
-        char tmp[64];
-        if (vl >= sizeof tmp)
-            vl = sizeof tmp - 1;
-        memcpy(tmp, v, vl);
-        tmp[vl] = 0;
-        uint64_t secs;
-        if (cs_slice_to_u64((cs_slice){tmp, vl}, &secs)) {
-            j->retry_after = (double)secs;
-        } else {
-            time_t t = curl_getdate(tmp, NULL);
-            if (t != (time_t)-1) {
-                double d = difftime(t, time(NULL));
-                j->retry_after = d > 0 ? d : 0;
-            }
-        }
+    } else if (cs__header_is(p, bytes, "Retry-After", &v)) {
+        j->retry_after = cs_fetch_parse_retry_after(v.ptr, v.len);
     }
     return bytes;
 }
@@ -593,17 +560,8 @@ static void after_failure(cs_ccfetch *f, job *j, bool retriable)
         finish(j, j->reason);
         return;
     }
-    int k = j->attempts - 1 < 30 ? j->attempts - 1 : 30;
-    double d = f->o.retry_delay * (double)(1u << k);
-    if (d > f->o.retry_max_delay)
-        d = f->o.retry_max_delay;
-    d *= 0.75 + 0.5 * rand01(f); /* jitter: spread retries of rows that failed together */
-    if (j->retry_after >= 0 && (j->http_status == 429 || j->http_status == 503)) {
-        double ra = j->retry_after < f->o.retry_after_max ? j->retry_after
-                                                         : f->o.retry_after_max;
-        if (ra > d)
-            d = ra;
-    }
+    double d = cs__backoff(&f->rng, j->attempts, f->o.retry_delay, f->o.retry_max_delay,
+                           j->http_status, j->retry_after, f->o.retry_after_max);
     j->state = J_WAITING;
     j->not_before = cs_now() + d;
     cs_buf_reset(&j->body);

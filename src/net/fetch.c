@@ -38,6 +38,7 @@
 #include <curl/curl.h>
 
 #include "crawlset/fetch.h"
+#include "net/net_int.h"
 
 #define ERROR_BODY_MAX (64 * 1024) /* bytes of a non-2xx body read before hanging up */
 #define CTYPE_MAX 128              /* Content-Type bytes kept */
@@ -352,6 +353,7 @@ struct cs_fetch {
     CURLM *multi;
     CURLSH *share;
     int epfd, wakefd;
+    bool input_waits;          /* next_fn said CS_EAGAIN: sleep until an event */
     double curl_due;           /* libcurl's timer, absolute; < 0 = none */
     host **buckets;
     size_t nbuckets, nhosts;
@@ -392,14 +394,6 @@ static void job_msg(job *j, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(j->msg, CS_ERRMSG_MAX, fmt, ap);
     va_end(ap);
-}
-
-static double rand01(cs_fetch *f)
-{
-    f->rng ^= f->rng << 13;
-    f->rng ^= f->rng >> 7;
-    f->rng ^= f->rng << 17;
-    return (double)(f->rng >> 11) / 9007199254740992.0;
 }
 
 /* ---- heaps ------------------------------------------------------------------------------- */
@@ -950,15 +944,6 @@ static void abort_with(job *j, cs_fetch_reason r)
         j->abort_reason = (int)r;
 }
 
-static bool hdr_is(const char *p, size_t n, const char *name, cs_slice *val)
-{
-    size_t k = strlen(name);
-    if (n <= k || strncasecmp(p, name, k) != 0 || p[k] != ':')
-        return false;
-    *val = trim(p + k + 1, n - k - 1);
-    return true;
-}
-
 static size_t on_header(char *p, size_t sz, size_t nmemb, void *ud)
 {
     job *j = ud;
@@ -1015,30 +1000,30 @@ static size_t on_header(char *p, size_t sz, size_t nmemb, void *ud)
         return n;
     }
     cs_slice v;
-    if (hdr_is(p, n, "Content-Type", &v)) {
+    if (cs__header_is(p, n, "Content-Type", &v)) {
         size_t k = v.len < CTYPE_MAX - 1 ? v.len : CTYPE_MAX - 1;
         memcpy(j->ctype, v.ptr, k);
         j->ctype[k] = 0;
-    } else if (hdr_is(p, n, "Content-Length", &v)) {
+    } else if (cs__header_is(p, n, "Content-Length", &v)) {
         uint64_t cl;
         j->clen = cs_slice_to_u64(v, &cl) && cl <= INT64_MAX ? (int64_t)cl : -1;
-    } else if (hdr_is(p, n, "Content-Encoding", &v)) {
+    } else if (cs__header_is(p, n, "Content-Encoding", &v)) {
         size_t k = v.len < sizeof j->cenc - 1 ? v.len : sizeof j->cenc - 1;
         memcpy(j->cenc, v.ptr, k);
         j->cenc[k] = 0;
-    } else if (hdr_is(p, n, "Retry-After", &v)) {
+    } else if (cs__header_is(p, n, "Retry-After", &v)) {
         j->retry_after = cs_fetch_parse_retry_after(v.ptr, v.len);
     } else if (j->status >= 300 && j->status < 400 && !j->is_robots &&
-               hdr_is(p, n, "Location", &v) && v.len && v.len <= URL_MAX) {
+               cs__header_is(p, n, "Location", &v) && v.len && v.len <= URL_MAX) {
         cs_free(j->location);
         j->location = cs_strndup(v.ptr, v.len);
     } else if (ok2xx && !j->is_robots && !j->opted_out) {
-        if (!f->o.ignore_x_robots_tag && hdr_is(p, n, "X-Robots-Tag", &v) &&
+        if (!f->o.ignore_x_robots_tag && cs__header_is(p, n, "X-Robots-Tag", &v) &&
             cs_fetch_x_robots_opt_out(v.ptr, v.len, f->o.robots_agent,
                                       f->o.opt_out_directives)) {
             j->opted_out = true;
             job_msg(j, "X-Robots-Tag: %.*s", (int)(v.len < 160 ? v.len : 160), v.ptr);
-        } else if (!f->o.ignore_tdm_reservation && hdr_is(p, n, "tdm-reservation", &v) &&
+        } else if (!f->o.ignore_tdm_reservation && cs__header_is(p, n, "tdm-reservation", &v) &&
                    v.len == 1 && v.ptr[0] == '1') {
             j->opted_out = true;
             job_msg(j, "tdm-reservation: 1 (TDM Reservation Protocol)");
@@ -1331,17 +1316,8 @@ static bool judge(cs_fetch *f, job *j, CURLcode rc, const char *cerr)
 /* Backoff before try number j->tries + 1. */
 static double backoff(cs_fetch *f, job *j)
 {
-    int k = j->tries - 1 < 30 ? j->tries - 1 : 30;
-    double d = f->o.retry_delay * (double)(1u << k);
-    if (d > f->o.retry_max_delay)
-        d = f->o.retry_max_delay;
-    d *= 0.75 + 0.5 * rand01(f); /* jitter: spread retries of URLs that failed together */
-    if (j->retry_after >= 0 && (j->status == 429 || j->status == 503)) {
-        double ra = j->retry_after < f->o.retry_after_max ? j->retry_after : f->o.retry_after_max;
-        if (ra > d)
-            d = ra;
-    }
-    return d;
+    return cs__backoff(&f->rng, j->tries, f->o.retry_delay, f->o.retry_max_delay, j->status,
+                       j->retry_after, f->o.retry_after_max);
 }
 
 static cs_status schedule_retry(cs_fetch *f, job *j, double now)
@@ -1628,6 +1604,10 @@ static cs_status take_in(cs_fetch *f, cs_fetch_next_fn next_fn, void *ud, bool *
         *eof = true;
         return CS_OK;
     }
+    if (st == CS_EAGAIN) {
+        f->input_waits = true; /* nothing now: asked again next turn */
+        return CS_OK;
+    }
     if (st)
         return st;
     const char *u = req.url ? req.url : "";
@@ -1813,7 +1793,7 @@ static int wait_ms(cs_fetch *f, bool eof)
     bool slots = f->st.in_flight < f->o.parallel;
     if (f->done_head || (slots && f->push_head))
         return 0; /* a callback pushed URLs: route them now */
-    if (slots && !eof && f->nuser < f->o.max_queued)
+    if (slots && !eof && f->nuser < f->o.max_queued && !f->input_waits)
         return 0; /* deliveries made room for more input */
     double due = now + 1.0;
     if (f->curl_due >= 0 && f->curl_due < due)
@@ -1867,6 +1847,7 @@ cs_status cs_fetch_run(cs_fetch *f, cs_fetch_next_fn next_fn, cs_fetch_done_fn d
         }
         if (f->nhosts > f->o.max_hosts)
             evict_hosts(f);
+        f->input_waits = false;
         if ((st = fill(f, next_fn, ud, &eof)))
             goto out;
         if ((st = deliver_done(f, done_fn, ud)))
@@ -2087,14 +2068,19 @@ cs_status cs_fetch_add(cs_fetch *f, const char *url, size_t len, void *user)
     return CS_OK;
 }
 
-void cs_fetch_cancel(cs_fetch *f)
+void cs_fetch_wakeup(cs_fetch *f)
 {
-    atomic_store(&f->canceled, 1);
     if (f->wakefd >= 0) {
         uint64_t one = 1;
         ssize_t r = write(f->wakefd, &one, sizeof one);
         (void)r;
     }
+}
+
+void cs_fetch_cancel(cs_fetch *f)
+{
+    atomic_store(&f->canceled, 1);
+    cs_fetch_wakeup(f);
 }
 
 void cs_fetch_stats_get(const cs_fetch *f, cs_fetch_stats *out)

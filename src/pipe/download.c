@@ -3,12 +3,18 @@
  *
  * Threads: the caller's thread runs the fetcher and its callbacks: it pulls
  * rows, asks the writer to admit them (input order), and on each result
- * either writes a failed row at once or hands the body to the pool (a
- * blocking submit: a full pool slows the fetcher down, which bounds memory).
+ * either writes a failed row at once or hands the body to the pool. The
+ * handoff never blocks the fetch loop (transfers in flight keep being
+ * served, so their timeouts stay honest): a body the full pool cannot take
+ * waits in a backlog, and while there is one no new row is pulled (next_row
+ * says CS_EAGAIN), so memory stays bounded by the fetcher's max_queued.
+ * Workers wake the fetch loop when they finish an item (pool notify ->
+ * cs_fetch_wakeup) so the backlog drains as soon as there is room.
  * Workers decode/resize/encode and add the sample to the writer, which is
  * thread-safe and keeps the output deterministic whatever the completion
  * order. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "crawlset/pipe.h"
@@ -18,6 +24,7 @@ typedef struct item {
     cs_urllist_row *row; /* owned copy */
     uint8_t *body;       /* owned (cs_free) */
     size_t len;
+    struct item *next;   /* backlog link */
 } item;
 
 typedef struct run {
@@ -25,10 +32,13 @@ typedef struct run {
     cs_dataset_writer *w;
     cs_pool *pool;
     cs_fetch *f;
+    _Atomic(cs_fetch *) f_live; /* f while the pool may wake it */
     cs_row_source_fn src;
     void *src_ud;
     bool src_done;
     cs_urllist_row *pending; /* a row the writer asked us to hold back */
+    item *backlog, *backlog_tail; /* bodies the full pool could not take yet */
+    size_t nbacklog, peak_backlog, backlog_bytes, max_backlog;
     bool drain;              /* the current fetch run ends to let shards commit */
     uint64_t rows_total;     /* rows taken from the source */
     pthread_mutex_t mu;      /* guards st, err, and the worker-side counters */
@@ -169,9 +179,67 @@ static void progress(run *r, bool force)
     r->o->progress(&snap, r->o->progress_ud);
 }
 
+/* Hands backlog items to the pool, oldest first. Without `wait` it does
+ * not wait for room; with it, it waits while the backlog holds more than
+ * `keep` bytes (keep 0: until it is empty; used once the fetcher is idle,
+ * or to bound memory when the fetcher outruns the workers by max_backlog
+ * bytes - the one case where the fetch loop blocks, for the few ms a worker
+ * needs to free a slot). CS_OK when the backlog is empty (or within keep),
+ * CS_EAGAIN when the pool is full. */
+static cs_status flush_backlog(run *r, bool wait, size_t keep)
+{
+    while (r->backlog) {
+        item *it = r->backlog;
+        bool block = wait && (keep == 0 || r->backlog_bytes > keep);
+        if (wait && !block)
+            return CS_OK;
+        cs_status st = cs_pool_submit(r->pool, it, block ? -1 : 0);
+        if (st == CS_ETIMEOUT)
+            return CS_EAGAIN;
+        r->backlog = it->next;
+        if (!r->backlog)
+            r->backlog_tail = NULL;
+        r->nbacklog--;
+        r->backlog_bytes -= it->len;
+        it->next = NULL;
+        if (st) {
+            discard_item(it, NULL);
+            return st;
+        }
+    }
+    return CS_OK;
+}
+
+static void backlog_push(run *r, item *it)
+{
+    if (r->backlog_tail)
+        r->backlog_tail->next = it;
+    else
+        r->backlog = it;
+    r->backlog_tail = it;
+    r->backlog_bytes += it->len;
+    if (++r->nbacklog > r->peak_backlog) {
+        r->peak_backlog = r->nbacklog;
+        pthread_mutex_lock(&r->mu);
+        r->st.peak_backlog = r->peak_backlog;
+        pthread_mutex_unlock(&r->mu);
+    }
+}
+
+static void pool_room(void *ud)
+{
+    run *r = ud;
+    cs_fetch *f = atomic_load(&r->f_live);
+    if (f)
+        cs_fetch_wakeup(f);
+}
+
 static cs_status next_row(void *ud, cs_fetch_request *req)
 {
     run *r = ud;
+    cs_status fst = flush_backlog(r, false, 0);
+    if (fst)
+        return fst; /* CS_EAGAIN: no new rows while bodies wait */
     for (;;) {
         cs_urllist_row *row = r->pending;
         r->pending = NULL;
@@ -239,8 +307,16 @@ static cs_status fetched(void *ud, cs_fetch_result *res)
         r->st.by_fetch[CS_FETCH_OK]++;
         r->st.bytes_downloaded += it->len;
         pthread_mutex_unlock(&r->mu);
-        cs_status st = cs_pool_submit(r->pool, it, -1);
-        if (st) {
+        /* older bodies first; then this one, or the backlog if full */
+        cs_status st = flush_backlog(r, false, 0);
+        if (!st)
+            st = cs_pool_submit(r->pool, it, 0);
+        if (st == CS_EAGAIN || st == CS_ETIMEOUT) {
+            backlog_push(r, it);
+            st = flush_backlog(r, true, r->max_backlog);
+            if (st && st != CS_EAGAIN)
+                return st;
+        } else if (st) {
             discard_item(it, NULL);
             return st;
         }
@@ -274,6 +350,7 @@ cs_status cs_download_run(const cs_download_opts *o, const char *out, cs_row_sou
     r.src = src;
     r.src_ud = src_ud;
     r.t0 = cs_now();
+    r.max_backlog = o->max_backlog_bytes ? o->max_backlog_bytes : (size_t)64 << 20;
     pthread_mutex_init(&r.mu, NULL);
     if (err && errlen)
         err[0] = 0;
@@ -303,6 +380,7 @@ cs_status cs_download_run(const cs_download_opts *o, const char *out, cs_row_sou
     po.work = work;
     po.thread_exit = thread_exit;
     po.discard_item = discard_item;
+    po.notify = pool_room;
     po.ud = &r;
     if ((st = cs_pool_new(&po, &r.pool))) {
         set_err(&r, st, "pool", "could not start the image workers");
@@ -312,9 +390,14 @@ cs_status cs_download_run(const cs_download_opts *o, const char *out, cs_row_sou
         set_err(&r, st, "fetch", "could not set up libcurl");
         goto done;
     }
+    atomic_store(&r.f_live, r.f);
     for (;;) {
         r.drain = false;
         st = cs_fetch_run(r.f, next_row, fetched, &r);
+        /* the fetcher is idle now: the backlog may wait for room */
+        cs_status bst = flush_backlog(&r, true, 0);
+        if (!st)
+            st = bst;
         if (st) {
             if (!r.first_err)
                 set_err(&r, st, "fetch", cs_fetch_errmsg(r.f));
@@ -322,9 +405,14 @@ cs_status cs_download_run(const cs_download_opts *o, const char *out, cs_row_sou
         }
         if (!r.drain)
             break;
-        /* shards waiting for their last rows: let the workers finish them */
+        /* shards waiting for their last rows: let the workers finish them,
+         * and the commit thread the shards they completed */
         if ((st = cs_pool_wait_idle(r.pool)))
             break;
+        if ((st = cs_dataset_writer_flush(r.w))) {
+            set_err(&r, st, "dataset", cs_dataset_writer_errmsg(r.w));
+            break;
+        }
     }
     cs_pool_close(r.pool);
     cs_status pst = cs_pool_wait_idle(r.pool);
@@ -341,7 +429,13 @@ cs_status cs_download_run(const cs_download_opts *o, const char *out, cs_row_sou
     }
     progress(&r, true);
 done:
+    atomic_store(&r.f_live, NULL);
     cs_pool_free(r.pool);
+    while (r.backlog) {
+        item *it = r.backlog;
+        r.backlog = it->next;
+        discard_item(it, NULL);
+    }
     cs_fetch_free(r.f);
     cs_dataset_writer_free(r.w);
     cs_free(r.pending);

@@ -136,7 +136,7 @@ static void *worker(void *arg)
         }
         /* notify before the item stops counting as running, so that no
          * getter sees CS_DONE (or waiter idle) before the last notify */
-        if (queued && p->o.notify) {
+        if ((queued || !p->out.cap) && p->o.notify) {
             pthread_mutex_unlock(&p->mu);
             p->o.notify(p->o.ud);
             pthread_mutex_lock(&p->mu);

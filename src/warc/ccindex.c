@@ -3,27 +3,20 @@
  * through and inflates gzip (also concatenated members) transparently; the
  * JSON of a CDX line is parsed with jansson (lines are small).
  *
- * The CSV record splitter is our own (about 100 lines) rather than libcsv
- * (Debian libcsv-dev 3.0.3): libcsv pushes fields through callbacks with no
- * record-length limit and no line numbers, and we need both a bound on every
- * row and "FILE:LINE: what" for each bad one, plus resynchronisation after an
- * over-long row; wrapping it would not be shorter than this. */
-#include <errno.h>
-#include <fcntl.h>
+ * The bounded record input and the CSV splitter (strict here: RFC 4180) are
+ * shared with the URL-list reader in util/lines.c, which says why they are
+ * our own rather than libcsv. */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include <jansson.h>
-#include <zlib.h>
 
 #include "crawlset/ccindex.h"
+#include "util/lines.h"
 
 #define DEFAULT_MAX_LINE (1u << 20)
-#define READ_CHUNK (64u * 1024)
 
 /* Column roles the row struct is filled from. */
 enum {
@@ -46,36 +39,16 @@ static const char *const COL_NAMES[COL__COUNT] = {
     "crawl",        "content_mime_type",
 };
 
-/* Scanner states for finding where a CSV record ends (quotes may hide newlines). */
-enum { SC_FIELD_START, SC_UNQUOTED, SC_QUOTED, SC_QUOTE_IN_QUOTED };
-
 struct cs_ccindex_reader {
-    char name[256];
+    cs__lines in;          /* input, line count, name, errmsg */
     cs_ccindex_format format;
-    size_t max_line;
-
-    /* input */
-    gzFile gz;             /* NULL for memory input */
-    const char *mem;       /* memory input (borrowed) */
-    char *buf;             /* read buffer (owned; NULL for memory input) */
-    size_t cap;            /* its size */
-    size_t start, end;     /* unconsumed bytes are [start, end) */
-    bool eof;              /* no more input after end */
-    cs_status input_err;   /* a fatal read error found at eof (CS_EGZIP, CS_EIO) */
     bool dead;             /* a fatal error was returned: next() says CS_DONE */
-
-    /* scanning state, kept across refills */
-    size_t scanned;        /* bytes after start already scanned */
-    int sc_state;
-    uint64_t line;         /* lines consumed so far */
 
     /* CSV */
     char **hdr;            /* header names (owned) */
     size_t nhdr;
     int col[COL__COUNT];   /* header index of each role, -1 if absent */
-    cs_buf fields;         /* current row: "f0\0f1\0..." */
-    size_t *foff;          /* offsets of the fields in `fields` */
-    size_t nf, capf;
+    cs__fields f;          /* the current row's fields */
 
     /* CDX */
     json_t *json;          /* current line's object */
@@ -84,248 +57,26 @@ struct cs_ccindex_reader {
     cs_arena arena;        /* per-row strings */
     cs_ccindex_row row;
     cs_ccindex_stats stats;
-    char errmsg[CS_ERRMSG_MAX];
 };
 
-/* ---- errors ---------------------------------------------------------------- */
-
-static cs_status fail(cs_ccindex_reader *r, cs_status st, uint64_t line, const char *fmt, ...)
-    CS_PRINTF(4, 5);
-
-static cs_status fail(cs_ccindex_reader *r, cs_status st, uint64_t line, const char *fmt, ...)
-{
-    char what[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    if (line)
-        snprintf(r->errmsg, sizeof r->errmsg, "%.60s:%" PRIu64 ": %s", r->name, line, what);
-    else
-        snprintf(r->errmsg, sizeof r->errmsg, "%.60s: %s", r->name, what);
-    return st;
-}
-
-/* ---- input ---------------------------------------------------------------- */
-
-static const char *data(const cs_ccindex_reader *r) { return r->mem ? r->mem : r->buf; }
-
-/* Reads more input after end, moving the unconsumed part to the front first.
- * Returns CS_OK (maybe with nothing new when eof), or CS_ENOMEM. */
-static cs_status refill(cs_ccindex_reader *r)
-{
-    if (r->eof)
-        return CS_OK;
-    if (r->start > 0) {
-        memmove(r->buf, r->buf + r->start, r->end - r->start);
-        r->end -= r->start;
-        r->start = 0;
-    }
-    if (r->end == r->cap)
-        return CS_OK; /* full: the caller's line limit decides */
-    size_t want = r->cap - r->end;
-    if (want > (size_t)INT32_MAX)
-        want = INT32_MAX;
-    int n = gzread(r->gz, r->buf + r->end, (unsigned)want);
-    if (n > 0) {
-        r->end += (size_t)n;
-        return CS_OK;
-    }
-    r->eof = true;
-    int zerr = Z_OK;
-    const char *zmsg = gzerror(r->gz, &zerr);
-    if (n < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
-        if (zerr == Z_ERRNO) {
-            fail(r, CS_EIO, 0, "read error: %s", strerror(errno));
-            r->input_err = CS_EIO;
-        } else if (zerr == Z_MEM_ERROR) {
-            r->input_err = CS_ENOMEM;
-        } else {
-            fail(r, CS_EGZIP, 0, "gzip: %s", zmsg ? zmsg : "corrupt data");
-            r->input_err = CS_EGZIP;
-        }
-    }
-    return CS_OK;
-}
-
-/* Finds the end of the next record in [start, end): for CSV a newline outside
- * quotes, for CDX any newline. On CS_OK *len is the record length without the
- * line end and *adv the bytes to consume; *found is false at end of input
- * with nothing left. CS_ETOOBIG when no record end is within max_line. */
-static cs_status next_record(cs_ccindex_reader *r, bool csv, size_t *len, size_t *adv,
-                             bool *found)
-{
-    for (;;) {
-        const char *d = data(r);
-        size_t avail = r->end - r->start;
-        const char *p = d + r->start;
-        size_t i = r->scanned;
-        int s = r->sc_state;
-        for (; i < avail; i++) {
-            char c = p[i];
-            if (!csv) {
-                if (c == '\n')
-                    break;
-                continue;
-            }
-            switch (s) {
-            case SC_FIELD_START:
-                s = c == '"' ? SC_QUOTED : c == ',' ? SC_FIELD_START : SC_UNQUOTED;
-                break;
-            case SC_UNQUOTED:
-                if (c == ',')
-                    s = SC_FIELD_START;
-                break;
-            case SC_QUOTED:
-                if (c == '"')
-                    s = SC_QUOTE_IN_QUOTED;
-                break;
-            case SC_QUOTE_IN_QUOTED:
-                s = c == '"' ? SC_QUOTED : c == ',' ? SC_FIELD_START : SC_UNQUOTED;
-                break;
-            }
-            if (c == '\n' && s != SC_QUOTED)
-                break;
-        }
-        if (i < avail) { /* p[i] is the record's newline */
-            if (i > r->max_line)
-                goto too_long;
-            *len = i;
-            *adv = i + 1;
-            *found = true;
-            r->scanned = 0;
-            r->sc_state = SC_FIELD_START;
-            return CS_OK;
-        }
-        r->scanned = i;
-        r->sc_state = s;
-        if (avail > r->max_line)
-            goto too_long;
-        if (r->eof) {
-            r->scanned = 0;
-            r->sc_state = SC_FIELD_START;
-            *found = avail > 0;
-            *len = *adv = avail;
-            if (r->input_err && avail > 0) /* a cut-off last line: do not trust it */
-                return r->input_err;
-            return CS_OK;
-        }
-        cs_status st = refill(r);
-        if (st)
-            return st;
-    }
-too_long:
-    r->scanned = 0;
-    r->sc_state = SC_FIELD_START;
-    return CS_ETOOBIG;
-}
-
-/* Drops input up to and including the next newline (after an over-long row). */
-static cs_status skip_line(cs_ccindex_reader *r)
-{
-    for (;;) {
-        const char *d = data(r);
-        const char *nl = memchr(d + r->start, '\n', r->end - r->start);
-        if (nl) {
-            r->start = (size_t)(nl - d) + 1;
-            return CS_OK;
-        }
-        r->start = r->end;
-        if (r->eof)
-            return CS_OK;
-        cs_status st = refill(r);
-        if (st)
-            return st;
-    }
-}
-
-static uint64_t count_nl(const char *p, size_t n)
-{
-    uint64_t k = 0;
-    for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))); p++)
-        k++;
-    return k;
-}
-
-/* ---- CSV fields ------------------------------------------------------------ */
-
-static cs_status push_field(cs_ccindex_reader *r, size_t off)
-{
-    if (r->nf == r->capf) {
-        size_t nc = r->capf ? r->capf * 2 : 32;
-        size_t *n = cs_realloc(r->foff, nc * sizeof *n);
-        if (!n)
-            return CS_ENOMEM;
-        r->foff = n;
-        r->capf = nc;
-    }
-    r->foff[r->nf++] = off;
-    return CS_OK;
-}
+/* Sets errmsg ("NAME:LINE: what"; no line when 0) and returns st. */
+#define FAIL(r, ...) cs__lines_fail(&(r)->in, __VA_ARGS__)
 
 /* Splits one CSV record into NUL-terminated unquoted fields. CS_EFORMAT with
  * errmsg set for junk after a closing quote or an unterminated quote. */
 static cs_status split_csv(cs_ccindex_reader *r, const char *p, size_t n, uint64_t line)
 {
-    cs_buf_reset(&r->fields);
-    r->nf = 0;
-    if (n && p[n - 1] == '\r')
-        n--;
-    cs_status st = push_field(r, 0);
-    if (st)
-        return st;
-    size_t i = 0;
-    bool quoted_field = false;
-    while (i <= n) {
-        if (i == n || p[i] == ',') { /* end of an unquoted (or empty) field */
-            if ((st = cs_buf_putc(&r->fields, '\0')))
-                return st;
-            if (i == n)
-                break;
-            if ((st = push_field(r, r->fields.len)))
-                return st;
-            i++;
-            quoted_field = false;
-            continue;
-        }
-        if (p[i] == '"' && !quoted_field &&
-            (i == 0 || p[i - 1] == ',') /* opening quote at the field start */) {
-            quoted_field = true;
-            i++;
-            for (;;) {
-                const char *q = i < n ? memchr(p + i, '"', n - i) : NULL;
-                if (!q)
-                    return fail(r, CS_EFORMAT, line, "unterminated quoted field");
-                size_t k = (size_t)(q - p);
-                if ((st = cs_buf_append(&r->fields, p + i, k - i)))
-                    return st;
-                i = k + 1;
-                if (i < n && p[i] == '"') { /* doubled quote */
-                    if ((st = cs_buf_putc(&r->fields, '"')))
-                        return st;
-                    i++;
-                    continue;
-                }
-                break;
-            }
-            if (i < n && p[i] != ',')
-                return fail(r, CS_EFORMAT, line, "unexpected '%c' after a closing quote",
-                            p[i]);
-            continue;
-        }
-        /* plain bytes up to the next comma */
-        const char *c = memchr(p + i, ',', n - i);
-        size_t k = c ? (size_t)(c - p) : n;
-        if ((st = cs_buf_append(&r->fields, p + i, k - i)))
-            return st;
-        i = k;
-    }
-    return CS_OK;
+    cs_status st = cs__fields_split(&r->f, p, n, ',', true);
+    if (st == CS_EFORMAT && r->f.bad < 0)
+        return FAIL(r, st, line, "unterminated quoted field");
+    if (st == CS_EFORMAT)
+        return FAIL(r, st, line, "unexpected '%c' after a closing quote", r->f.bad);
+    return st;
 }
 
 static const char *field(const cs_ccindex_reader *r, size_t i)
 {
-    return r->fields.data + r->foff[i];
+    return cs__fields_get(&r->f, i);
 }
 
 /* ---- derived values -------------------------------------------------------- */
@@ -387,13 +138,13 @@ static cs_status finish_row(cs_ccindex_reader *r, uint64_t line)
 {
     cs_ccindex_row *row = &r->row;
     if (!row->url[0])
-        return fail(r, CS_EFORMAT, line, "empty url");
+        return FAIL(r, CS_EFORMAT, line, "empty url");
     if (!row->warc_filename[0])
-        return fail(r, CS_EFORMAT, line, "empty warc_filename");
+        return FAIL(r, CS_EFORMAT, line, "empty warc_filename");
     if (row->length == 0)
-        return fail(r, CS_EFORMAT, line, "warc_record_length is 0");
+        return FAIL(r, CS_EFORMAT, line, "warc_record_length is 0");
     if (row->offset > UINT64_MAX - row->length)
-        return fail(r, CS_EFORMAT, line, "warc_record_offset + length overflows");
+        return FAIL(r, CS_EFORMAT, line, "warc_record_offset + length overflows");
     if (!row->domain[0]) {
         const char *h = url_host(&r->arena, row->url);
         if (!h)
@@ -410,17 +161,16 @@ static cs_status finish_row(cs_ccindex_reader *r, uint64_t line)
 
 /* ---- CSV rows ---------------------------------------------------------------- */
 
-static cs_status csv_header(cs_ccindex_reader *r, const char *p, size_t n)
+static cs_status csv_header(cs_ccindex_reader *r, const char *p, size_t n, uint64_t line)
 {
-    uint64_t line = r->line;
     cs_status st = split_csv(r, p, n, line);
     if (st)
         return st;
-    r->hdr = cs_calloc(r->nf, sizeof *r->hdr);
+    r->hdr = cs_calloc(r->f.n, sizeof *r->hdr);
     if (!r->hdr)
         return CS_ENOMEM;
-    r->nhdr = r->nf;
-    for (size_t i = 0; i < r->nf; i++) {
+    r->nhdr = r->f.n;
+    for (size_t i = 0; i < r->f.n; i++) {
         cs_slice s = cs_slice_trim((cs_slice){field(r, i), strlen(field(r, i))});
         if (i == 0 && s.len >= 3 && !memcmp(s.ptr, "\xEF\xBB\xBF", 3)) /* BOM */
             s = cs_slice_trim((cs_slice){s.ptr + 3, s.len - 3});
@@ -445,7 +195,7 @@ static cs_status csv_header(cs_ccindex_reader *r, const char *p, size_t n)
                      COL_NAMES[req[k]]);
         }
     if (missing[0])
-        return fail(r, CS_EFORMAT, line,
+        return FAIL(r, CS_EFORMAT, line,
                     "not a Common Crawl index CSV: missing column(s) %s in the header", missing);
     return CS_OK;
 }
@@ -460,8 +210,8 @@ static cs_status csv_row(cs_ccindex_reader *r, const char *p, size_t n, uint64_t
     cs_status st = split_csv(r, p, n, line);
     if (st)
         return st;
-    if (r->nf != r->nhdr)
-        return fail(r, CS_EFORMAT, line, "expected %zu fields, found %zu", r->nhdr, r->nf);
+    if (r->f.n != r->nhdr)
+        return FAIL(r, CS_EFORMAT, line, "expected %zu fields, found %zu", r->nhdr, r->f.n);
     cs_ccindex_row *row = &r->row;
     memset(row, 0, sizeof *row);
     row->url = csv_col(r, COL_URL);
@@ -474,9 +224,9 @@ static cs_status csv_row(cs_ccindex_reader *r, const char *p, size_t n, uint64_t
     row->mime = csv_col(r, COL_MIME);
     const char *o = csv_col(r, COL_OFFSET), *l = csv_col(r, COL_LENGTH);
     if (!cs_slice_to_u64((cs_slice){o, strlen(o)}, &row->offset))
-        return fail(r, CS_EFORMAT, line, "warc_record_offset is not a number: \"%.40s\"", o);
+        return FAIL(r, CS_EFORMAT, line, "warc_record_offset is not a number: \"%.40s\"", o);
     if (!cs_slice_to_u64((cs_slice){l, strlen(l)}, &row->length))
-        return fail(r, CS_EFORMAT, line, "warc_record_length is not a number: \"%.40s\"", l);
+        return FAIL(r, CS_EFORMAT, line, "warc_record_length is not a number: \"%.40s\"", l);
     return finish_row(r, line);
 }
 
@@ -519,16 +269,16 @@ static cs_status json_u64(cs_ccindex_reader *r, const char *key, uint64_t *out, 
 {
     json_t *v = json_object_get(r->json, key);
     if (!v)
-        return fail(r, CS_EFORMAT, line, "no \"%s\"", key);
+        return FAIL(r, CS_EFORMAT, line, "no \"%s\"", key);
     if (json_is_integer(v)) {
         if (json_integer_value(v) < 0)
-            return fail(r, CS_EFORMAT, line, "\"%s\" is negative", key);
+            return FAIL(r, CS_EFORMAT, line, "\"%s\" is negative", key);
         *out = (uint64_t)json_integer_value(v);
         return CS_OK;
     }
     const char *s = json_is_string(v) ? json_string_value(v) : NULL;
     if (!s || !cs_slice_to_u64((cs_slice){s, strlen(s)}, out))
-        return fail(r, CS_EFORMAT, line, "\"%s\" is not a number", key);
+        return FAIL(r, CS_EFORMAT, line, "\"%s\" is not a number", key);
     return CS_OK;
 }
 
@@ -540,7 +290,7 @@ static cs_status cdx_row(cs_ccindex_reader *r, const char *p, size_t n, uint64_t
         const char *sp1 = memchr(s.ptr, ' ', s.len);
         const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', s.len - (size_t)(sp1 + 1 - s.ptr)) : NULL;
         if (!sp2 || sp2 + 1 >= s.ptr + s.len || sp2[1] != '{')
-            return fail(r, CS_EFORMAT, line,
+            return FAIL(r, CS_EFORMAT, line,
                         "expected \"SURT TIMESTAMP {json}\" or a JSON object");
         r->surt = cs_arena_strndup(&r->arena, s.ptr, (size_t)(sp1 - s.ptr));
         r->timestamp = cs_arena_strndup(&r->arena, sp1 + 1, (size_t)(sp2 - sp1 - 1));
@@ -552,9 +302,9 @@ static cs_status cdx_row(cs_ccindex_reader *r, const char *p, size_t n, uint64_t
     json_error_t jerr;
     r->json = json_loadb(s.ptr, s.len, 0, &jerr);
     if (!r->json)
-        return fail(r, CS_EFORMAT, line, "bad JSON at column %d: %s", jerr.column, jerr.text);
+        return FAIL(r, CS_EFORMAT, line, "bad JSON at column %d: %s", jerr.column, jerr.text);
     if (!json_is_object(r->json))
-        return fail(r, CS_EFORMAT, line, "not a JSON object");
+        return FAIL(r, CS_EFORMAT, line, "not a JSON object");
     cs_ccindex_row *row = &r->row;
     memset(row, 0, sizeof *row);
     row->url = jstr(r, "url");
@@ -568,8 +318,8 @@ static cs_status cdx_row(cs_ccindex_reader *r, const char *p, size_t n, uint64_t
     if (!row->warc_filename[0]) {
         const char *e = jstr(r, "error");
         if (e[0])
-            return fail(r, CS_EFORMAT, line, "index server error: %.120s", e);
-        return fail(r, CS_EFORMAT, line, "no \"filename\"");
+            return FAIL(r, CS_EFORMAT, line, "index server error: %.120s", e);
+        return FAIL(r, CS_EFORMAT, line, "no \"filename\"");
     }
     cs_status st;
     if ((st = json_u64(r, "offset", &row->offset, line)) ||
@@ -603,26 +353,26 @@ static cs_status start(cs_ccindex_reader *r, cs_ccindex_format fmt)
     for (;;) {
         size_t len, adv;
         bool found;
-        cs_status st = next_record(r, fmt != CS_CCINDEX_CDX, &len, &adv, &found);
+        cs_status st = cs__lines_next(&r->in, fmt != CS_CCINDEX_CDX, ',', &len, &adv, &found);
         if (st == CS_ETOOBIG)
-            return fail(r, CS_EFORMAT, r->line + 1, "first line longer than %zu bytes",
-                        r->max_line);
+            return FAIL(r, CS_EFORMAT, r->in.line + 1, "first line longer than %zu bytes",
+                        r->in.max_line);
         if (st)
             return st;
         if (!found) {
-            if (r->input_err) /* errmsg already says why */
-                return r->input_err;
+            if (r->in.input_err) /* errmsg already says why */
+                return r->in.input_err;
             if (fmt == CS_CCINDEX_CDX) {
                 r->format = CS_CCINDEX_CDX;
                 return CS_OK; /* an empty CDX file is just empty */
             }
-            return fail(r, CS_EFORMAT, 0, "empty input: no header row");
+            return FAIL(r, CS_EFORMAT, 0, "empty input: no header row");
         }
-        const char *p = data(r) + r->start;
+        const char *p = cs__lines_data(&r->in) + r->in.start;
         cs_slice t = cs_slice_trim((cs_slice){p, len});
         if (t.len == 0) {
-            r->line += count_nl(p, adv);
-            r->start += adv;
+            r->in.line += cs__lines_count_nl(p, adv);
+            r->in.start += adv;
             continue;
         }
         if (fmt == CS_CCINDEX_AUTO)
@@ -630,11 +380,8 @@ static cs_status start(cs_ccindex_reader *r, cs_ccindex_format fmt)
         r->format = fmt;
         if (fmt == CS_CCINDEX_CDX)
             return CS_OK; /* the line is a row: leave it for next() */
-        r->line += 1;
-        st = csv_header(r, p, len);
-        r->line += count_nl(p, adv) - (adv > len ? 1 : 0);
-        r->start += adv;
-        return st;
+        uint64_t line = cs__lines_take(&r->in, len, adv);
+        return csv_header(r, p, len, line);
     }
 }
 
@@ -646,62 +393,32 @@ static cs_status reader_new(cs_ccindex_reader **out, const char *name, const cs_
     *out = r;
     if (!r)
         return CS_ENOMEM;
-    snprintf(r->name, sizeof r->name, "%s", name ? name : "index");
-    r->max_line = opts && opts->max_line ? opts->max_line : DEFAULT_MAX_LINE;
+    cs__lines_init(&r->in, name, "index",
+                   opts && opts->max_line ? opts->max_line : DEFAULT_MAX_LINE, 60, 159);
     r->format = CS_CCINDEX_AUTO;
     for (int c = 0; c < COL__COUNT; c++)
         r->col[c] = -1;
-    cs_buf_init(&r->fields, 2 * r->max_line + 1024);
-    cs_arena_init(&r->arena, 4 * r->max_line + 65536);
+    cs__fields_init(&r->f, 2 * r->in.max_line + 1024);
+    cs_arena_init(&r->arena, 4 * r->in.max_line + 65536);
     r->surt = r->timestamp = "";
     return CS_OK;
 }
 
-static cs_status open_gz(cs_ccindex_reader **out, int fd, bool own_fd, const char *name,
-                         const cs_ccindex_opts *opts)
-{
-    cs_status st = reader_new(out, name, opts);
-    cs_ccindex_reader *r = *out;
-    if (st) {
-        if (own_fd)
-            close(fd);
-        return st;
-    }
-    int gfd = own_fd ? fd : dup(fd);
-    if (gfd < 0)
-        return fail(r, CS_EIO, 0, "dup: %s", strerror(errno));
-    r->gz = gzdopen(gfd, "rb");
-    if (!r->gz) {
-        close(gfd);
-        return fail(r, CS_ENOMEM, 0, "out of memory");
-    }
-    gzbuffer(r->gz, 128 * 1024);
-    r->cap = r->max_line + READ_CHUNK + 1;
-    r->buf = cs_malloc(r->cap);
-    if (!r->buf)
-        return fail(r, CS_ENOMEM, 0, "out of memory");
-    return start(r, opts ? opts->format : CS_CCINDEX_AUTO);
-}
-
 cs_status cs_ccindex_open(cs_ccindex_reader **out, const char *path, const cs_ccindex_opts *opts)
 {
-    if (!strcmp(path, "-"))
-        return open_gz(out, 0, false, "<stdin>", opts);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        cs_status st = reader_new(out, path, opts);
-        if (st)
-            return st;
-        return fail(*out, e == ENOENT ? CS_ENOTFOUND : CS_EIO, 0, "%s", strerror(e));
-    }
-    return open_gz(out, fd, true, path, opts);
+    cs_status st = reader_new(out, strcmp(path, "-") ? path : "<stdin>", opts);
+    if (!st)
+        st = cs__lines_open_path(&(*out)->in, path);
+    return st ? st : start(*out, opts ? opts->format : CS_CCINDEX_AUTO);
 }
 
 cs_status cs_ccindex_open_fd(cs_ccindex_reader **out, int fd, const char *name,
                              const cs_ccindex_opts *opts)
 {
-    return open_gz(out, fd, false, name, opts);
+    cs_status st = reader_new(out, name, opts);
+    if (!st)
+        st = cs__lines_open_fd(&(*out)->in, fd, false);
+    return st ? st : start(*out, opts ? opts->format : CS_CCINDEX_AUTO);
 }
 
 cs_status cs_ccindex_open_mem(cs_ccindex_reader **out, const void *d, size_t len,
@@ -711,9 +428,7 @@ cs_status cs_ccindex_open_mem(cs_ccindex_reader **out, const void *d, size_t len
     if (st)
         return st;
     cs_ccindex_reader *r = *out;
-    r->mem = d ? d : "";
-    r->end = len;
-    r->eof = true;
+    cs__lines_open_mem(&r->in, d, len);
     return start(r, opts ? opts->format : CS_CCINDEX_AUTO);
 }
 
@@ -721,14 +436,11 @@ void cs_ccindex_free(cs_ccindex_reader *r)
 {
     if (!r)
         return;
-    if (r->gz)
-        gzclose(r->gz);
-    cs_free(r->buf);
+    cs__lines_cleanup(&r->in);
     for (size_t i = 0; i < r->nhdr; i++)
         cs_free(r->hdr[i]);
     cs_free(r->hdr);
-    cs_free(r->foff);
-    cs_buf_cleanup(&r->fields);
+    cs__fields_cleanup(&r->f);
     if (r->json)
         json_decref(r->json);
     cs_arena_cleanup(&r->arena);
@@ -739,7 +451,7 @@ cs_status cs_ccindex_next(cs_ccindex_reader *r, const cs_ccindex_row **row)
 {
     *row = NULL;
     if (r->format == CS_CCINDEX_AUTO)
-        return fail(r, CS_EINVAL, 0, "reader did not open");
+        return FAIL(r, CS_EINVAL, 0, "reader did not open");
     if (r->dead)
         return CS_DONE;
     for (;;) {
@@ -748,47 +460,41 @@ cs_status cs_ccindex_next(cs_ccindex_reader *r, const cs_ccindex_row **row)
             json_decref(r->json);
             r->json = NULL;
         }
-        r->nf = 0;
+        r->f.n = 0;
         r->surt = r->timestamp = "";
         size_t len, adv;
         bool found;
         bool csv = r->format == CS_CCINDEX_CSV;
-        cs_status st = next_record(r, csv, &len, &adv, &found);
+        cs_status st = cs__lines_next(&r->in, csv, ',', &len, &adv, &found);
         if (st == CS_ETOOBIG) {
-            uint64_t line = ++r->line;
+            uint64_t line = ++r->in.line;
             r->stats.errors++;
-            fail(r, CS_ETOOBIG, line, "row longer than %zu bytes", r->max_line);
-            if ((st = skip_line(r)))
-                return st;
-            r->stats.lines = r->line;
+            FAIL(r, CS_ETOOBIG, line, "row longer than %zu bytes", r->in.max_line);
+            cs__lines_skip_line(&r->in);
+            r->stats.lines = r->in.line;
             return CS_ETOOBIG;
         }
         if (st) {
-            if (st == r->input_err && st != CS_ENOMEM)
-                fail(r, st, r->line + 1, "%s; the input ends inside this row",
+            if (st == r->in.input_err && st != CS_ENOMEM)
+                FAIL(r, st, r->in.line + 1, "%s; the input ends inside this row",
                      st == CS_EGZIP ? "corrupt or truncated gzip" : "read error");
             r->dead = true;
             return st;
         }
         if (!found) {
-            r->stats.lines = r->line;
-            if (r->input_err) {
+            r->stats.lines = r->in.line;
+            if (r->in.input_err) {
                 r->dead = true;
-                return r->input_err;
+                return r->in.input_err;
             }
             return CS_DONE;
         }
-        const char *p = data(r) + r->start;
-        uint64_t line = r->line + 1;
-        r->line += count_nl(p, adv) + (adv == len ? 1 : 0);
-        r->stats.lines = r->line;
-        cs_slice t = cs_slice_trim((cs_slice){p, len});
-        if (t.len == 0) {
-            r->start += adv;
+        const char *p = cs__lines_data(&r->in) + r->in.start;
+        uint64_t line = cs__lines_take(&r->in, len, adv);
+        r->stats.lines = r->in.line;
+        if (cs_slice_trim((cs_slice){p, len}).len == 0)
             continue; /* blank lines are not rows */
-        }
         st = csv ? csv_row(r, p, len, line) : cdx_row(r, p, len, line);
-        r->start += adv;
         if (st == CS_ENOMEM)
             return st;
         if (st) {
@@ -805,7 +511,7 @@ bool cs_ccindex_get(cs_ccindex_reader *r, const char *name, cs_slice *value)
 {
     *value = (cs_slice){"", 0};
     if (r->format == CS_CCINDEX_CSV) {
-        if (r->nf != r->nhdr || r->nf == 0)
+        if (r->f.n != r->nhdr || r->f.n == 0)
             return false;
         for (size_t i = 0; i < r->nhdr; i++)
             if (!strcasecmp(r->hdr[i], name)) {
@@ -833,9 +539,9 @@ bool cs_ccindex_get(cs_ccindex_reader *r, const char *name, cs_slice *value)
 
 cs_ccindex_format cs_ccindex_format_of(const cs_ccindex_reader *r) { return r->format; }
 
-const char *cs_ccindex_errmsg(const cs_ccindex_reader *r) { return r->errmsg; }
+const char *cs_ccindex_errmsg(const cs_ccindex_reader *r) { return r->in.errmsg; }
 
-const char *cs_ccindex_name(const cs_ccindex_reader *r) { return r->name; }
+const char *cs_ccindex_name(const cs_ccindex_reader *r) { return r->in.name; }
 
 void cs_ccindex_stats_get(const cs_ccindex_reader *r, cs_ccindex_stats *out) { *out = r->stats; }
 

@@ -407,6 +407,7 @@ TEST(dataset_default_shards_of_ten_thousand)
         ASSERT_OK(cs_dataset_writer_add(w, &s));
     }
     cs_dataset_stats stt;
+    ASSERT_OK(cs_dataset_writer_flush(w));
     cs_dataset_writer_stats_get(w, &stt);
     ASSERT_UEQ(stt.shards_written, 2); /* full shards commit as soon as their last row is in */
     ASSERT_UEQ(stt.open_shards, 1);
@@ -442,6 +443,7 @@ TEST(dataset_out_of_order_gives_identical_bytes)
     for (size_t k = 0; k < 25; k++)
         ASSERT_OK(cs_dataset_writer_add(w, make(g, rev[k])));
     cs_dataset_stats s;
+    ASSERT_OK(cs_dataset_writer_flush(w));
     cs_dataset_writer_stats_get(w, &s);
     ASSERT_UEQ(s.spooled, 22); /* all but the first row of each shard waited */
     ASSERT_UEQ(s.shards_written, 3);
@@ -475,7 +477,9 @@ TEST(dataset_crash_then_incremental_rerun)
         for (size_t k = 0; k < sizeof rows / sizeof *rows; k++)
             if (cs_dataset_writer_add(w, make(&g, rows[k])))
                 _exit(3);
-        _exit(0); /* "crash": no finish, no free */
+        if (cs_dataset_writer_flush(w)) /* shard 0's commit is done... */
+            _exit(4);
+        _exit(0); /* ...then a "crash": no finish, no free */
     }
     int status;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
@@ -511,6 +515,7 @@ TEST(dataset_crash_then_incremental_rerun)
     ASSERT_OK(cs_dataset_writer_add(w, make(g, 3))); /* a row of a skipped shard: ignored */
     ASSERT_OK(cs_dataset_writer_end_input(w, 25));
     cs_dataset_stats s;
+    ASSERT_OK(cs_dataset_writer_flush(w));
     cs_dataset_writer_stats_get(w, &s);
     ASSERT_UEQ(s.shards_skipped, 1);
     ASSERT_UEQ(s.shards_written, 2);
@@ -878,6 +883,7 @@ TEST_T(dataset_http_put_to_nginx_webdav, 120)
     }
     ASSERT_OK(cs_dataset_writer_finish(w));
     cs_dataset_stats s;
+    ASSERT_OK(cs_dataset_writer_flush(w));
     cs_dataset_writer_stats_get(w, &s);
     ASSERT_UEQ(s.shards_skipped, 3);
     ASSERT_UEQ(s.uploads, 0);
@@ -913,6 +919,7 @@ TEST_T(dataset_http_put_retries_and_failures, 60)
     ASSERT_OK(cs_dataset_writer_add(w, make(g, 1)));
     ASSERT_OK(cs_dataset_writer_add(w, make(g, 0)));
     cs_dataset_stats s;
+    ASSERT_OK(cs_dataset_writer_flush(w));
     cs_dataset_writer_stats_get(w, &s);
     ASSERT_UEQ(s.uploads, 3);
     ASSERT_UEQ(s.upload_retries, 2);
@@ -936,11 +943,16 @@ TEST_T(dataset_http_put_retries_and_failures, 60)
     snprintf(url, sizeof url, "%s/no/", cs_origin_url(og));
     ASSERT_OK(cs_dataset_writer_open(&w, url, &o));
     ASSERT_OK(cs_dataset_writer_add(w, make(g, 0)));
-    ASSERT_ST(cs_dataset_writer_add(w, make(g, 1)), CS_EHTTP);
+    ASSERT_OK(cs_dataset_writer_add(w, make(g, 1))); /* hands the shard to the committer */
+    ASSERT_ST(cs_dataset_writer_flush(w), CS_EHTTP);
     ASSERT_CONTAINS(cs_dataset_writer_errmsg(w), "PUT http://127.0.0.1:");
     ASSERT_CONTAINS(cs_dataset_writer_errmsg(w), "/no/00000.tar: HTTP 403");
-    ASSERT_ST(cs_dataset_writer_add(w, make(g, 0)), CS_EIO); /* that shard failed */
-    ASSERT_CONTAINS(cs_dataset_writer_errmsg(w), "failed earlier");
+    /* every later call says so, with the same message */
+    ASSERT_ST(cs_dataset_writer_add(w, make(g, 2)), CS_EHTTP);
+    ASSERT_CONTAINS(cs_dataset_writer_errmsg(w), "/no/00000.tar: HTTP 403");
+    cs_dataset_admit adm;
+    ASSERT_ST(cs_dataset_writer_admit(w, 4, &adm), CS_EHTTP);
+    ASSERT_ST(cs_dataset_writer_finish(w), CS_EHTTP);
     ASSERT_UEQ(cs_origin_count(og, "/no/00000.tar"), 1);
     cs_dataset_writer_free(w);
     cs_origin_stop(og);
@@ -953,4 +965,40 @@ TEST_T(dataset_http_put_retries_and_failures, 60)
     ASSERT_ST(cs_dataset_writer_add(w, make(g, 0)), CS_ENET);
     ASSERT_CONTAINS(cs_dataset_writer_errmsg(w), "DELETE http://127.0.0.1:");
     cs_dataset_writer_free(w);
+}
+
+/* A slow upload does not hold the writer: while shard 0's PUT takes a
+ * second, rows of shard 1 are added at once (the commit thread uploads
+ * with no lock held), and flush waits for the upload. */
+TEST_T(dataset_slow_put_does_not_block_adds, 60)
+{
+    cs_origin *og;
+    ASSERT_OK(cs_origin_start(&og));
+    cs_origin_route slow = {.status = 201, .delay_ms = 1000};
+    ASSERT_OK(cs_origin_route_add(og, "/up/00000.tar", &slow));
+    ASSERT_OK(cs_origin_route_simple(og, "/up/00000.jsonl", 201, ""));
+    ASSERT_OK(cs_origin_route_simple(og, "/up/00000_stats.json", 201, ""));
+    char url[256];
+    snprintf(url, sizeof url, "%s/up", cs_origin_url(og));
+    cs_dataset_opts o = {.samples_per_shard = 2, .no_fsync = true};
+    cs_dataset_writer *w;
+    ASSERT_OK(cs_dataset_writer_open(&w, url, &o));
+    gen *g = cs_test_keep(malloc(sizeof *g));
+    ASSERT_OK(cs_dataset_writer_add(w, make(g, 0)));
+    double t0 = cs_now();
+    ASSERT_OK(cs_dataset_writer_add(w, make(g, 1))); /* shard 0 complete */
+    ASSERT_OK(cs_dataset_writer_add(w, make(g, 2))); /* shard 1, meanwhile */
+    double t_add = cs_now() - t0;
+    ASSERT(t_add < 0.5);
+    cs_dataset_stats s;
+    cs_dataset_writer_stats_get(w, &s);
+    ASSERT_UEQ(s.committing, 1);
+    ASSERT_OK(cs_dataset_writer_flush(w));
+    ASSERT(cs_now() - t0 >= 0.9);
+    cs_dataset_writer_stats_get(w, &s);
+    ASSERT_UEQ(s.committing, 0);
+    ASSERT_UEQ(s.shards_written, 1);
+    ASSERT_UEQ(s.uploads, 3);
+    cs_dataset_writer_free(w); /* shard 1 incomplete: abandoned */
+    cs_origin_stop(og);
 }

@@ -559,6 +559,25 @@ static void copy_str(char *dst, size_t cap, const char *src)
     dst[n] = 0;
 }
 
+/* Rebuilds "k=v&k2=v2" (decoded, in order) from the query arguments. */
+typedef struct qbuf {
+    char *s;
+    size_t len, cap;
+} qbuf;
+
+static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    (void)kind;
+    qbuf *q = cls;
+    size_t need = strlen(key) + (value ? strlen(value) + 1 : 0) + 1;
+    if (q->len + need + 1 > q->cap)
+        return MHD_NO; /* too long: matched by path only */
+    q->len += (size_t)snprintf(q->s + q->len, q->cap - q->len, "%s%s%s%s", q->len ? "&" : "",
+                               key, value ? "=" : "", value ? value : "");
+    return MHD_YES;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version,
                                const char *upload_data, size_t *upload_data_size,
@@ -606,8 +625,29 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return MHD_YES;
     }
     route *rt = NULL;
+    /* a route whose path has a query ("/latest.json?page=1") matches that
+     * exact query (arguments decoded, in order); others match the path */
+    char full[2048];
+    qbuf q = {full, 0, sizeof full};
+    size_t ulen = strlen(url);
+    bool has_query = false;
+    if (ulen + 2 < sizeof full) {
+        memcpy(full, url, ulen);
+        full[ulen] = '?';
+        q.s = full + ulen + 1;
+        q.cap = sizeof full - ulen - 1;
+        q.s[0] = 0;
+        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_arg, &q);
+        has_query = q.len > 0;
+    }
     pthread_mutex_lock(&o->mu);
-    for (route *x = o->routes; x; x = x->next)
+    if (has_query)
+        for (route *x = o->routes; x; x = x->next)
+            if (!strcmp(x->path, full)) {
+                rt = x;
+                break;
+            }
+    for (route *x = o->routes; x && !rt; x = x->next)
         if (!strcmp(x->path, url)) {
             rt = x;
             break;

@@ -85,8 +85,12 @@ CS_API uint16_t cs_origin_port(const cs_origin *o);
 /* "http://127.0.0.1:PORT" (no trailing slash); owned by o. */
 CS_API const char *cs_origin_url(const cs_origin *o);
 
-/* Scripts the reply for an exact path ("/a/b", no query). A later route for
- * the same path replaces the earlier one (and restarts its fail counter). */
+/* Scripts the reply for an exact path ("/a/b"). A path with a query
+ * ("/latest.json?page=1", "/t/1/posts.json?post_ids[]=21&post_ids[]=22")
+ * matches requests with exactly that query (arguments percent-decoded, in
+ * their order) and takes precedence over the path alone; a path without a
+ * query matches whatever the query. A later route for the same path
+ * replaces the earlier one (and restarts its fail counter). */
 CS_API CS_WARN_UNUSED cs_status cs_origin_route_add(cs_origin *o, const char *path,
                                                     const cs_origin_route *r);
 /* Shorthand: status + in-memory body (NUL-terminated string) for path. */

@@ -148,3 +148,53 @@ TEST_T(pairs_from_demo_wat_with_connect_to, 60)
     }
     cs_origin_stop(o);
 }
+
+/* One image worker with a queue of two, hundreds of fast loopback fetches:
+ * bodies must wait in the backlog (the fetch loop is never blocked by the
+ * pool), and every row still ends in the output exactly once. */
+TEST_T(download_backlog_when_the_image_pool_is_full, 90)
+{
+    cs_origin *o = serve_images();
+    char list[600], out[600];
+    snprintf(list, sizeof list, "%s/urls.txt", cs_test_tmpdir());
+    snprintf(out, sizeof out, "%s/out", cs_test_tmpdir());
+    enum { N = 240 };
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    for (int i = 0; i < N; i++)
+        ASSERT_OK(cs_buf_printf(&b, "%s/%s.jpg?n=%d\n", cs_origin_url(o), NAMES[i % 12], i));
+    cs_test_write_file(list, b.data, b.len);
+    cs_buf_cleanup(&b);
+
+    cs_download_opts d;
+    cs_download_opts_init(&d);
+    d.fetch.retries = 0;
+    d.fetch.per_host = 64;
+    d.dataset.samples_per_shard = 100;
+    d.dataset.no_fsync = true;
+    d.threads = 1;
+    d.max_backlog_bytes = 200 << 10;
+    cs_urllist_reader *ur;
+    ASSERT_OK(cs_urllist_open(&ur, list, NULL));
+    cs_download_stats s;
+    char err[256];
+    cs_status st = cs_download_run(&d, out, cs_pipe_urllist_rows, ur, &s, err, sizeof err);
+    cs_urllist_free(ur);
+    if (st)
+        FAIL("download: %s", err);
+    ASSERT_EQ(s.rows, N);
+    ASSERT_EQ(s.ok, N);
+    ASSERT(s.peak_backlog > 0);
+    /* the images are 10-60 KB: a 200 KB budget holds a handful at most */
+    ASSERT(s.peak_backlog <= 20);
+    size_t lines = 0;
+    for (int shard = 0; shard < 3; shard++) {
+        char p[700];
+        snprintf(p, sizeof p, "%s/%05d.jsonl", out, shard);
+        char *j = cs_test_keep(cs_test_read_file(p, NULL));
+        lines += count_lines(j);
+        ASSERT_EQ(count_substr(j, "\"status\":\"success\""), count_lines(j));
+    }
+    ASSERT_EQ(lines, N);
+    cs_origin_stop(o);
+}

@@ -1,0 +1,798 @@
+/* server.c - the tracker's HTTP side: the Crawling@Home protocol under /api/
+ * as a pure request -> response function (cs_tracker_handle, driven directly
+ * by tests and the fuzzer), a thin libmicrohttpd glue around it, and the
+ * lease sweeper thread. */
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "tracker/server_int.h"
+
+/* ---- responses ------------------------------------------------------------------ */
+
+static cs_status reply(cs_tracker_response *r, int status, const char *ctype, const char *body,
+                       size_t n)
+{
+    r->status = status;
+    r->content_type = ctype;
+    r->body = cs_strndup(body, n);
+    r->body_len = n;
+    return r->body ? CS_OK : CS_ENOMEM;
+}
+
+cs_status cs__tracker_text(cs_tracker_response *r, int status, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof buf)
+        n = sizeof buf - 1;
+    for (int i = 0; i < n; i++) /* error bodies are one line */
+        if (buf[i] == '\n' || buf[i] == '\r')
+            buf[i] = ' ';
+    return reply(r, status, "text/plain; charset=utf-8", buf, (size_t)n);
+}
+
+cs_status cs__tracker_take(cs_tracker_response *r, int status, const char *ctype, cs_buf *b)
+{
+    if (!b->data && cs_buf_puts(b, ""))
+        return CS_ENOMEM;
+    r->status = status;
+    r->content_type = ctype;
+    r->body = cs_buf_take(b, &r->body_len);
+    return CS_OK;
+}
+
+void cs_tracker_response_cleanup(cs_tracker_response *r)
+{
+    if (!r)
+        return;
+    cs_free(r->body);
+    r->body = NULL;
+    r->body_len = 0;
+}
+
+/* Maps a store status to the protocol's answer. */
+static cs_status store_error(cs_tracker *t, cs_tracker_response *r, cs_status st)
+{
+    switch (st) {
+    case CS_ENOTFOUND:
+        return cs__tracker_text(r, 404, "unknown or timed-out worker token");
+    case CS_DONE:
+        return cs__tracker_text(r, 403, "no job available");
+    case CS_EINVAL:
+        return cs__tracker_text(r, 400, "%s", cs_tracker_store_errmsg());
+    case CS_ENOMEM:
+        return st;
+    default:
+        atomic_fetch_add(&t->store_errors, 1);
+        cs_log(CS_LOG_ERROR, "tracker store: %s", cs_tracker_store_errmsg());
+        return cs__tracker_text(r, 500, "store error: %s", cs_tracker_store_errmsg());
+    }
+}
+
+/* ---- request fields ------------------------------------------------------------------- */
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+/* Finds key in a raw query string and percent-decodes its value into out
+ * (cap bytes). False when absent; *bad when present but undecodable or too
+ * long or holding a NUL. */
+static bool query_get(const char *q, const char *key, char *out, size_t cap, bool *bad)
+{
+    size_t kl = strlen(key);
+    for (const char *p = q; p && *p;) {
+        const char *amp = strchr(p, '&');
+        const char *end = amp ? amp : p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        const char *kend = eq ? eq : end;
+        if ((size_t)(kend - p) == kl && !memcmp(p, key, kl)) {
+            size_t n = 0;
+            for (const char *v = eq ? eq + 1 : end; v < end; v++) {
+                int c = (unsigned char)*v;
+                if (c == '+')
+                    c = ' ';
+                else if (c == '%') {
+                    int h = end - v >= 3 ? hexval(v[1]) : -1;
+                    int l = end - v >= 3 ? hexval(v[2]) : -1;
+                    if (h < 0 || l < 0) {
+                        *bad = true;
+                        return true;
+                    }
+                    c = h * 16 + l;
+                    v += 2;
+                }
+                if (c == 0 || n + 1 >= cap) {
+                    *bad = true;
+                    return true;
+                }
+                out[n++] = (char)c;
+            }
+            out[n] = 0;
+            return true;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return false;
+}
+
+typedef struct req {
+    const char *query;
+    json_t *body; /* object or NULL */
+} req;
+
+/* A string field from the JSON body, else from the query. NULL when absent
+ * (*err = NULL) or malformed (*err says why). Borrowed: valid until the
+ * request ends (query values live in qbuf). */
+static const char *field(const req *rq, const char *key, char *qbuf, size_t qcap,
+                         const char **err)
+{
+    *err = NULL;
+    if (rq->body) {
+        json_t *v = json_object_get(rq->body, key);
+        if (v) {
+            if (!json_is_string(v)) {
+                *err = "must be a string";
+                return NULL;
+            }
+            if (strlen(json_string_value(v)) != json_string_length(v)) {
+                *err = "holds a NUL character";
+                return NULL;
+            }
+            return json_string_value(v);
+        }
+    }
+    bool bad = false;
+    if (rq->query && query_get(rq->query, key, qbuf, qcap, &bad)) {
+        if (bad) {
+            *err = "is badly encoded or too long";
+            return NULL;
+        }
+        return qbuf;
+    }
+    return NULL;
+}
+
+/* Worker types: the protocol's names, case-insensitive on the wire. */
+static const char *norm_type(const char *t)
+{
+    if (!t)
+        return NULL;
+    cs_slice s = {t, strlen(t)};
+    if (cs_slice_ieq(s, "HYBRID"))
+        return "HYBRID";
+    if (cs_slice_ieq(s, "CPU"))
+        return "CPU";
+    if (cs_slice_ieq(s, "GPU"))
+        return "GPU";
+    return NULL;
+}
+
+static int type_stage(const char *type) { return !strcmp(type, "GPU") ? 2 : 1; }
+
+#define NEED(var, key, cap)                                                               \
+    char var##_q[cap];                                                                    \
+    const char *var = field(rq, key, var##_q, sizeof var##_q, &ferr);                     \
+    if (ferr)                                                                             \
+        return cs__tracker_text(r, 400, "field '%s' %s", key, ferr);                      \
+    if (!var)                                                                             \
+        return cs__tracker_text(r, 400, "missing field '%s'", key);
+
+#define NEED_TYPE(var)                                                                    \
+    NEED(var##_raw, "type", 64)                                                           \
+    const char *var = norm_type(var##_raw);                                               \
+    if (!var)                                                                             \
+        return cs__tracker_text(r, 400, "type must be HYBRID, CPU or GPU");
+
+/* Human-written text fields: bounded, no control characters but tabs. */
+static const char *check_text(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n > max)
+        return "is too long";
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 && s[i] != '\t')
+            return "holds a control character";
+    return NULL;
+}
+
+/* ---- the calls --------------------------------------------------------------------------- */
+
+static cs_status api_new(cs_tracker *t, const req *rq, cs_tracker_response *r)
+{
+    const char *ferr;
+    NEED(nick, "nickname", 512)
+    NEED_TYPE(type)
+    if (!nick[0])
+        return cs__tracker_text(r, 400, "empty nickname");
+    if ((ferr = check_text(nick, 128)))
+        return cs__tracker_text(r, 400, "nickname %s", ferr);
+    char token[33], *display = NULL;
+    cs_status st = cs__tstore_worker_new(t->store, nick, type, cs__tnow_ms(), token, &display);
+    if (st)
+        return store_error(t, r, st);
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    cs_buf_puts(&b, "{\"token\":\"");
+    cs_buf_puts(&b, token);
+    cs_buf_puts(&b, "\",\"display_name\":");
+    cs_json_put_str(&b, display, strlen(display));
+    cs_buf_puts(&b, ",\"upload_address\":");
+    cs_json_put_str(&b, t->upload_address, strlen(t->upload_address));
+    cs_buf_putc(&b, '}');
+    cs_free(display);
+    return cs__tracker_take(r, 200, "application/json", &b);
+}
+
+static cs_status api_new_job(cs_tracker *t, const req *rq, cs_tracker_response *r)
+{
+    const char *ferr;
+    NEED(token, "token", 128)
+    NEED_TYPE(type)
+    cs__tjob j;
+    cs_status st = cs__tstore_job_lease(t->store, token, type, type_stage(type), cs__tnow_ms(), &j);
+    if (st)
+        return store_error(t, r, st);
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    cs_buf_puts(&b, "{\"url\":");
+    cs_json_put_str(&b, j.input, strlen(j.input));
+    cs_buf_printf(&b, ",\"start_id\":%lld,\"end_id\":%lld,\"shard\":%d,\"number\":%lld}",
+                  (long long)j.start_id, (long long)j.end_id, j.shard, (long long)j.id);
+    cs_free(j.input);
+    atomic_fetch_add(&t->leased, 1);
+    return cs__tracker_take(r, 200, "application/json", &b);
+}
+
+/* count: a non-negative integer (or a string of digits) */
+static bool get_count(const req *rq, int64_t *out)
+{
+    json_t *v = rq->body ? json_object_get(rq->body, "count") : NULL;
+    if (v && json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = (int64_t)json_integer_value(v);
+        return true;
+    }
+    if (v && json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) < 9e15 &&
+        json_real_value(v) == (double)(int64_t)json_real_value(v)) {
+        *out = (int64_t)json_real_value(v);
+        return true;
+    }
+    char q[32];
+    const char *ferr;
+    const char *s = field(rq, "count", q, sizeof q, &ferr);
+    uint64_t u;
+    if (s && cs_slice_to_u64((cs_slice){s, strlen(s)}, &u) && u <= (uint64_t)INT64_MAX) {
+        *out = (int64_t)u;
+        return true;
+    }
+    return false;
+}
+
+static cs_status api_mark_done(cs_tracker *t, const req *rq, cs_tracker_response *r)
+{
+    const char *ferr;
+    NEED(token, "token", 128)
+    NEED_TYPE(type)
+    const char *url = NULL;
+    int64_t count = 0;
+    char url_q[8192];
+    if (!strcmp(type, "CPU")) {
+        url = field(rq, "url", url_q, sizeof url_q, &ferr);
+        if (ferr)
+            return cs__tracker_text(r, 400, "field 'url' %s", ferr);
+        if (!url || !url[0])
+            return cs__tracker_text(r, 400, "a CPU completion needs the 'url' of its output");
+        if ((ferr = check_text(url, 8192)))
+            return cs__tracker_text(r, 400, "url %s", ferr);
+    } else if (!get_count(rq, &count)) {
+        return cs__tracker_text(r, 400, "a %s completion needs a non-negative integer 'count'",
+                                type);
+    }
+    cs_status st = cs__tstore_job_complete(t->store, token, type, url, count, cs__tnow_ms());
+    if (st)
+        return store_error(t, r, st);
+    atomic_fetch_add(&t->completed, 1);
+    return cs__tracker_text(r, 200, "success");
+}
+
+static cs_status api_release(cs_tracker *t, const req *rq, cs_tracker_response *r,
+                             cs__trelease how)
+{
+    const char *ferr;
+    NEED(token, "token", 128)
+    NEED_TYPE(type)
+    if (how == CS__TREL_ROLLBACK && strcmp(type, "GPU") != 0)
+        return cs__tracker_text(r, 400, "gpuInvalidDownload is for GPU workers");
+    cs_status st = cs__tstore_job_release(t->store, token, type, how, t->invalid_threshold,
+                                          cs__tnow_ms());
+    if (st)
+        return store_error(t, r, st);
+    return cs__tracker_text(r, 200, "success");
+}
+
+static cs_status api_progress(cs_tracker *t, const req *rq, cs_tracker_response *r)
+{
+    const char *ferr;
+    NEED(token, "token", 128)
+    NEED(progress, "progress", 4096)
+    if ((ferr = check_text(progress, 1024)))
+        return cs__tracker_text(r, 400, "progress %s", ferr);
+    cs_status st = cs__tstore_worker_touch(t->store, token, progress, cs__tnow_ms(), NULL);
+    if (st)
+        return store_error(t, r, st);
+    return cs__tracker_text(r, 200, "success");
+}
+
+static cs_status api_validate(cs_tracker *t, const req *rq, cs_tracker_response *r)
+{
+    const char *ferr;
+    NEED(token, "token", 128)
+    cs_status st = cs__tstore_worker_touch(t->store, token, NULL, cs__tnow_ms(), NULL);
+    if (st == CS_ENOTFOUND)
+        return cs__tracker_text(r, 200, "False");
+    if (st)
+        return store_error(t, r, st);
+    return cs__tracker_text(r, 200, "True");
+}
+
+static cs_status api_job_count(cs_tracker *t, const req *rq, cs_tracker_response *r)
+{
+    const char *ferr;
+    NEED_TYPE(type)
+    int64_t n;
+    cs_status st = cs__tstore_count_open(t->store, type_stage(type), &n);
+    if (st)
+        return store_error(t, r, st);
+    return cs__tracker_text(r, 200, "%lld", (long long)n);
+}
+
+static cs_status api_bye(cs_tracker *t, const req *rq, cs_tracker_response *r)
+{
+    const char *ferr;
+    NEED(token, "token", 128)
+    cs_status st = cs__tstore_worker_bye(t->store, token);
+    if (st)
+        return store_error(t, r, st);
+    return cs__tracker_text(r, 200, "success");
+}
+
+/* Constant-time comparison of the admin key. */
+static bool key_ok(const char *want, const char *got)
+{
+    size_t a = strlen(want), b = strlen(got);
+    unsigned char d = (unsigned char)(a != b);
+    for (size_t i = 0; i < a; i++)
+        d |= (unsigned char)(want[i] ^ (i < b ? got[i] : 0));
+    return d == 0;
+}
+
+static cs_status api_add_jobs(cs_tracker *t, const req *rq, cs_tracker_response *r)
+{
+    const char *ferr;
+    if (!t->admin_key[0])
+        return cs__tracker_text(r, 403, "admin calls are disabled (no --admin-key)");
+    NEED(key, "key", 256)
+    if (!key_ok(t->admin_key, key))
+        return cs__tracker_text(r, 403, "wrong admin key");
+    json_t *in = rq->body ? json_object_get(rq->body, "inputs") : NULL;
+    if (!json_is_array(in))
+        return cs__tracker_text(r, 400, "'inputs' must be an array of strings");
+    size_t n = json_array_size(in);
+    const char **v = cs_calloc(n ? n : 1, sizeof *v);
+    if (!v)
+        return CS_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(in, i);
+        if (!json_is_string(e) || strlen(json_string_value(e)) != json_string_length(e) ||
+            check_text(json_string_value(e), 65536)) {
+            cs_free(v);
+            return cs__tracker_text(r, 400, "inputs[%zu] must be a string without control "
+                                            "characters",
+                                    i);
+        }
+        v[i] = json_string_value(e);
+    }
+    size_t added = 0;
+    cs_status st = cs_tracker_add_jobs(t->store, v, n, 0, &added);
+    cs_free(v);
+    if (st)
+        return store_error(t, r, st);
+    if (cs__tracker_text(r, 200, "{\"added\":%zu}", added))
+        return CS_ENOMEM;
+    r->content_type = "application/json";
+    return CS_OK;
+}
+
+/* ---- dispatch -------------------------------------------------------------------------------- */
+
+typedef cs_status (*api_fn)(cs_tracker *t, const req *rq, cs_tracker_response *r);
+
+static cs_status api_gpu_invalid(cs_tracker *t, const req *rq, cs_tracker_response *r)
+{
+    return api_release(t, rq, r, CS__TREL_ROLLBACK);
+}
+static cs_status api_flag(cs_tracker *t, const req *rq, cs_tracker_response *r)
+{
+    return api_release(t, rq, r, CS__TREL_FLAG);
+}
+static cs_status api_upload_address(cs_tracker *t, const req *rq, cs_tracker_response *r)
+{
+    (void)rq;
+    return reply(r, 200, "text/plain; charset=utf-8", t->upload_address,
+                 strlen(t->upload_address));
+}
+
+static const struct {
+    const char *name;
+    api_fn fn;
+} CALLS[] = {
+    {"new", api_new},
+    {"newJob", api_new_job},
+    {"markAsDone", api_mark_done},
+    {"gpuInvalidDownload", api_gpu_invalid},
+    {"flagInvalidData", api_flag},
+    {"updateProgress", api_progress},
+    {"validateWorker", api_validate},
+    {"jobCount", api_job_count},
+    {"getUploadAddress", api_upload_address},
+    {"bye", api_bye},
+    {"admin/addJobs", api_add_jobs},
+};
+
+cs_status cs_tracker_handle(cs_tracker *t, const char *method, const char *path,
+                            const char *query, const char *body, size_t body_len,
+                            cs_tracker_response *r)
+{
+    memset(r, 0, sizeof *r);
+    atomic_fetch_add(&t->requests, 1);
+    if (!method || !path)
+        return cs__tracker_text(r, 400, "no method or path");
+    bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    bool post = !strcmp(method, "POST");
+    if (!get && !post)
+        return cs__tracker_text(r, 400, "method %.16s not supported", method);
+    if (body_len > t->max_body)
+        return cs__tracker_text(r, 400, "request body larger than %zu bytes", t->max_body);
+    if (strncmp(path, "/api/", 5) != 0) {
+        if (!get)
+            return cs__tracker_text(r, 400, "the dashboard is read-only");
+        return cs__tracker_dashboard(t, path, query, r);
+    }
+    const char *name = path + 5;
+    api_fn fn = NULL;
+    for (size_t i = 0; i < sizeof CALLS / sizeof *CALLS; i++)
+        if (!strcmp(name, CALLS[i].name))
+            fn = CALLS[i].fn;
+    if (!fn)
+        return cs__tracker_text(r, 404, "no such call: %.64s", name);
+    req rq = {query, NULL};
+    if (body_len) {
+        json_error_t je;
+        json_t *j = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &je);
+        if (!j)
+            return cs__tracker_text(r, 400, "malformed JSON body: %s (line %d, column %d)",
+                                    je.text, je.line, je.column);
+        if (!json_is_object(j)) {
+            json_decref(j);
+            return cs__tracker_text(r, 400, "the JSON body must be an object");
+        }
+        rq.body = j;
+    }
+    cs_status st = fn(t, &rq, r);
+    json_decref(rq.body);
+    if (st == CS_ENOMEM) {
+        cs_tracker_response_cleanup(r);
+        return CS_ENOMEM;
+    }
+    return st;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------- */
+
+cs_status cs_tracker_new(const cs_tracker_options *opt, cs_tracker **out, char *err,
+                         size_t errcap)
+{
+    char dummy[8];
+    if (!err || !errcap) {
+        err = dummy;
+        errcap = sizeof dummy;
+    }
+    err[0] = 0;
+    *out = NULL;
+    if (!opt || !opt->db) {
+        snprintf(err, errcap, "no store given");
+        return CS_EINVAL;
+    }
+    cs_tracker *t = cs_calloc(1, sizeof *t);
+    if (!t)
+        return CS_ENOMEM;
+    t->upload_address = cs_strdup(opt->upload_address ? opt->upload_address : "");
+    t->admin_key = cs_strdup(opt->admin_key ? opt->admin_key : "");
+    t->idle_timeout = opt->idle_timeout > 0 ? opt->idle_timeout : 7200;
+    t->threads = opt->threads ? opt->threads : 4;
+    t->invalid_threshold = opt->invalid_threshold ? opt->invalid_threshold : 3;
+    t->max_body = opt->max_body ? opt->max_body : 64 * 1024;
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+    t->sync_init = true;
+    cs_status st = CS_ENOMEM;
+    if (!t->upload_address || !t->admin_key)
+        goto fail;
+    st = cs_tracker_store_open(opt->db, &t->store, err, errcap);
+    if (st)
+        goto fail;
+    st = cs__tstore_refresh_all(t->store, cs__tnow_ms());
+    if (st) {
+        snprintf(err, errcap, "%s", cs_tracker_store_errmsg());
+        goto fail;
+    }
+    *out = t;
+    return CS_OK;
+fail:
+    cs_tracker_free(t);
+    return st;
+}
+
+int64_t cs_tracker_sweep(cs_tracker *t)
+{
+    int64_t removed = 0;
+    int64_t cutoff = cs__tnow_ms() - (int64_t)(t->idle_timeout * 1000.0);
+    if (cs__tstore_sweep(t->store, cutoff, &removed)) {
+        atomic_fetch_add(&t->store_errors, 1);
+        cs_log(CS_LOG_ERROR, "tracker sweep: %s", cs_tracker_store_errmsg());
+        return -1;
+    }
+    if (removed)
+        cs_log(CS_LOG_INFO, "tracker: %lld idle workers timed out, their jobs re-opened",
+               (long long)removed);
+    atomic_fetch_add(&t->timed_out, (uint64_t)removed);
+    return removed;
+}
+
+static void *sweeper(void *arg)
+{
+    cs_tracker *t = arg;
+    double every = t->idle_timeout / 4;
+    if (every < 0.2)
+        every = 0.2;
+    if (every > 10)
+        every = 10;
+    pthread_mutex_lock(&t->mu);
+    while (!t->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        double at = (double)ts.tv_sec + ts.tv_nsec / 1e9 + every;
+        ts.tv_sec = (time_t)at;
+        ts.tv_nsec = (long)((at - (double)ts.tv_sec) * 1e9);
+        pthread_cond_timedwait(&t->cv, &t->mu, &ts);
+        if (t->stopping)
+            break;
+        pthread_mutex_unlock(&t->mu);
+        (void)cs_tracker_sweep(t);
+        pthread_mutex_lock(&t->mu);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+/* ---- libmicrohttpd glue ------------------------------------------------------------------------- */
+
+typedef struct conn_ctx {
+    cs_buf body;
+    bool too_big;
+} conn_ctx;
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    cs_buf *q = cls;
+    (void)kind;
+    static const char hex[] = "0123456789ABCDEF";
+    if (q->len)
+        cs_buf_putc(q, '&');
+    for (int pass = 0; pass < 2; pass++) {
+        const char *s = pass ? value : key;
+        if (pass)
+            cs_buf_putc(q, '=');
+        for (; s && *s; s++) {
+            unsigned char c = (unsigned char)*s;
+            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '-' || c == '_' || c == '.' || c == '~') {
+                cs_buf_putc(q, (char)c);
+            } else {
+                char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+                cs_buf_append(q, e, 3);
+            }
+        }
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *conn, int status, const char *ctype,
+                                 char *body, size_t n)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback(n, body, cs_free);
+    if (!resp) {
+        cs_free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    cs_tracker *t = cls;
+    conn_ctx *cx = *con_cls;
+    (void)version;
+    if (!cx) {
+        cx = cs_calloc(1, sizeof *cx);
+        if (!cx)
+            return MHD_NO;
+        cs_buf_init(&cx->body, t->max_body);
+        *con_cls = cx;
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        uint64_t n;
+        if (cl && cs_slice_to_u64((cs_slice){cl, strlen(cl)}, &n) && n > t->max_body) {
+            /* refuse before reading it */
+            cs_tracker_response r;
+            if (cs__tracker_text(&r, 400, "request body larger than %zu bytes", t->max_body))
+                return MHD_NO;
+            return send_text(conn, r.status, r.content_type, r.body, r.body_len);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!cx->too_big && cs_buf_append(&cx->body, upload_data, *upload_data_size) != CS_OK)
+            cx->too_big = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    cs_tracker_response r;
+    cs_status st;
+    if (cx->too_big) {
+        st = cs__tracker_text(&r, 400, "request body larger than %zu bytes", t->max_body);
+    } else {
+        cs_buf q;
+        cs_buf_init(&q, 1 << 20);
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
+        st = cs_tracker_handle(t, method, url, q.data ? q.data : "", cx->body.data ? cx->body.data : "",
+                               cx->body.len, &r);
+        cs_buf_cleanup(&q);
+    }
+    if (st)
+        return MHD_NO;
+    atomic_fetch_add(&t->by_class[r.status / 100 < 6 ? r.status / 100 : 5], 1);
+    return send_text(conn, r.status, r.content_type, r.body, r.body_len);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    conn_ctx *cx = *con_cls;
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    if (cx) {
+        cs_buf_cleanup(&cx->body);
+        cs_free(cx);
+        *con_cls = NULL;
+    }
+}
+
+cs_status cs_tracker_listen(cs_tracker *t, const char *host_port, uint16_t *port, char *err,
+                            size_t errcap)
+{
+    char dummy[8];
+    if (!err || !errcap) {
+        err = dummy;
+        errcap = sizeof dummy;
+    }
+    if (t->daemon) {
+        snprintf(err, errcap, "already listening");
+        return CS_EINVAL;
+    }
+    char host[256];
+    const char *colon = host_port ? strrchr(host_port, ':') : NULL;
+    if (!colon || (size_t)(colon - host_port) >= sizeof host || !colon[1]) {
+        snprintf(err, errcap, "listen address '%s' is not HOST:PORT", host_port ? host_port : "");
+        return CS_EINVAL;
+    }
+    memcpy(host, host_port, (size_t)(colon - host_port));
+    host[colon - host_port] = 0;
+    char *h = host;
+    size_t hl = strlen(h);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        h[hl - 1] = 0;
+        h++;
+    }
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int gr = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai);
+    if (gr || !ai) {
+        snprintf(err, errcap, "listen address '%s': %s", host_port, gai_strerror(gr));
+        return CS_EINVAL;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_TURBO;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    t->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, t, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_THREAD_POOL_SIZE, t->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, t,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!t->daemon) {
+        snprintf(err, errcap, "cannot listen on %s (address in use or not available)",
+                 host_port);
+        return CS_EIO;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(t->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    if (port)
+        *port = di ? di->port : 0;
+    t->stopping = false;
+    if (pthread_create(&t->sweep_thread, NULL, sweeper, t) == 0)
+        t->sweeping = true;
+    return CS_OK;
+}
+
+void cs_tracker_stop(cs_tracker *t)
+{
+    if (!t)
+        return;
+    if (t->sweeping) {
+        pthread_mutex_lock(&t->mu);
+        t->stopping = true;
+        pthread_cond_broadcast(&t->cv);
+        pthread_mutex_unlock(&t->mu);
+        pthread_join(t->sweep_thread, NULL);
+        t->sweeping = false;
+    }
+    if (t->daemon) {
+        MHD_stop_daemon(t->daemon);
+        t->daemon = NULL;
+    }
+}
+
+void cs_tracker_free(cs_tracker *t)
+{
+    if (!t)
+        return;
+    cs_tracker_stop(t);
+    cs_tracker_store_free(t->store);
+    if (t->sync_init) {
+        pthread_mutex_destroy(&t->mu);
+        pthread_cond_destroy(&t->cv);
+    }
+    cs_free(t->upload_address);
+    cs_free(t->admin_key);
+    cs_free(t);
+}

@@ -1,0 +1,42 @@
+/* server_int.h - the tracker server's private parts, shared by server.c (the
+ * protocol and the HTTP glue) and dashboard.c (the read-only pages). */
+#ifndef CS_TRACKER_SERVER_INT_H
+#define CS_TRACKER_SERVER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "tracker/store.h"
+
+struct MHD_Daemon;
+
+struct cs_tracker {
+    cs_tracker_store *store;
+    char *upload_address;       /* owned; "" when none */
+    char *admin_key;            /* owned; "" = admin calls disabled */
+    double idle_timeout;        /* seconds */
+    unsigned threads;           /* HTTP thread pool size */
+    unsigned invalid_threshold; /* flagInvalidData reports that roll a job back */
+    size_t max_body;            /* request body limit */
+    struct MHD_Daemon *daemon;  /* NULL until cs_tracker_listen */
+    pthread_t sweep_thread;
+    bool sweeping;              /* sweep_thread runs */
+    bool stopping;              /* asks the sweeper to end (under mu) */
+    bool sync_init;             /* mu and cv initialised */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* counters for /metrics */
+    atomic_uint_fast64_t requests, leased, completed, timed_out, store_errors;
+    atomic_uint_fast64_t by_class[6]; /* responses by status class (index 1..5) */
+};
+
+/* One-line text response (printf-style). CS_ENOMEM only. */
+cs_status cs__tracker_text(cs_tracker_response *r, int status, const char *fmt, ...)
+    CS_PRINTF(3, 4);
+/* Hands b's contents to r as the body. */
+cs_status cs__tracker_take(cs_tracker_response *r, int status, const char *ctype, cs_buf *b);
+/* GET of a non-API path: /, /worker/<type>/<name>, /data, /metrics. */
+cs_status cs__tracker_dashboard(cs_tracker *t, const char *path, const char *query,
+                                cs_tracker_response *r);
+
+#endif

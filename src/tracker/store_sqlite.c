@@ -1,0 +1,202 @@
+/* store_sqlite.c - the tracker store's SQLite connection: one file in WAL
+ * mode, prepared statements cached per connection, $N parameters bound by
+ * name. store.c serialises its use (one connection behind the pool mutex);
+ * other processes (add-jobs next to a running server) wait on the busy
+ * timeout. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tracker/store.h"
+
+#define STMT_CACHE 48
+
+typedef struct sq_conn {
+    cs__tdb base;
+    sqlite3 *db;
+    struct {
+        const char *sql;
+        sqlite3_stmt *st;
+    } cache[STMT_CACHE];
+    size_t ncache;
+    int last_rc;
+} sq_conn;
+
+static void sq_close(cs__tdb *c)
+{
+    sq_conn *q = (sq_conn *)c;
+    if (!q)
+        return;
+    for (size_t i = 0; i < q->ncache; i++)
+        sqlite3_finalize(q->cache[i].st);
+    sqlite3_close(q->db);
+    cs_free(q);
+}
+
+static bool sq_retryable(cs__tdb *c)
+{
+    int rc = ((sq_conn *)c)->last_rc & 0xff;
+    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}
+
+/* Integers travel as text through the interface; bind canonical decimal
+ * integers as integers so arithmetic and comparisons see numbers. */
+static bool canonical_int(const char *s, sqlite3_int64 *v)
+{
+    const char *p = s;
+    if (*p == '-')
+        p++;
+    size_t n = strlen(p);
+    if (n == 0 || n > 18 || (p[0] == '0' && n > 1))
+        return false;
+    sqlite3_int64 x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        x = x * 10 + (p[i] - '0');
+    }
+    *v = s[0] == '-' ? -x : x;
+    return true;
+}
+
+static cs_status sq_fail(sq_conn *q, int rc, const char *what)
+{
+    q->last_rc = rc;
+    snprintf(q->base.err, sizeof q->base.err, "sqlite: %s: %s", what, sqlite3_errmsg(q->db));
+    return CS_EIO;
+}
+
+static cs_status sq_exec(cs__tdb *c, const char *sql, bool cached, const char *const *params,
+                         int nparams, cs__tres *res, int64_t *changes)
+{
+    sq_conn *q = (sq_conn *)c;
+    sqlite3_stmt *st = NULL;
+    bool own = true;
+    cs_status rc = CS_OK;
+    if (res)
+        memset(res, 0, sizeof *res);
+    if (cached) {
+        for (size_t i = 0; i < q->ncache; i++)
+            if (q->cache[i].sql == sql) {
+                st = q->cache[i].st;
+                own = false;
+                break;
+            }
+    }
+    if (!st) {
+        int r = sqlite3_prepare_v3(q->db, sql, -1, cached ? SQLITE_PREPARE_PERSISTENT : 0, &st,
+                                   NULL);
+        if (r != SQLITE_OK)
+            return sq_fail(q, r, "prepare");
+        if (cached && q->ncache < STMT_CACHE) {
+            q->cache[q->ncache].sql = sql;
+            q->cache[q->ncache++].st = st;
+            own = false;
+        }
+    }
+    for (int i = 0; i < nparams; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "$%d", i + 1);
+        int idx = sqlite3_bind_parameter_index(st, name);
+        if (!idx)
+            continue;
+        sqlite3_int64 v;
+        int r;
+        if (!params[i])
+            r = sqlite3_bind_null(st, idx);
+        else if (canonical_int(params[i], &v))
+            r = sqlite3_bind_int64(st, idx, v);
+        else
+            r = sqlite3_bind_text(st, idx, params[i], -1, SQLITE_TRANSIENT);
+        if (r != SQLITE_OK) {
+            rc = sq_fail(q, r, "bind");
+            goto out;
+        }
+    }
+    size_t cap = 0;
+    for (;;) {
+        int r = sqlite3_step(st);
+        if (r == SQLITE_DONE)
+            break;
+        if (r != SQLITE_ROW) {
+            rc = sq_fail(q, r, "step");
+            goto out;
+        }
+        if (!res)
+            continue;
+        size_t nc = (size_t)sqlite3_column_count(st);
+        res->ncols = nc;
+        if ((res->nrows + 1) * nc > cap) {
+            size_t ncap = cap ? cap * 2 : nc * 4;
+            char **nv = cs_realloc(res->cells, ncap * sizeof *nv);
+            if (!nv) {
+                rc = CS_ENOMEM;
+                goto out;
+            }
+            res->cells = nv;
+            cap = ncap;
+        }
+        char **row = res->cells + res->nrows * nc;
+        for (size_t j = 0; j < nc; j++) {
+            const unsigned char *t = sqlite3_column_text(st, (int)j);
+            row[j] = NULL;
+            if (t && !(row[j] = cs_strdup((const char *)t))) {
+                for (size_t k = 0; k < j; k++)
+                    cs_free(row[k]);
+                rc = CS_ENOMEM;
+                goto out;
+            }
+        }
+        res->nrows++;
+    }
+    if (changes)
+        *changes = sqlite3_changes64(q->db);
+out:
+    if (rc && res)
+        cs__tres_free(res);
+    if (own)
+        sqlite3_finalize(st);
+    else {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    return rc;
+}
+
+static const cs__tdb_ops SQ_OPS = {sq_exec, sq_retryable, sq_close};
+
+cs_status cs__tdb_sqlite_open(const char *path, cs__tdb **out, char *err, size_t errcap)
+{
+    *out = NULL;
+    sq_conn *q = cs_calloc(1, sizeof *q);
+    if (!q)
+        return CS_ENOMEM;
+    q->base.ops = &SQ_OPS;
+    int r = sqlite3_open_v2(path, &q->db,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                            NULL);
+    if (r != SQLITE_OK) {
+        snprintf(err, errcap, "sqlite: cannot open %s: %s", path,
+                 q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(r));
+        sq_close(&q->base);
+        return CS_EIO;
+    }
+    sqlite3_busy_timeout(q->db, 10000);
+    /* WAL: readers do not block the writer; NORMAL sync survives a killed
+     * process (the WAL is in the OS cache), a power cut may lose the last
+     * transactions but never corrupts the file. */
+    static const char *const pragmas[] = {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                                          "PRAGMA foreign_keys=OFF",
+                                          "PRAGMA cache_size=-65536"};
+    for (size_t i = 0; i < sizeof pragmas / sizeof *pragmas; i++) {
+        char *msg = NULL;
+        if (sqlite3_exec(q->db, pragmas[i], NULL, NULL, &msg) != SQLITE_OK) {
+            snprintf(err, errcap, "sqlite: %s: %s: %s", path, pragmas[i], msg ? msg : "?");
+            sqlite3_free(msg);
+            sq_close(&q->base);
+            return CS_EIO;
+        }
+    }
+    *out = &q->base;
+    return CS_OK;
+}

@@ -1,0 +1,419 @@
+/* test_tracker.c - the tracker's semantics through its request handler (no
+ * socket), each test against SQLite and against a real PostgreSQL. */
+#include <unistd.h>
+
+#include "tracker_test.h"
+
+static void add(cs_tracker *t, const char *db, int n)
+{
+    (void)t;
+    char err[256];
+    cs_tracker_store *s;
+    ASSERT_OK(cs_tracker_store_open(db, &s, err, sizeof err));
+    const char **v = cs_test_keep(calloc((size_t)n, sizeof *v));
+    for (int i = 0; i < n; i++) {
+        char *b = cs_test_keep(malloc(64));
+        snprintf(b, 64, "s3://cc/wat/%03d.warc.wat.gz", i);
+        v[i] = b;
+    }
+    size_t added = 0;
+    ASSERT_OK(cs_tracker_add_jobs(s, v, (size_t)n, 0, &added));
+    ASSERT_EQ(added, 2 * n);
+    cs_tracker_store_free(s);
+}
+
+static long long status_field(cs_tracker *t, int stage, const char *what)
+{
+    tt_resp r = tt_call(t, "GET", "/data", NULL, NULL);
+    ASSERT_EQ(r.status, 200);
+    json_t *j = json_loads(r.body, 0, NULL);
+    ASSERT(j);
+    json_t *s = json_array_get(json_object_get(j, "jobs"), (size_t)stage - 1);
+    long long v = (long long)json_integer_value(json_object_get(s, what));
+    json_decref(j);
+    return v;
+}
+
+TRACKER_TEST(tracker_cpu_gpu_cycle)
+{
+    cs_tracker *t = tt_open(db, 60, 2);
+    add(t, db, 2);
+    ASSERT_STR_EQ(tt_call(t, "GET", "/api/jobCount", "type=CPU", NULL).body, "4");
+    ASSERT_STR_EQ(tt_call(t, "GET", "/api/jobCount", "type=gpu", NULL).body, "0");
+    ASSERT_STR_EQ(tt_call(t, "GET", "/api/getUploadAddress", "type=CPU", NULL).body,
+                  "rsync://up.example/");
+    const char *cpu = tt_worker(t, "alice", "cpu");
+    const char *gpu = tt_worker(t, "bob", "GPU");
+    tt_resp r = tt_post(t, "newJob", gpu, "GPU", "");
+    ASSERT_EQ(r.status, 403); /* nothing at the GPU stage yet */
+    r = tt_post(t, "newJob", cpu, "CPU", "");
+    ASSERT_EQ(r.status, 200);
+    char url[256];
+    snprintf(url, sizeof url, "%s", tt_json_str(r.body, "url"));
+    ASSERT_CONTAINS(url, "s3://cc/wat/");
+    long long start = tt_json_int(r.body, "start_id"), end = tt_json_int(r.body, "end_id");
+    long long shard = tt_json_int(r.body, "shard"), number = tt_json_int(r.body, "number");
+    ASSERT_EQ(end - start, 1000000);
+    ASSERT(shard == 0 || shard == 1);
+    ASSERT(number >= 1 && number <= 4);
+    ASSERT_EQ(status_field(t, 1, "leased"), 1);
+    /* a CPU completion needs a url; then the job becomes a GPU job */
+    ASSERT_EQ(tt_post(t, "markAsDone", cpu, "CPU", ",\"count\":3").status, 400);
+    ASSERT_EQ(tt_post(t, "markAsDone", cpu, "CPU", ",\"url\":\"http://up/out-1.tar\"").status,
+              200);
+    ASSERT_EQ(tt_post(t, "markAsDone", cpu, "CPU", ",\"url\":\"http://up/out-1.tar\"").status,
+              200); /* twice: harmless */
+    ASSERT_STR_EQ(tt_call(t, "GET", "/api/jobCount", "type=GPU", NULL).body, "1");
+    ASSERT_STR_EQ(tt_call(t, "GET", "/api/jobCount", "type=HYBRID", NULL).body, "3");
+    r = tt_post(t, "newJob", gpu, "GPU", "");
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_EQ(tt_json_str(r.body, "url"), "http://up/out-1.tar");
+    ASSERT_EQ(tt_json_int(r.body, "start_id"), start);
+    ASSERT_EQ(tt_json_int(r.body, "end_id"), end);
+    ASSERT_EQ(tt_json_int(r.body, "shard"), shard);
+    ASSERT_EQ(tt_json_int(r.body, "number"), number);
+    ASSERT_EQ(tt_post(t, "markAsDone", gpu, "GPU", ",\"url\":\"x\"").status, 400);
+    ASSERT_EQ(tt_post(t, "markAsDone", gpu, "GPU", ",\"count\":-1").status, 400);
+    ASSERT_EQ(tt_post(t, "markAsDone", gpu, "GPU", ",\"count\":7").status, 200);
+    ASSERT_EQ(tt_post(t, "markAsDone", gpu, "GPU", ",\"count\":7").status, 200);
+    ASSERT_EQ(status_field(t, 2, "done"), 1);
+    ASSERT_EQ(status_field(t, 1, "open"), 3);
+    /* leaderboard: GPU by pairs, CPU by jobs; repeats not counted */
+    r = tt_call(t, "GET", "/data", NULL, NULL);
+    ASSERT_CONTAINS(r.body, "{\"nickname\":\"bob\",\"jobs\":1,\"pairs\":7}");
+    ASSERT_CONTAINS(r.body, "{\"nickname\":\"alice\",\"jobs\":1,\"pairs\":0}");
+    /* a HYBRID worker takes CPU-stage inputs and finishes them */
+    const char *hyb = tt_worker(t, "carol", "Hybrid");
+    r = tt_post(t, "newJob", hyb, "HYBRID", "");
+    ASSERT_EQ(r.status, 200);
+    ASSERT_CONTAINS(r.body, "s3://cc/wat/");
+    ASSERT_EQ(tt_post(t, "markAsDone", hyb, "HYBRID", ",\"count\":100").status, 200);
+    ASSERT_EQ(status_field(t, 1, "done"), 1);
+    r = tt_call(t, "GET", "/data", NULL, NULL);
+    ASSERT_CONTAINS(r.body, "\"leaderboard\":[{\"nickname\":\"carol\",\"jobs\":1,\"pairs\":100}");
+    cs_tracker_free(t);
+}
+
+TRACKER_TEST(tracker_errors)
+{
+    cs_tracker *t = tt_open(db, 60, 2);
+    const char *w = tt_worker(t, "dave", "HYBRID");
+    /* 403: no job open */
+    tt_resp r = tt_post(t, "newJob", w, "HYBRID", "");
+    ASSERT_EQ(r.status, 403);
+    ASSERT_STR_EQ(r.body, "no job available");
+    add(t, db, 1);
+    /* 404: unknown token, for every call taking one */
+    const char *bad = "0123456789abcdef0123456789abcdef";
+    static const char *const calls[] = {"newJob", "markAsDone", "gpuInvalidDownload",
+                                        "flagInvalidData", "updateProgress", "bye"};
+    for (size_t i = 0; i < sizeof calls / sizeof *calls; i++) {
+        r = tt_post(t, calls[i], bad, "GPU", ",\"count\":1,\"progress\":\"x\"");
+        if (r.status != 404)
+            FAIL("%s with an unknown token: %d %s", calls[i], r.status, r.body);
+        ASSERT(!strchr(r.body, '\n') && r.body[0]);
+    }
+    ASSERT_STR_EQ(tt_post(t, "validateWorker", bad, "GPU", "").body, "False");
+    ASSERT_STR_EQ(tt_post(t, "validateWorker", w, "HYBRID", "").body, "True");
+    /* 400: malformed requests */
+    static const char *const bodies[] = {
+        "{", "[]", "\"x\"", "{\"token\":5,\"type\":\"CPU\"}", "{\"type\":\"CPU\"}",
+        "{\"token\":\"a\"}", "{\"token\":\"a\",\"type\":\"TPU\"}",
+        "{\"token\":\"a\",\"token\":\"b\",\"type\":\"CPU\"}", "{\"token\":\"a\\u0000b\",\"type\":\"CPU\"}",
+        "\xff\xfe"};
+    for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
+        r = tt_call(t, "POST", "/api/newJob", NULL, bodies[i]);
+        if (r.status != 400)
+            FAIL("body %s: %d %s", bodies[i], r.status, r.body);
+    }
+    ASSERT_EQ(tt_call(t, "GET", "/api/new", "nickname=&type=CPU", NULL).status, 400);
+    ASSERT_EQ(tt_call(t, "GET", "/api/new", "nickname=a%0Ab&type=CPU", NULL).status, 400);
+    ASSERT_EQ(tt_call(t, "GET", "/api/new", "nickname=a%zz&type=CPU", NULL).status, 400);
+    ASSERT_EQ(tt_call(t, "GET", "/api/new", "nickname=eve", NULL).status, 400);
+    ASSERT_EQ(tt_call(t, "GET", "/api/jobCount", "type=x", NULL).status, 400);
+    ASSERT_EQ(tt_call(t, "DELETE", "/api/bye", NULL, NULL).status, 400);
+    ASSERT_EQ(tt_call(t, "GET", "/api/nope", NULL, NULL).status, 404);
+    /* a type that is not the worker's */
+    ASSERT_EQ(tt_post(t, "newJob", w, "GPU", "").status, 400);
+    /* progress text: bounded, one line */
+    ASSERT_EQ(tt_post(t, "updateProgress", w, "HYBRID", ",\"progress\":\"a\\nb\"").status, 400);
+    ASSERT_EQ(tt_post(t, "updateProgress", w, "HYBRID", ",\"progress\":\"50%% done\"").status,
+              200);
+    /* oversized body */
+    size_t big = 64 * 1024 + 1;
+    char *b = cs_test_keep(malloc(big + 1));
+    memset(b, ' ', big);
+    b[big] = 0;
+    b[0] = '{';
+    b[big - 1] = '}';
+    r = tt_call(t, "POST", "/api/newJob", NULL, b);
+    ASSERT_EQ(r.status, 400);
+    ASSERT_CONTAINS(r.body, "larger than");
+    /* a job not held cannot be completed or given back */
+    ASSERT_EQ(tt_post(t, "markAsDone", w, "HYBRID", ",\"count\":1").status, 400);
+    ASSERT_EQ(tt_post(t, "flagInvalidData", w, "HYBRID", "").status, 400);
+    /* admin: key required */
+    ASSERT_EQ(tt_call(t, "POST", "/api/admin/addJobs", NULL, "{\"key\":\"no\",\"inputs\":[\"a\"]}")
+                  .status,
+              403);
+    r = tt_call(t, "POST", "/api/admin/addJobs", NULL, "{\"key\":\"sekrit\",\"inputs\":[\"a\",\"b\"]}");
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_EQ(r.body, "{\"added\":4}");
+    ASSERT_STR_EQ(tt_call(t, "GET", "/api/jobCount", "type=CPU", NULL).body, "6");
+    cs_tracker_free(t);
+}
+
+TRACKER_TEST(tracker_tokens_are_per_worker)
+{
+    cs_tracker *t = tt_open(db, 60, 2);
+    add(t, db, 2);
+    char a[64], b[64];
+    snprintf(a, sizeof a, "%s", tt_worker(t, "mallory", "HYBRID"));
+    snprintf(b, sizeof b, "%s", tt_worker(t, "mallory", "HYBRID"));
+    ASSERT(strcmp(a, b) != 0);
+    tt_resp r = tt_post(t, "newJob", a, "HYBRID", "");
+    ASSERT_EQ(r.status, 200);
+    long long job = tt_json_int(r.body, "number");
+    /* b holds nothing: it can neither complete, flag nor free a's job */
+    ASSERT_EQ(tt_post(t, "markAsDone", b, "HYBRID", ",\"count\":5").status, 400);
+    ASSERT_EQ(tt_post(t, "flagInvalidData", b, "HYBRID", "").status, 400);
+    ASSERT_EQ(tt_post(t, "bye", b, "HYBRID", "").status, 200);
+    ASSERT_EQ(tt_post(t, "bye", b, "HYBRID", "").status, 404);
+    ASSERT_EQ(tt_post(t, "updateProgress", b, "HYBRID", ",\"progress\":\"x\"").status, 404);
+    ASSERT_EQ(status_field(t, 1, "leased"), 1);
+    ASSERT_EQ(status_field(t, 1, "done"), 0);
+    ASSERT_EQ(tt_post(t, "markAsDone", a, "HYBRID", ",\"count\":5").status, 200);
+    ASSERT_EQ(status_field(t, 1, "done"), 1);
+    /* bye gives the held job back */
+    r = tt_post(t, "newJob", a, "HYBRID", "");
+    ASSERT_EQ(r.status, 200);
+    ASSERT_NE(tt_json_int(r.body, "number"), job);
+    ASSERT_EQ(status_field(t, 1, "leased"), 1);
+    ASSERT_EQ(tt_post(t, "bye", a, "HYBRID", "").status, 200);
+    ASSERT_EQ(status_field(t, 1, "leased"), 0);
+    ASSERT_EQ(status_field(t, 1, "open"), 3);
+    ASSERT_EQ(tt_post(t, "newJob", a, "HYBRID", "").status, 404);
+    cs_tracker_free(t);
+}
+
+TRACKER_TEST(tracker_random_order_each_job_once)
+{
+    cs_tracker *t = tt_open(db, 60, 2);
+    add(t, db, 40);
+    const char *w = tt_worker(t, "zed", "HYBRID");
+    bool seen[81] = {false};
+    int order[80], n = 0, inversions = 0;
+    for (;;) {
+        tt_resp r = tt_post(t, "newJob", w, "HYBRID", "");
+        if (r.status == 403)
+            break;
+        ASSERT_EQ(r.status, 200);
+        long long id = tt_json_int(r.body, "number");
+        ASSERT(id >= 1 && id <= 80);
+        ASSERT(!seen[id]);
+        seen[id] = true;
+        order[n++] = (int)id;
+        ASSERT_EQ(tt_post(t, "markAsDone", w, "HYBRID", ",\"count\":1").status, 200);
+    }
+    ASSERT_EQ(n, 80);
+    for (int i = 1; i < n; i++)
+        inversions += order[i] < order[i - 1];
+    ASSERT(inversions > 10); /* sorted order would have none */
+    ASSERT_EQ(status_field(t, 1, "done"), 80);
+    cs_tracker_free(t);
+}
+
+TRACKER_TEST_T(tracker_idle_worker_loses_job, 30)
+{
+    cs_tracker *t = tt_open(db, 1, 2);
+    add(t, db, 1);
+    const char *cpu = tt_worker(t, "c", "CPU");
+    char gpu[64], keep[64];
+    snprintf(gpu, sizeof gpu, "%s", tt_worker(t, "g", "GPU"));
+    snprintf(keep, sizeof keep, "%s", tt_worker(t, "k", "HYBRID"));
+    ASSERT_EQ(tt_post(t, "newJob", cpu, "CPU", "").status, 200);
+    ASSERT_EQ(tt_post(t, "markAsDone", cpu, "CPU", ",\"url\":\"http://o/1\"").status, 200);
+    ASSERT_EQ(tt_post(t, "newJob", gpu, "GPU", "").status, 200);
+    ASSERT_EQ(tt_post(t, "newJob", keep, "HYBRID", "").status, 200);
+    ASSERT_EQ(status_field(t, 2, "leased"), 1);
+    /* keep reports progress, gpu goes silent */
+    for (int i = 0; i < 6; i++) {
+        usleep(250 * 1000);
+        ASSERT_EQ(tt_post(t, "updateProgress", keep, "HYBRID", ",\"progress\":\"working\"").status,
+                  200);
+    }
+    ASSERT_EQ(cs_tracker_sweep(t), 2); /* gpu and the CPU worker */
+    ASSERT_EQ(status_field(t, 2, "leased"), 0);
+    ASSERT_EQ(status_field(t, 2, "open"), 1); /* a GPU job re-opened stays a GPU job */
+    ASSERT_EQ(status_field(t, 1, "leased"), 1);
+    ASSERT_EQ(tt_post(t, "newJob", gpu, "GPU", "").status, 404);
+    ASSERT_STR_EQ(tt_post(t, "validateWorker", gpu, "GPU", "").body, "False");
+    ASSERT_EQ(tt_post(t, "markAsDone", keep, "HYBRID", ",\"count\":2").status, 200);
+    const char *g2 = tt_worker(t, "g2", "GPU");
+    tt_resp r = tt_post(t, "newJob", g2, "GPU", "");
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_EQ(tt_json_str(r.body, "url"), "http://o/1");
+    cs_tracker_free(t);
+}
+
+TRACKER_TEST(tracker_invalid_data_rolls_back)
+{
+    cs_tracker *t = tt_open(db, 60, 2);
+    add(t, db, 1);
+    const char *cpu = tt_worker(t, "c", "CPU");
+    char g1[64], g2[64];
+    snprintf(g1, sizeof g1, "%s", tt_worker(t, "g1", "GPU"));
+    snprintf(g2, sizeof g2, "%s", tt_worker(t, "g2", "GPU"));
+    tt_resp r = tt_post(t, "newJob", cpu, "CPU", "");
+    long long num = tt_json_int(r.body, "number");
+    char input[256];
+    snprintf(input, sizeof input, "%s", tt_json_str(r.body, "url"));
+    ASSERT_EQ(tt_post(t, "markAsDone", cpu, "CPU", ",\"url\":\"http://o/bad\"").status, 200);
+    /* gpuInvalidDownload: straight back to the CPU pool, with its first input */
+    ASSERT_EQ(tt_post(t, "newJob", g1, "GPU", "").status, 200);
+    ASSERT_EQ(tt_post(t, "gpuInvalidDownload", g1, "GPU", "").status, 200);
+    ASSERT_STR_EQ(tt_call(t, "GET", "/api/jobCount", "type=GPU", NULL).body, "0");
+    for (;;) {
+        r = tt_post(t, "newJob", cpu, "CPU", "");
+        ASSERT_EQ(r.status, 200);
+        if (tt_json_int(r.body, "number") == num)
+            break;
+        ASSERT_EQ(tt_post(t, "markAsDone", cpu, "CPU", ",\"url\":\"http://o/other\"").status, 200);
+    }
+    ASSERT_STR_EQ(tt_json_str(r.body, "url"), input);
+    ASSERT_EQ(tt_post(t, "markAsDone", cpu, "CPU", ",\"url\":\"http://o/bad2\"").status, 200);
+    /* flagInvalidData: one flag re-opens at the same stage, the second
+     * distinct worker's flag (threshold 2) rolls it back */
+    for (;;) {
+        r = tt_post(t, "newJob", g1, "GPU", "");
+        ASSERT_EQ(r.status, 200);
+        if (tt_json_int(r.body, "number") == num)
+            break;
+        ASSERT_EQ(tt_post(t, "markAsDone", g1, "GPU", ",\"count\":1").status, 200);
+    }
+    long long gpu_open = atoll(tt_call(t, "GET", "/api/jobCount", "type=GPU", NULL).body);
+    ASSERT_EQ(tt_post(t, "flagInvalidData", g1, "GPU", "").status, 200);
+    ASSERT_EQ(atoll(tt_call(t, "GET", "/api/jobCount", "type=GPU", NULL).body), gpu_open + 1);
+    for (;;) {
+        r = tt_post(t, "newJob", g1, "GPU", "");
+        ASSERT_EQ(r.status, 200);
+        if (tt_json_int(r.body, "number") == num)
+            break;
+    }
+    ASSERT_EQ(tt_post(t, "flagInvalidData", g1, "GPU", "").status, 200); /* same worker again */
+    ASSERT_EQ(atoll(tt_call(t, "GET", "/api/jobCount", "type=GPU", NULL).body), gpu_open + 1);
+    for (;;) {
+        r = tt_post(t, "newJob", g2, "GPU", "");
+        ASSERT_EQ(r.status, 200);
+        if (tt_json_int(r.body, "number") == num)
+            break;
+    }
+    long long cpu_open = atoll(tt_call(t, "GET", "/api/jobCount", "type=CPU", NULL).body);
+    ASSERT_EQ(tt_post(t, "flagInvalidData", g2, "GPU", "").status, 200);
+    ASSERT_EQ(atoll(tt_call(t, "GET", "/api/jobCount", "type=GPU", NULL).body), gpu_open);
+    ASSERT_EQ(atoll(tt_call(t, "GET", "/api/jobCount", "type=CPU", NULL).body), cpu_open + 1);
+    for (;;) {
+        r = tt_post(t, "newJob", cpu, "CPU", "");
+        ASSERT_EQ(r.status, 200);
+        if (tt_json_int(r.body, "number") == num)
+            break;
+    }
+    ASSERT_STR_EQ(tt_json_str(r.body, "url"), input);
+    /* and it can be completed again through both stages */
+    ASSERT_EQ(tt_post(t, "markAsDone", cpu, "CPU", ",\"url\":\"http://o/good\"").status, 200);
+    for (;;) {
+        r = tt_post(t, "newJob", g2, "GPU", "");
+        ASSERT_EQ(r.status, 200);
+        if (tt_json_int(r.body, "number") == num)
+            break;
+    }
+    ASSERT_STR_EQ(tt_json_str(r.body, "url"), "http://o/good");
+    ASSERT_EQ(tt_post(t, "markAsDone", g2, "GPU", ",\"count\":9").status, 200);
+    cs_tracker_free(t);
+}
+
+TRACKER_TEST(tracker_state_survives_restart)
+{
+    cs_tracker *t = tt_open(db, 60, 2);
+    add(t, db, 2);
+    char w[64];
+    snprintf(w, sizeof w, "%s", tt_worker(t, "r", "HYBRID"));
+    tt_resp r = tt_post(t, "newJob", w, "HYBRID", "");
+    long long num = tt_json_int(r.body, "number");
+    cs_tracker_free(t);
+    t = tt_open(db, 60, 2);
+    ASSERT_STR_EQ(tt_post(t, "validateWorker", w, "HYBRID", "").body, "True");
+    ASSERT_EQ(status_field(t, 1, "leased"), 1);
+    ASSERT_EQ(tt_post(t, "markAsDone", w, "HYBRID", ",\"count\":4").status, 200);
+    r = tt_post(t, "newJob", w, "HYBRID", "");
+    ASSERT_NE(tt_json_int(r.body, "number"), num);
+    cs_tracker_free(t);
+}
+
+TRACKER_TEST(tracker_add_jobs_ids_continue)
+{
+    char list[600];
+    snprintf(list, sizeof list, "%s/paths", cs_test_tmpdir());
+    const char *text = "crawl-data/a.warc.wat.gz\r\n\n# comment\n  crawl-data/b.warc.wat.gz  \n";
+    cs_test_write_file(list, text, strlen(text));
+    char err[256];
+    cs_tracker_store *s;
+    ASSERT_OK(cs_tracker_store_open(db, &s, err, sizeof err));
+    size_t added;
+    ASSERT_OK(cs_tracker_add_jobs_file(s, list, 0, &added));
+    ASSERT_EQ(added, 4);
+    /* gzip list (as Common Crawl's wat.paths.gz) */
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "gzip -c '%s' > '%s.gz'", list, list);
+    ASSERT_EQ(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s.gz", list);
+    ASSERT_OK(cs_tracker_add_jobs_file(s, cmd, 500, &added));
+    ASSERT_EQ(added, 4);
+    ASSERT_ST(cs_tracker_add_jobs_file(s, "/nonexistent/list", 0, &added), CS_EIO);
+    ASSERT_CONTAINS(cs_tracker_store_errmsg(), "/nonexistent/list");
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    ASSERT_OK(cs_tracker_store_status_json(s, &b));
+    ASSERT_CONTAINS(b.data, "\"open\":8");
+    cs_buf_cleanup(&b);
+    cs_tracker_store_free(s);
+    cs_tracker *t = tt_open(db, 60, 2);
+    const char *w = tt_worker(t, "ids", "HYBRID");
+    long long lo[9] = {0}, hi[9] = {0}, piece[9] = {0};
+    char in[9][128];
+    for (int i = 0; i < 8; i++) {
+        tt_resp r = tt_post(t, "newJob", w, "HYBRID", "");
+        ASSERT_EQ(r.status, 200);
+        long long n = tt_json_int(r.body, "number");
+        lo[n] = tt_json_int(r.body, "start_id");
+        hi[n] = tt_json_int(r.body, "end_id");
+        piece[n] = tt_json_int(r.body, "shard");
+        snprintf(in[n], sizeof in[n], "%s", tt_json_str(r.body, "url"));
+        ASSERT_EQ(tt_post(t, "markAsDone", w, "HYBRID", ",\"count\":0").status, 200);
+    }
+    ASSERT_EQ(lo[1], 0);
+    ASSERT_EQ(hi[1], 1000000);
+    ASSERT_EQ(lo[4], 3000000);
+    ASSERT_EQ(lo[5], 4000000); /* the second list continues after the first */
+    ASSERT_EQ(hi[5], 4000500);
+    ASSERT_EQ(lo[8], 4001500);
+    ASSERT_EQ(piece[1], 0);
+    ASSERT_EQ(piece[2], 1);
+    ASSERT_STR_EQ(in[1], "crawl-data/a.warc.wat.gz");
+    ASSERT_STR_EQ(in[2], "crawl-data/a.warc.wat.gz");
+    ASSERT_STR_EQ(in[4], "crawl-data/b.warc.wat.gz");
+    cs_tracker_free(t);
+}
+
+TEST(tracker_store_open_errors)
+{
+    char err[256] = "";
+    cs_tracker_store *s = NULL;
+    ASSERT_ST(cs_tracker_store_open("/nonexistent/dir/x.db", &s, err, sizeof err), CS_EIO);
+    ASSERT(s == NULL);
+    ASSERT_CONTAINS(err, "/nonexistent/dir/x.db");
+    ASSERT_ST(cs_tracker_store_open("postgresql://nobody@127.0.0.1:1/none", &s, err, sizeof err),
+              CS_EIO);
+    ASSERT_CONTAINS(err, "postgresql");
+    ASSERT_ST(cs_tracker_store_open("", &s, err, sizeof err), CS_EINVAL);
+}
