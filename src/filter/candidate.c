@@ -22,6 +22,7 @@ static const char *const FNAMES[F__N] = {"url", "text", "lang", "unsafe", "dedup
 /* The line members the parser looks for besides the text fields. */
 enum { K_URL, K_TITLE, K_PAGE, K_LANG, K__FIXED };
 #define MAX_TEXT_FIELDS (32 - K__FIXED)
+#define CACHE_SLOTS 4096
 
 struct cs_filter_chain {
     cs_filter_rules r;       /* a copy */
@@ -46,6 +47,20 @@ struct cs_filter_chain {
     XXH128_hash_t *set;
     size_t setn, setcap;
     cs_bloom *bloom, *delta; /* URLs seen before (read-only); URLs kept */
+    size_t *ph_len;          /* lengths of the placeholder words */
+    /* Results of cld2 and of the unsafe patterns by text: the same alt
+     * text recurs across a site's pages (direct-mapped, 64-bit keys). */
+    struct lang_slot {
+        uint64_t key;
+        char lang[16];
+        int pct;
+        bool rel, used;
+    } *lang_cache;
+    struct unsafe_slot {
+        uint64_t key;
+        const char *why;
+        bool used;
+    } *unsafe_cache;
     /* scratch, reused */
     cs_buf norm, title, key, low;
     cs_jkeys jkeys;
@@ -191,6 +206,9 @@ void cs_filter_chain_free(cs_filter_chain *c)
     cs_free(c->re_user);
     pcre2_match_data_free(c->md);
     cs_free(c->set);
+    cs_free(c->ph_len);
+    cs_free(c->lang_cache);
+    cs_free(c->unsafe_cache);
     cs_bloom_free(c->bloom);
     cs_bloom_free(c->delta);
     cs_buf_cleanup(&c->norm);
@@ -278,6 +296,15 @@ cs_status cs_filter_chain_new(cs_filter_chain **out, const cs_filter_rules *r, c
     if ((st = sorted_lower(&r->block_domains, &c->block, &c->nblock)) ||
         (st = sorted_lower(&r->allow_domains, &c->allow, &c->nallow)))
         goto fail;
+    c->ph_len = cs_malloc((r->placeholder_words.n ? r->placeholder_words.n : 1) * sizeof(size_t));
+    c->lang_cache = cs_calloc(CACHE_SLOTS, sizeof *c->lang_cache);
+    c->unsafe_cache = cs_calloc(CACHE_SLOTS, sizeof *c->unsafe_cache);
+    if (!c->ph_len || !c->lang_cache || !c->unsafe_cache) {
+        st = CS_ENOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < r->placeholder_words.n; i++)
+        c->ph_len[i] = strlen(r->placeholder_words.v[i]);
     if (!(c->md = pcre2_match_data_create(1, NULL))) {
         st = CS_ENOMEM;
         goto fail;
@@ -496,11 +523,9 @@ static bool placeholder_word(const cs_filter_chain *c, const char *s, size_t n)
     char low[48];
     for (size_t i = 0; i < n; i++)
         low[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
-    for (size_t i = 0; i < c->r.placeholder_words.n; i++) {
-        const char *w = c->r.placeholder_words.v[i];
-        if (strlen(w) == n && !strncasecmp(w, low, n))
+    for (size_t i = 0; i < c->r.placeholder_words.n; i++)
+        if (c->ph_len[i] == n && !strncasecmp(c->r.placeholder_words.v[i], low, n))
             return true;
-    }
     return false;
 }
 
@@ -551,8 +576,19 @@ static const char *lang_filter(cs_filter_chain *c, const cs_candidate *cand,
         memcpy(hint, cand->lang.ptr, cand->lang.len);
         hint[cand->lang.len] = '\0';
     }
-    cs__cld2_detect(v->text.ptr, v->text.len, hint, v->lang, sizeof v->lang, &v->lang_percent,
-                    &v->lang_reliable);
+    uint64_t key = XXH3_64bits_withSeed(v->text.ptr, v->text.len, XXH3_64bits(hint, strlen(hint)));
+    struct lang_slot *ls = &c->lang_cache[key & (CACHE_SLOTS - 1)];
+    if (ls->used && ls->key == key) {
+        memcpy(v->lang, ls->lang, sizeof v->lang);
+        v->lang_percent = ls->pct;
+        v->lang_reliable = ls->rel;
+    } else {
+        cs__cld2_detect(v->text.ptr, v->text.len, hint, v->lang, sizeof v->lang,
+                        &v->lang_percent, &v->lang_reliable);
+        *ls = (struct lang_slot){.key = key, .pct = v->lang_percent, .rel = v->lang_reliable,
+                                 .used = true};
+        memcpy(ls->lang, v->lang, sizeof v->lang);
+    }
     if (c->r.lang_reliable && !v->lang_reliable)
         strcpy(v->lang, "un");
     bool unknown = !strcmp(v->lang, "un");
@@ -583,6 +619,12 @@ static const char *unsafe_in(const cs_filter_chain *c, const char *s, size_t n)
 static const char *unsafe_filter(cs_filter_chain *c, const cs_candidate *cand,
                                  const cs_filter_verdict *v, cs_status *st)
 {
+    uint64_t key = XXH3_64bits(v->text.ptr, v->text.len);
+    if (cand->title.ptr)
+        key ^= XXH3_64bits_withSeed(cand->title.ptr, cand->title.len, 1) * 0x9E3779B97F4A7C15ull;
+    struct unsafe_slot *us = &c->unsafe_cache[key & (CACHE_SLOTS - 1)];
+    if (us->used && us->key == key)
+        return us->why;
     const char *why = unsafe_in(c, v->text.ptr, v->text.len);
     if (!why && cand->title.ptr && cand->title.len) {
         size_t chars;
@@ -591,6 +633,7 @@ static const char *unsafe_filter(cs_filter_chain *c, const cs_candidate *cand,
             return NULL;
         why = unsafe_in(c, c->title.data, c->title.len);
     }
+    *us = (struct unsafe_slot){key, why, true};
     return why;
 }
 
@@ -642,18 +685,24 @@ static bool seen(cs_filter_chain *c, XXH128_hash_t h, cs_status *st)
 
 /* The dedupe key: scheme and host lower-cased, fragment dropped, then the
  * normalised text. */
-static const char *dedupe_filter(cs_filter_chain *c, cs_slice url, const cs_filter_verdict *v,
-                                 cs_status *st)
+/* The dedupe key: the normalised URL, then the normalised text. The slot
+ * it probes first is prefetched: the set is large and the lookup comes after
+ * the language and unsafe filters. */
+static XXH128_hash_t dedupe_key(cs_filter_chain *c, cs_slice url, const cs_filter_verdict *v,
+                                cs_status *st)
 {
+    XXH128_hash_t h = {0, 0};
     cs_buf_reset(&c->key);
     if ((*st = cs_buf_reserve(&c->key, url.len + v->text.len + 2)))
-        return NULL;
+        return h;
     char *w = c->key.data;
     size_t n = url.ptr ? cs_filter_url_norm(url.ptr, url.len, w) : 0;
     w[n] = '\n';
     memcpy(w + n + 1, v->text.ptr, v->text.len);
-    XXH128_hash_t h = XXH3_128bits(w, n + 1 + v->text.len);
-    return seen(c, h, st) ? "duplicate" : NULL;
+    h = XXH3_128bits(w, n + 1 + v->text.len);
+    if (c->setcap)
+        __builtin_prefetch(&c->set[(size_t)h.low64 & (c->setcap - 1)]);
+    return h;
 }
 
 /* ---- apply -------------------------------------------------------------- */
@@ -668,6 +717,9 @@ cs_status cs_filter_chain_apply(cs_filter_chain *c, const cs_candidate *cand,
     memset(&parts, 0, sizeof parts);
     reasons[c->fi[F_URL]] = url_filter(c, cand->url, &parts);
     reasons[c->fi[F_TEXT]] = text_filter(c, cand->text, v, &st);
+    XXH128_hash_t dkey = {0, 0};
+    if (c->fi[F_DEDUPE] >= 0 && !st)
+        dkey = dedupe_key(c, cand->url, v, &st);
     if (c->fi[F_LANG] >= 0)
         reasons[c->fi[F_LANG]] = lang_filter(c, cand, v);
     if (c->fi[F_UNSAFE] >= 0 && !st) {
@@ -678,7 +730,7 @@ cs_status cs_filter_chain_apply(cs_filter_chain *c, const cs_candidate *cand,
             tagged[c->fi[F_UNSAFE]] = v->unsafe;
     }
     if (c->fi[F_DEDUPE] >= 0 && !st)
-        reasons[c->fi[F_DEDUPE]] = dedupe_filter(c, cand->url, v, &st);
+        reasons[c->fi[F_DEDUPE]] = seen(c, dkey, &st) ? "duplicate" : NULL;
     size_t keylen = 0;
     if ((c->bloom || c->delta) && !st && cand->url.ptr) {
         cs_buf_reset(&c->low);
