@@ -234,6 +234,14 @@ CS_API CS_WARN_UNUSED cs_status cs_filter_chain_apply(cs_filter_chain *c,
 /* The chain's stats (owned by the chain). */
 CS_API cs_filter_stats *cs_filter_chain_stats(cs_filter_chain *c);
 
+/* A new empty stats object with the chain's filters and limits (for the
+ * caller to keep per-part counts, e.g. per shard; free it). */
+CS_API CS_WARN_UNUSED cs_status cs_filter_chain_new_stats(const cs_filter_chain *c,
+                                                          cs_filter_stats **out /* OUT */);
+/* Also records every item applied from now on into s (NULL: stop); s must
+ * come from cs_filter_chain_new_stats and outlive its use. */
+CS_API void cs_filter_chain_also_stats(cs_filter_chain *c, cs_filter_stats *s);
+
 /* Finds the candidate in one JSON Lines row, a flat JSON object as `crawlset
  * wat links` and the download input write (url, the first of the rules'
  * text_fields present, title, page, lang), without building a tree. Strings

@@ -47,6 +47,8 @@ struct cs_filter_chain {
     XXH128_hash_t *set;
     size_t setn, setcap;
     cs_bloom *bloom, *delta; /* URLs seen before (read-only); URLs kept */
+    cs_filter_stats *also;   /* a second stats object (borrowed), or NULL */
+    const char *names[F__N]; /* the filters in the chain, in order */
     size_t *ph_len;          /* lengths of the placeholder words */
     /* Results of cld2 and of the unsafe patterns by text: the same alt
      * text recurs across a site's pages (direct-mapped, 64-bit keys). */
@@ -287,6 +289,7 @@ cs_status cs_filter_chain_new(cs_filter_chain **out, const cs_filter_rules *r, c
     }
     if ((st = cs_filter_stats_new(&c->stats, names, c->nf, r->failed_urls_max, r->max_domains)))
         goto fail;
+    memcpy(c->names, names, c->nf * sizeof names[0]);
     c->psl = psl_builtin();
     if (r->bloom && (st = cs_bloom_open(&c->bloom, r->bloom, 0, err, errlen)))
         goto fail;
@@ -352,6 +355,16 @@ fail:
 cs_filter_stats *cs_filter_chain_stats(cs_filter_chain *c)
 {
     return c->stats;
+}
+
+cs_status cs_filter_chain_new_stats(const cs_filter_chain *c, cs_filter_stats **out)
+{
+    return cs_filter_stats_new(out, c->names, c->nf, c->r.failed_urls_max, c->r.max_domains);
+}
+
+void cs_filter_chain_also_stats(cs_filter_chain *c, cs_filter_stats *s)
+{
+    c->also = s;
 }
 
 /* ---- URL ---------------------------------------------------------------- */
@@ -760,7 +773,10 @@ cs_status cs_filter_chain_apply(cs_filter_chain *c, const cs_candidate *cand,
     if (v->keep && c->delta && cand->url.ptr && cand->url.len)
         cs_bloom_add(c->delta, c->low.data, keylen);
     cs_slice dom = {c->domain, c->hostlen == (size_t)-1 ? 0 : c->domlen};
-    return cs_filter_stats_add(c->stats, dom, cand->url, reasons, tagged);
+    st = cs_filter_stats_add(c->stats, dom, cand->url, reasons, tagged);
+    if (!st && c->also)
+        st = cs_filter_stats_add(c->also, dom, cand->url, reasons, tagged);
+    return st;
 }
 
 size_t cs_filter_url_norm(const char *url, size_t n, char *out)
