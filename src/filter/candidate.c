@@ -575,7 +575,12 @@ static const char *text_filter(cs_filter_chain *c, cs_slice text, cs_filter_verd
     if (c->r.placeholder) {
         if (placeholder_word(c, v->text.ptr, v->text.len))
             return "placeholder";
-        if (v->text.len <= 256 && re_match(c, c->re_filename, v->text.ptr, v->text.len))
+        /* no alternative of the pattern matches text with two spaces or more
+         * (most captions): skip the regex for those */
+        const char *sp = memchr(v->text.ptr, ' ', v->text.len);
+        bool two = sp && memchr(sp + 1, ' ', v->text.len - (size_t)(sp + 1 - v->text.ptr));
+        if (!two && v->text.len <= 256 &&
+            re_match(c, c->re_filename, v->text.ptr, v->text.len))
             return "filename_like";
     }
     return NULL;
@@ -701,15 +706,17 @@ static bool seen(cs_filter_chain *c, XXH128_hash_t h, cs_status *st)
 /* The dedupe key: the normalised URL, then the normalised text. The slot
  * it probes first is prefetched: the set is large and the lookup comes after
  * the language and unsafe filters. */
-static XXH128_hash_t dedupe_key(cs_filter_chain *c, cs_slice url, const cs_filter_verdict *v,
-                                cs_status *st)
+static size_t url_norm_parts(const char *url, size_t n, const cs_url_parts *p, char *out);
+
+static XXH128_hash_t dedupe_key(cs_filter_chain *c, cs_slice url, const cs_url_parts *p,
+                                const cs_filter_verdict *v, cs_status *st)
 {
     XXH128_hash_t h = {0, 0};
     cs_buf_reset(&c->key);
     if ((*st = cs_buf_reserve(&c->key, url.len + v->text.len + 2)))
         return h;
     char *w = c->key.data;
-    size_t n = url.ptr ? cs_filter_url_norm(url.ptr, url.len, w) : 0;
+    size_t n = url.ptr && url.len ? url_norm_parts(url.ptr, url.len, p, w) : 0;
     w[n] = '\n';
     memcpy(w + n + 1, v->text.ptr, v->text.len);
     h = XXH3_128bits(w, n + 1 + v->text.len);
@@ -732,7 +739,7 @@ cs_status cs_filter_chain_apply(cs_filter_chain *c, const cs_candidate *cand,
     reasons[c->fi[F_TEXT]] = text_filter(c, cand->text, v, &st);
     XXH128_hash_t dkey = {0, 0};
     if (c->fi[F_DEDUPE] >= 0 && !st)
-        dkey = dedupe_key(c, cand->url, v, &st);
+        dkey = dedupe_key(c, cand->url, &parts, v, &st);
     if (c->fi[F_LANG] >= 0)
         reasons[c->fi[F_LANG]] = lang_filter(c, cand, v);
     if (c->fi[F_UNSAFE] >= 0 && !st) {
@@ -783,6 +790,13 @@ size_t cs_filter_url_norm(const char *url, size_t n, char *out)
 {
     cs_url_parts p;
     cs_url_split(url, n, &p);
+    return url_norm_parts(url, n, &p, out);
+}
+
+/* cs_filter_url_norm with the URL already split. */
+static size_t url_norm_parts(const char *url, size_t n, const cs_url_parts *pp, char *out)
+{
+    const cs_url_parts p = *pp;
     if (p.has_fragment)
         n = (size_t)(p.fragment.ptr - 1 - url);
     size_t lower_end = 0;
