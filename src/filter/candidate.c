@@ -23,6 +23,7 @@ static const char *const FNAMES[F__N] = {"url", "text", "lang", "unsafe", "dedup
 enum { K_URL, K_TITLE, K_PAGE, K_LANG, K__FIXED };
 #define MAX_TEXT_FIELDS (32 - K__FIXED)
 #define CACHE_SLOTS 4096
+#define HOST_SLOTS 1024
 
 struct cs_filter_chain {
     cs_filter_rules r;       /* a copy */
@@ -50,6 +51,12 @@ struct cs_filter_chain {
     cs_filter_stats *also;   /* a second stats object (borrowed), or NULL */
     const char *names[F__N]; /* the filters in the chain, in order */
     size_t *ph_len;          /* lengths of the placeholder words */
+    struct host_slot {       /* recent hosts (host_verdict) */
+        char host[64], lower[65], domain[64];
+        size_t n, domlen;
+        const char *reason;
+        bool used;
+    } *host_cache;
     /* Results of cld2 and of the unsafe patterns by text: the same alt
      * text recurs across a site's pages (direct-mapped, 64-bit keys). */
     struct lang_slot {
@@ -157,7 +164,21 @@ static cs_status compile(const char *pat, size_t len, pcre2_code **out, char *er
     return CS_OK;
 }
 
-/* One alternation of the items; words get letter/digit boundaries. */
+/* Appends the alternation of the items; words get letter/digit boundaries. */
+static cs_status list_pattern(const cs_strlist *l, bool words, cs_buf *b)
+{
+    cs_status st = cs_buf_puts(b, words ? "(?<![\\p{L}\\p{N}])(?:" : "(?:");
+    for (size_t i = 0; !st && i < l->n; i++) {
+        if (i)
+            st = cs_buf_putc(b, '|');
+        if (!st)
+            st = re_escape(b, l->v[i]);
+    }
+    if (!st)
+        st = cs_buf_puts(b, words ? ")(?![\\p{L}\\p{N}])" : ")");
+    return st;
+}
+
 cs_status cs__re_compile_list(const cs_strlist *l, bool words, pcre2_code **out, char *err,
                               size_t errlen, const char *what)
 {
@@ -166,15 +187,7 @@ cs_status cs__re_compile_list(const cs_strlist *l, bool words, pcre2_code **out,
         return CS_OK;
     cs_buf b;
     cs_buf_init(&b, 0);
-    cs_status st = cs_buf_puts(&b, words ? "(?<![\\p{L}\\p{N}])(?:" : "(?:");
-    for (size_t i = 0; !st && i < l->n; i++) {
-        if (i)
-            st = cs_buf_putc(&b, '|');
-        if (!st)
-            st = re_escape(&b, l->v[i]);
-    }
-    if (!st)
-        st = cs_buf_puts(&b, words ? ")(?![\\p{L}\\p{N}])" : ")");
+    cs_status st = list_pattern(l, words, &b);
     if (!st)
         st = compile(b.data, b.len, out, err, errlen, what);
     cs_buf_cleanup(&b);
@@ -209,6 +222,7 @@ void cs_filter_chain_free(cs_filter_chain *c)
     pcre2_match_data_free(c->md);
     cs_free(c->set);
     cs_free(c->ph_len);
+    cs_free(c->host_cache);
     cs_free(c->lang_cache);
     cs_free(c->unsafe_cache);
     cs_bloom_free(c->bloom);
@@ -302,7 +316,8 @@ cs_status cs_filter_chain_new(cs_filter_chain **out, const cs_filter_rules *r, c
     c->ph_len = cs_malloc((r->placeholder_words.n ? r->placeholder_words.n : 1) * sizeof(size_t));
     c->lang_cache = cs_calloc(CACHE_SLOTS, sizeof *c->lang_cache);
     c->unsafe_cache = cs_calloc(CACHE_SLOTS, sizeof *c->unsafe_cache);
-    if (!c->ph_len || !c->lang_cache || !c->unsafe_cache) {
+    c->host_cache = cs_calloc(HOST_SLOTS, sizeof *c->host_cache);
+    if (!c->ph_len || !c->lang_cache || !c->unsafe_cache || !c->host_cache) {
         st = CS_ENOMEM;
         goto fail;
     }
@@ -402,10 +417,41 @@ static bool valid_ascii_host(const char *h, size_t n)
 }
 
 /* Works out the host's verdict and registered domain into the cache. */
+static void host_verdict_compute(cs_filter_chain *c, const char *host, size_t n);
+
+/* The host's verdict and registered domain: the last host's, or from a
+ * direct-mapped cache of recent hosts (candidates of a page share hosts,
+ * pages of a site too), else worked out. */
 static void host_verdict(cs_filter_chain *c, const char *host, size_t n)
 {
     if (c->hostlen == n && !memcmp(c->host, host, n))
         return;
+    struct host_slot *hs = NULL;
+    if (n < sizeof hs->host) {
+        hs = &c->host_cache[XXH3_64bits(host, n) & (HOST_SLOTS - 1)];
+        if (hs->used && hs->n == n && !memcmp(hs->host, host, n)) {
+            memcpy(c->host, hs->lower, n + 1);
+            c->hostlen = n;
+            memcpy(c->domain, hs->domain, hs->domlen);
+            c->domlen = hs->domlen;
+            c->host_reason = hs->reason;
+            return;
+        }
+    }
+    host_verdict_compute(c, host, n);
+    if (hs && c->hostlen == n && c->domlen < sizeof hs->domain) {
+        hs->used = true;
+        hs->n = n;
+        memcpy(hs->host, host, n);
+        memcpy(hs->lower, c->host, n + 1);
+        memcpy(hs->domain, c->domain, c->domlen);
+        hs->domlen = c->domlen;
+        hs->reason = c->host_reason;
+    }
+}
+
+static void host_verdict_compute(cs_filter_chain *c, const char *host, size_t n)
+{
     c->hostlen = (size_t)-1;
     c->host_reason = NULL;
     c->domlen = 0;
