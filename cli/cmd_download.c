@@ -26,6 +26,8 @@ static void usage_common(FILE *f)
             "  --encode-format F          jpg (default), png, webp\n"
             "  --encode-quality Q         default 95 (jpg, webp)\n"
             "  --threads N                image workers (default: one per CPU)\n"
+            "  --phash                    add \"phash\" (64-bit DCT pHash, 16 hex digits) to\n"
+            "                             each sample's metadata\n"
             "fetching (polite by default):\n"
             "  --parallel N               transfers in flight (default 256)\n"
             "  --per-host N               in flight per host (default 16)\n"
@@ -87,7 +89,7 @@ enum {
     O_PIXELS, O_ENCFMT, O_QUALITY, O_THREADS, O_PARALLEL, O_PERHOST, O_HOSTDELAY, O_RATE,
     O_TIMEOUT, O_RETRIES, O_MAXBODY, O_UA, O_NOROBOTS, O_NOXROBOTS, O_NOTDM, O_RESOLVE,
     O_NOPROGRESS, O_CONNECTTO, O_INFMT, O_URLCOL, O_CAPCOL, O_SAVECOLS, O_VERIFY, O_HELP,
-    O_FILTER, O_RULES, O_FRULE,
+    O_FILTER, O_RULES, O_FRULE, O_PHASH,
 };
 
 static const struct option LONGOPTS[] = {
@@ -127,6 +129,7 @@ static const struct option LONGOPTS[] = {
     {"filter", no_argument, NULL, O_FILTER},
     {"rules", required_argument, NULL, O_RULES},
     {"filter-rule", required_argument, NULL, O_FRULE},
+    {"phash", no_argument, NULL, O_PHASH},
     {NULL, 0, NULL, 0},
 };
 
@@ -302,6 +305,7 @@ static int parse(dl_cli *c, int argc, char **argv, bool pairs)
             }
             break;
         case O_FILTER: c->filter = true; break;
+        case O_PHASH: c->o.phash = true; break;
         case O_RULES: c->filter = true; c->rules = a; break;
         case O_FRULE:
             if (c->nfrules >= 64 || !strchr(a, '=')) {

@@ -53,6 +53,9 @@ typedef struct cs_download_opts {
     size_t max_backlog_bytes;   /* downloaded bodies held for a full image pool
                                    before the fetch thread waits for room
                                    (0 = 64 MiB) */
+    bool phash;                 /* add "phash" (16 hex digits, crawlset/filter.h's
+                                   64-bit DCT pHash of the output image) to each
+                                   successful sample's metadata */
     const char *verify_hash_col;/* saved column with the expected sha256 (hex);
                                    mismatches are dropped (reason hash_mismatch) */
     cs_download_progress_fn progress; /* called from the fetch thread, <= 10/s */

@@ -105,7 +105,8 @@ TEST_T(filter_in_download_per_shard_stats, 90)
     ASSERT_EQ(cs_test_crawlset(args, NULL, NULL), 2);
     /* without --filter: every candidate is a row, "filters" stays {} */
     snprintf(args, sizeof args,
-             "download '%s' --input-format wat-links --out '%s/out4' --retries 0 --no-progress",
+             "download '%s' --input-format wat-links --out '%s/out4' --retries 0 --no-progress "
+             "--phash --output-format files",
              list, t);
     ASSERT_EQ(cs_test_crawlset(args, NULL, NULL), 0);
     snprintf(p, sizeof p, "%s/out4/00000_stats.json", t);
@@ -113,6 +114,21 @@ TEST_T(filter_in_download_per_shard_stats, 90)
     ASSERT_CONTAINS(st, "\"filters\": {}");
     ASSERT_CONTAINS(st, "\"count\": 16");
     cs_free(st);
+    /* --phash: the metadata holds the pHash of the image written */
+    snprintf(p, sizeof p, "%s/out4/00000/000000000.json", t);
+    char *meta = cs_test_read_file(p, NULL);
+    const char *h = strstr(meta, "\"phash\":\"");
+    ASSERT(h);
+    snprintf(p, sizeof p, "%s/out4/00000/000000000.jpg", t);
+    size_t ilen;
+    char *img = cs_test_read_file(p, &ilen);
+    uint64_t hash;
+    char perr[256], hex[17];
+    ASSERT_OK(cs_phash_image(img, ilen, &hash, perr, sizeof perr));
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)hash);
+    ASSERT(!strncmp(h + 9, hex, 16));
+    cs_free(img);
+    cs_free(meta);
     cs_origin_stop(o);
 }
 
