@@ -2,6 +2,7 @@
  * `crawlset pairs` (WAT files -> image-text pairs), img2dataset-style. */
 #include <getopt.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 
 #include "cli.h"
@@ -54,7 +55,8 @@ static void usage_common(FILE *f)
             "\n"
             "Beside each shard: NNNNN.jsonl (one line per input row, with status and\n"
             "reason) and NNNNN_stats.json. Exit codes: 0 every row accounted for (rows\n"
-            "may have failed: see the stats), 2 usage error, 3 fatal error.\n");
+            "may have failed: see the stats), 1 interrupted (SIGINT/SIGTERM: complete\n"
+            "shards kept, rerun with --incremental), 2 usage error, 3 fatal error.\n");
 }
 
 static void usage_download(FILE *f)
@@ -363,11 +365,24 @@ static int report(dl_cli *c, cs_status st, const cs_download_stats *s, const cha
             fprintf(stderr, "  image    %-14s %llu\n", cs_image_reason_name((cs_image_reason)i),
                     (unsigned long long)s->by_image[i]);
     free(c->save_buf);
+    if (st == CS_ECANCELED) {
+        cli_err("interrupted: complete shards are kept; rerun with --incremental to finish");
+        return CLI_EXIT_PARTIAL;
+    }
     if (st) {
         cli_err("%s", err);
         return CLI_EXIT_FATAL;
     }
     return 0;
+}
+
+/* SIGINT / SIGTERM: stop soon, keep the complete shards (exit 1). */
+static volatile int interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
 }
 
 static void init_cli(dl_cli *c)
@@ -376,6 +391,13 @@ static void init_cli(dl_cli *c)
     cs_download_opts_init(&c->o);
     c->o.progress = on_progress;
     c->o.progress_ud = c;
+    c->o.cancel = &interrupted;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 static void start_progress(dl_cli *c, const char *what)

@@ -4,7 +4,6 @@
 #include <sys/uio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -45,94 +44,48 @@ typedef struct warc_opts {
     bool csv;
 } warc_opts;
 
-typedef int (*per_file_fn)(cs_warc_reader *r, const char *path, const warc_opts *o, cli_out *out,
-                           void *ud);
-
-/* Reports a record-level error; returns true if reading can go on. */
-static bool report(cs_warc_reader *r, cs_status st)
-{
-    cli_err("%s (%s)", cs_warc_reader_errmsg(r), cs_strerror(st));
-    return st != CS_EIO && st != CS_ENOMEM;
-}
-
-/* Advances to the next record, reporting malformed ones. Returns 1 with a
- * record, 0 at the end, -1 on a fatal error; *rc becomes CLI_EXIT_PARTIAL
- * when something was reported. */
-static int next_record(cs_warc_reader *r, cs_warc_record **rec, int *rc)
-{
-    for (;;) {
-        cs_status st = cs_warc_reader_next(r, rec);
-        if (st == CS_DONE)
-            return 0;
-        if (!st)
-            return 1;
-        *rc = CLI_EXIT_PARTIAL;
-        if (!report(r, st))
-            return -1;
-    }
-}
-
-static int open_reader(const char *path, const warc_opts *o, cs_warc_reader **r)
-{
-    cs_warc_reader_opts ro = {0};
-    ro.types = o->types;
-    ro.strict = o->strict;
-    ro.threads = cli_threads();
-    cs_status st = cs_warc_reader_open(r, path, &ro);
-    if (st) {
-        cli_err("%s: cannot open: %s", path, st == CS_ENOTFOUND ? "no such file" : cs_strerror(st));
-        return CLI_EXIT_FATAL;
-    }
-    return 0;
-}
+/* The state of a run: options, output and what the subcommand keeps. */
+typedef struct warc_run {
+    warc_opts o;
+    cli_out *out;
+    cs_buf line, key;  /* output being formatted */
+    void *acc;         /* stat: stat_acc; cat: cs_progress; verify: counts */
+} warc_run;
 
 /* ---- ls ---- */
 
-static int do_ls(cs_warc_reader *r, const char *path, const warc_opts *o, cli_out *out, void *ud)
+static int do_ls(void *ud, cs_warc_reader *r, cs_warc_record *rec, const char *path)
 {
     (void)path;
-    (void)ud;
+    warc_run *w = ud;
+    const warc_opts *o = &w->o;
+    cs_buf *line = &w->line;
     int rc = 0;
-    cs_buf line;
-    cs_buf_init(&line, 0);
-    for (;;) {
-        cs_warc_record *rec;
-        int more = next_record(r, &rec, &rc);
-        if (more < 0)
-            return CLI_EXIT_FATAL;
-        if (!more)
-            break;
-        cs_status st;
-        st = cs_warc_reader_finish(r);
-        if (st) {
-            rc = CLI_EXIT_PARTIAL;
-            if (!report(r, st))
-                return CLI_EXIT_FATAL;
-        }
-        cs_buf_reset(&line);
-        const char *uri = rec->target_uri ? rec->target_uri : "";
-        const char *type = rec->type == CS_WARC_UNKNOWN && rec->type_str[0]
-                               ? rec->type_str
-                               : cs_warc_type_name(rec->type);
-        if (o->json) {
-            CLI_TRY(cs_buf_printf(&line, "{\"offset\":%llu,\"compressed_length\":%llu,\"type\":",
-                                (unsigned long long)rec->offset,
-                                (unsigned long long)rec->compressed_length));
-            CLI_TRY(cs_json_put_str(&line, type, strlen(type)));
-            CLI_TRY(cs_buf_puts(&line, ",\"uri\":"));
-            if (rec->target_uri)
-                CLI_TRY(cs_json_put_str(&line, uri, strlen(uri)));
-            else
-                CLI_TRY(cs_buf_puts(&line, "null"));
-            CLI_TRY(cs_buf_printf(&line, ",\"content_length\":%llu}\n",
-                                (unsigned long long)rec->content_length));
-        } else {
-            CLI_TRY(cs_buf_printf(&line, "%llu\t%llu\t%s\t%s\n", (unsigned long long)rec->offset,
-                                (unsigned long long)rec->compressed_length, type, uri));
-        }
-        cli_out_buf(out, &line);
+    cs_status st = cs_warc_reader_finish(r);
+    if (st && !cli_warc_failed(r, st, &rc))
+        return rc;
+    cs_buf_reset(line);
+    const char *uri = rec->target_uri ? rec->target_uri : "";
+    const char *type = rec->type == CS_WARC_UNKNOWN && rec->type_str[0]
+                           ? rec->type_str
+                           : cs_warc_type_name(rec->type);
+    if (o->json) {
+        CLI_TRY(cs_buf_printf(line, "{\"offset\":%llu,\"compressed_length\":%llu,\"type\":",
+                            (unsigned long long)rec->offset,
+                            (unsigned long long)rec->compressed_length));
+        CLI_TRY(cs_json_put_str(line, type, strlen(type)));
+        CLI_TRY(cs_buf_puts(line, ",\"uri\":"));
+        if (rec->target_uri)
+            CLI_TRY(cs_json_put_str(line, uri, strlen(uri)));
+        else
+            CLI_TRY(cs_buf_puts(line, "null"));
+        CLI_TRY(cs_buf_printf(line, ",\"content_length\":%llu}\n",
+                            (unsigned long long)rec->content_length));
+    } else {
+        CLI_TRY(cs_buf_printf(line, "%llu\t%llu\t%s\t%s\n", (unsigned long long)rec->offset,
+                            (unsigned long long)rec->compressed_length, type, uri));
     }
-    cs_buf_cleanup(&line);
+    cli_out_buf(w->out, line);
     return rc;
 }
 
@@ -152,32 +105,28 @@ static int type_index(cs_warc_type t)
     return 8;
 }
 
-static int do_stat(cs_warc_reader *r, const char *path, const warc_opts *o, cli_out *out, void *ud)
+static int do_stat(void *ud, cs_warc_reader *r, cs_warc_record *rec, const char *path)
 {
+    (void)r;
     (void)path;
-    (void)o;
-    (void)out;
-    stat_acc *acc = ud;
-    int rc = 0;
-    for (;;) {
-        cs_warc_record *rec;
-        int more = next_record(r, &rec, &rc);
-        if (more < 0)
-            return CLI_EXIT_FATAL;
-        if (!more)
-            break;
-        int i = type_index(rec->type);
-        acc->count[i]++;
-        acc->bytes[i] += rec->content_length;
-        acc->records++;
-    }
+    stat_acc *acc = ((warc_run *)ud)->acc;
+    int i = type_index(rec->type);
+    acc->count[i]++;
+    acc->bytes[i] += rec->content_length;
+    acc->records++;
+    return 0;
+}
+
+/* After each file read to its end. */
+static void stat_file_done(void *ud, cs_warc_reader *r)
+{
+    stat_acc *acc = ((warc_run *)ud)->acc;
     cs_warc_reader_stats s;
     cs_warc_reader_stats_get(r, &s);
     acc->errors += s.errors;
     acc->bytes_in += s.bytes_in;
     acc->bytes_out += s.bytes_out;
     acc->files++;
-    return rc;
 }
 
 static void print_stat(const stat_acc *acc, const warc_opts *o, cli_out *out)
@@ -242,60 +191,39 @@ static bool writev_all(int fd, struct iovec *iov, int n)
 }
 
 /* cat writes straight from the reader's window with writev: no copy. */
-static int do_cat(cs_warc_reader *r, const char *path, const warc_opts *o, cli_out *out, void *ud)
+static int do_cat(void *ud, cs_warc_reader *r, cs_warc_record *rec, const char *path)
 {
     (void)path;
-    (void)o;
-    cs_progress *prog = ud;
-    uint64_t base = prog->done; /* bytes of the files before this one */
+    int fd = ((warc_run *)ud)->out->fd;
     int rc = 0;
-    uint64_t n = 0;
-    cli_out_flush(out);
+    cs_status st;
+    struct iovec iov[3];
+    int niov = 0;
+    iov[niov++] = (struct iovec){(void *)rec->header_raw, rec->header_raw_len};
+    uint64_t left = rec->content_length;
     for (;;) {
-        cs_warc_record *rec;
-        int more = next_record(r, &rec, &rc);
-        if (more < 0)
-            return CLI_EXIT_FATAL;
-        if (!more)
+        const char *p;
+        size_t k;
+        st = cs_warc_reader_chunk(r, &p, &k);
+        if (st == CS_DONE)
             break;
-        cs_status st;
-        struct iovec iov[3];
-        int niov = 0;
-        iov[niov++] = (struct iovec){(void *)rec->header_raw, rec->header_raw_len};
-        uint64_t left = rec->content_length;
-        for (;;) {
-            const char *p;
-            size_t k;
-            st = cs_warc_reader_chunk(r, &p, &k);
-            if (st == CS_DONE)
-                break;
-            if (st) {
-                rc = CLI_EXIT_PARTIAL;
-                if (!report(r, st))
-                    return CLI_EXIT_FATAL;
-                break;
-            }
-            iov[niov++] = (struct iovec){(void *)p, k};
-            left -= k;
-            if (left == 0)
-                break;
-            /* the next chunk may reuse the window: write what we have */
-            if (!writev_all(out->fd, iov, niov))
-                return CLI_EXIT_FATAL;
-            niov = 0;
+        if (st) {
+            if (!cli_warc_failed(r, st, &rc))
+                return rc;
+            break;
         }
-        iov[niov++] = (struct iovec){(void *)"\r\n\r\n", 4};
-        if (!writev_all(out->fd, iov, niov))
+        iov[niov++] = (struct iovec){(void *)p, k};
+        left -= k;
+        if (left == 0)
+            break;
+        /* the next chunk may reuse the window: write what we have */
+        if (!writev_all(fd, iov, niov))
             return CLI_EXIT_FATAL;
-        if ((++n & 255) == 0 && prog->enabled) {
-            cs_warc_reader_stats s;
-            cs_warc_reader_stats_get(r, &s);
-            cs_progress_update(prog, base + s.bytes_in);
-        }
+        niov = 0;
     }
-    cs_warc_reader_stats s;
-    cs_warc_reader_stats_get(r, &s);
-    cs_progress_update(prog, base + s.bytes_in);
+    iov[niov++] = (struct iovec){(void *)"\r\n\r\n", 4};
+    if (!writev_all(fd, iov, niov))
+        return CLI_EXIT_FATAL;
     return rc;
 }
 
@@ -396,149 +324,129 @@ static void http_head(const char *p, size_t n, int *status, char *mime, size_t m
     }
 }
 
-static int do_index(cs_warc_reader *r, const char *path, const warc_opts *o, cli_out *out, void *ud)
+static int do_index(void *ud, cs_warc_reader *r, cs_warc_record *rec, const char *path)
 {
-    (void)ud;
+    warc_run *w = ud;
+    const warc_opts *o = &w->o;
+    cs_buf *line = &w->line, *key = &w->key;
     int rc = 0;
-    cs_buf line, key;
-    cs_buf_init(&line, 0);
-    cs_buf_init(&key, 0);
     const char *fname = path;
-    for (;;) {
-        cs_warc_record *rec;
-        int more = next_record(r, &rec, &rc);
-        if (more < 0)
-            return CLI_EXIT_FATAL;
-        if (!more)
-            break;
-        cs_status st;
-        if (!rec->target_uri || rec->type == CS_WARC_WARCINFO) {
-            if ((st = cs_warc_reader_finish(r))) {
-                rc = CLI_EXIT_PARTIAL;
-                report(r, st);
-            }
-            continue;
-        }
-        /* peek at the HTTP head */
-        char head[8192];
-        size_t hn = 0;
-        st = cs_warc_reader_read(r, head, sizeof head, &hn);
-        int status = 0;
-        char mime[128] = "";
-        if (rec->type == CS_WARC_RESPONSE || rec->type == CS_WARC_REVISIT)
-            http_head(head, hn, &status, mime, sizeof mime);
-        else if (rec->content_type)
-            snprintf(mime, sizeof mime, "%s", rec->content_type);
-        st = cs_warc_reader_finish(r);
-        if (st) {
+    cs_status st;
+    if (!rec->target_uri || rec->type == CS_WARC_WARCINFO) {
+        if ((st = cs_warc_reader_finish(r))) {
             rc = CLI_EXIT_PARTIAL;
-            report(r, st);
+            cli_warc_report(r, st); /* index goes on even after a fatal one */
         }
-        const char *digest = cs_warc_record_get(rec, "WARC-Payload-Digest");
-        if (digest && !strncasecmp(digest, "sha1:", 5))
-            digest += 5;
-        char ts[15];
-        timestamp14(rec->date, ts);
-        cs_buf_reset(&line);
-        if (o->csv) {
-            cs_buf_reset(&key);
-            CLI_TRY(cs_json_put_str(&key, rec->target_uri, strlen(rec->target_uri)));
-            /* CSV quoting: wrap in quotes, double inner quotes */
-            CLI_TRY(cs_buf_putc(&line, '"'));
-            for (const char *c = rec->target_uri; *c; c++) {
-                if (*c == '"')
-                    CLI_TRY(cs_buf_putc(&line, '"'));
-                CLI_TRY(cs_buf_putc(&line, *c));
-            }
-            CLI_TRY(cs_buf_printf(&line, "\",%s,%d,\"%s\",%llu,%llu,%s\n", rec->date ? rec->date : "",
-                                status, fname, (unsigned long long)rec->offset,
-                                (unsigned long long)rec->compressed_length,
-                                cs_warc_type_name(rec->type)));
-        } else {
-            cs_buf_reset(&key);
-            surt(rec->target_uri, &key);
-            cli_out_buf(out, &key);
-            CLI_TRY(cs_buf_printf(&line, " %s {\"url\":", ts));
-            CLI_TRY(cs_json_put_str(&line, rec->target_uri, strlen(rec->target_uri)));
-            if (mime[0]) {
-                CLI_TRY(cs_buf_puts(&line, ",\"mime\":"));
-                CLI_TRY(cs_json_put_str(&line, mime, strlen(mime)));
-            }
-            if (status)
-                CLI_TRY(cs_buf_printf(&line, ",\"status\":\"%d\"", status));
-            if (digest) {
-                CLI_TRY(cs_buf_puts(&line, ",\"digest\":"));
-                CLI_TRY(cs_json_put_str(&line, digest, strlen(digest)));
-            }
-            CLI_TRY(cs_buf_printf(&line, ",\"length\":\"%llu\",\"offset\":\"%llu\",\"filename\":",
-                                (unsigned long long)rec->compressed_length,
-                                (unsigned long long)rec->offset));
-            CLI_TRY(cs_json_put_str(&line, fname, strlen(fname)));
-            if (!rec->member_aligned && cs_warc_reader_gzipped(r))
-                CLI_TRY(cs_buf_puts(&line, ",\"range_fetchable\":false"));
-            CLI_TRY(cs_buf_puts(&line, "}\n"));
-        }
-        cli_out_buf(out, &line);
+        return rc;
     }
-    cs_buf_cleanup(&line);
-    cs_buf_cleanup(&key);
+    /* peek at the HTTP head */
+    char head[8192];
+    size_t hn = 0;
+    st = cs_warc_reader_read(r, head, sizeof head, &hn);
+    int status = 0;
+    char mime[128] = "";
+    if (rec->type == CS_WARC_RESPONSE || rec->type == CS_WARC_REVISIT)
+        http_head(head, hn, &status, mime, sizeof mime);
+    else if (rec->content_type)
+        snprintf(mime, sizeof mime, "%s", rec->content_type);
+    st = cs_warc_reader_finish(r);
+    if (st) {
+        rc = CLI_EXIT_PARTIAL;
+        cli_warc_report(r, st);
+    }
+    const char *digest = cs_warc_record_get(rec, "WARC-Payload-Digest");
+    if (digest && !strncasecmp(digest, "sha1:", 5))
+        digest += 5;
+    char ts[15];
+    timestamp14(rec->date, ts);
+    cs_buf_reset(line);
+    if (o->csv) {
+        cs_buf_reset(key);
+        CLI_TRY(cs_json_put_str(key, rec->target_uri, strlen(rec->target_uri)));
+        /* CSV quoting: wrap in quotes, double inner quotes */
+        CLI_TRY(cs_buf_putc(line, '"'));
+        for (const char *c = rec->target_uri; *c; c++) {
+            if (*c == '"')
+                CLI_TRY(cs_buf_putc(line, '"'));
+            CLI_TRY(cs_buf_putc(line, *c));
+        }
+        CLI_TRY(cs_buf_printf(line, "\",%s,%d,\"%s\",%llu,%llu,%s\n", rec->date ? rec->date : "",
+                            status, fname, (unsigned long long)rec->offset,
+                            (unsigned long long)rec->compressed_length,
+                            cs_warc_type_name(rec->type)));
+    } else {
+        cs_buf_reset(key);
+        surt(rec->target_uri, key);
+        cli_out_buf(w->out, key);
+        CLI_TRY(cs_buf_printf(line, " %s {\"url\":", ts));
+        CLI_TRY(cs_json_put_str(line, rec->target_uri, strlen(rec->target_uri)));
+        if (mime[0]) {
+            CLI_TRY(cs_buf_puts(line, ",\"mime\":"));
+            CLI_TRY(cs_json_put_str(line, mime, strlen(mime)));
+        }
+        if (status)
+            CLI_TRY(cs_buf_printf(line, ",\"status\":\"%d\"", status));
+        if (digest) {
+            CLI_TRY(cs_buf_puts(line, ",\"digest\":"));
+            CLI_TRY(cs_json_put_str(line, digest, strlen(digest)));
+        }
+        CLI_TRY(cs_buf_printf(line, ",\"length\":\"%llu\",\"offset\":\"%llu\",\"filename\":",
+                            (unsigned long long)rec->compressed_length,
+                            (unsigned long long)rec->offset));
+        CLI_TRY(cs_json_put_str(line, fname, strlen(fname)));
+        if (!rec->member_aligned && cs_warc_reader_gzipped(r))
+            CLI_TRY(cs_buf_puts(line, ",\"range_fetchable\":false"));
+        CLI_TRY(cs_buf_puts(line, "}\n"));
+    }
+    cli_out_buf(w->out, line);
     return rc;
 }
 
 /* ---- verify ---- */
 
-static int do_verify(cs_warc_reader *r, const char *path, const warc_opts *o, cli_out *out,
-                     void *ud)
+static int do_verify(void *ud, cs_warc_reader *r, cs_warc_record *rec, const char *path)
 {
-    uint64_t *counts = ud; /* ok, mismatch, unchecked */
+    warc_run *w = ud;
+    const warc_opts *o = &w->o;
+    uint64_t *counts = w->acc; /* ok, mismatch, unchecked */
+    cs_buf *line = &w->line;
     int rc = 0;
-    cs_buf line;
-    cs_buf_init(&line, 0);
-    for (;;) {
-        cs_warc_record *rec;
-        int more = next_record(r, &rec, &rc);
-        if (more < 0)
-            return CLI_EXIT_FATAL;
-        if (!more)
-            break;
-        cs_status st;
-        cs_warc_verify_result v;
-        st = cs_warc_verify_current(r, rec, &v);
-        bool bad = st || v.block < 0 || v.payload < 0;
-        if (bad) {
-            counts[1]++;
-            rc = CLI_EXIT_PARTIAL;
-        } else if (v.block > 0 || v.payload > 0)
-            counts[0]++;
-        else
-            counts[2]++;
-        static const char *names[] = {"unverifiable", "mismatch", "absent", "ok"};
-        const char *bs = names[v.block + 2], *ps = names[v.payload + 2];
-        if (st)
-            bs = ps = cs_status_name(st);
-        cs_buf_reset(&line);
-        if (o->json) {
-            CLI_TRY(cs_buf_printf(&line, "{\"offset\":%llu,\"type\":\"%s\",\"uri\":",
-                                (unsigned long long)rec->offset, cs_warc_type_name(rec->type)));
-            const char *u = rec->target_uri ? rec->target_uri : "";
-            CLI_TRY(cs_json_put_str(&line, u, strlen(u)));
-            CLI_TRY(cs_buf_printf(&line, ",\"block\":\"%s\",\"payload\":\"%s\"", bs, ps));
-            if (v.block < 0)
-                CLI_TRY(cs_buf_printf(&line, ",\"block_expected\":\"%s\",\"block_actual\":\"%s\"",
-                                    v.block_expected, v.block_actual));
-            if (v.payload < 0)
-                CLI_TRY(cs_buf_printf(&line,
-                                    ",\"payload_expected\":\"%s\",\"payload_actual\":\"%s\"",
-                                    v.payload_expected, v.payload_actual));
-            CLI_TRY(cs_buf_puts(&line, "}\n"));
-            cli_out_buf(out, &line);
-        } else if (bad) {
-            cli_err("%s: offset %llu: %s %s: block digest %s, payload digest %s", path,
-                    (unsigned long long)rec->offset, cs_warc_type_name(rec->type),
-                    rec->target_uri ? rec->target_uri : "", bs, ps);
-        }
+    cs_status st;
+    cs_warc_verify_result v;
+    st = cs_warc_verify_current(r, rec, &v);
+    bool bad = st || v.block < 0 || v.payload < 0;
+    if (bad) {
+        counts[1]++;
+        rc = CLI_EXIT_PARTIAL;
+    } else if (v.block > 0 || v.payload > 0)
+        counts[0]++;
+    else
+        counts[2]++;
+    static const char *names[] = {"unverifiable", "mismatch", "absent", "ok"};
+    const char *bs = names[v.block + 2], *ps = names[v.payload + 2];
+    if (st)
+        bs = ps = cs_status_name(st);
+    cs_buf_reset(line);
+    if (o->json) {
+        CLI_TRY(cs_buf_printf(line, "{\"offset\":%llu,\"type\":\"%s\",\"uri\":",
+                            (unsigned long long)rec->offset, cs_warc_type_name(rec->type)));
+        const char *u = rec->target_uri ? rec->target_uri : "";
+        CLI_TRY(cs_json_put_str(line, u, strlen(u)));
+        CLI_TRY(cs_buf_printf(line, ",\"block\":\"%s\",\"payload\":\"%s\"", bs, ps));
+        if (v.block < 0)
+            CLI_TRY(cs_buf_printf(line, ",\"block_expected\":\"%s\",\"block_actual\":\"%s\"",
+                                v.block_expected, v.block_actual));
+        if (v.payload < 0)
+            CLI_TRY(cs_buf_printf(line,
+                                ",\"payload_expected\":\"%s\",\"payload_actual\":\"%s\"",
+                                v.payload_expected, v.payload_actual));
+        CLI_TRY(cs_buf_puts(line, "}\n"));
+        cli_out_buf(w->out, line);
+    } else if (bad) {
+        cli_err("%s: offset %llu: %s %s: block digest %s, payload digest %s", path,
+                (unsigned long long)rec->offset, cs_warc_type_name(rec->type),
+                rec->target_uri ? rec->target_uri : "", bs, ps);
     }
-    cs_buf_cleanup(&line);
     return rc;
 }
 
@@ -546,12 +454,12 @@ static int do_verify(cs_warc_reader *r, const char *path, const warc_opts *o, cl
 
 int cmd_warc(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage_warc(argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_EXIT_USAGE : 0;
-    }
+    int rc = cli_subcommand_check(argc, argv, "warc", NULL, usage_warc);
+    if (rc >= 0)
+        return rc;
     const char *sub = argv[1];
-    warc_opts o = {0};
+    warc_run w = {0};
+    warc_opts *o = &w.o;
     static const struct option longopts[] = {
         {"types", required_argument, NULL, 't'}, {"strict", no_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},        {"format", required_argument, NULL, 'f'},
@@ -562,17 +470,17 @@ int cmd_warc(int argc, char **argv)
     while ((c = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 't':
-            o.types = cs_warc_type_mask(optarg);
-            if (!o.types) {
+            o->types = cs_warc_type_mask(optarg);
+            if (!o->types) {
                 cli_err("--types: unknown record type in '%s'", optarg);
                 return CLI_EXIT_USAGE;
             }
             break;
-        case 's': o.strict = true; break;
-        case 'j': o.json = true; break;
+        case 's': o->strict = true; break;
+        case 'j': o->json = true; break;
         case 'f':
             if (!strcmp(optarg, "csv"))
-                o.csv = true;
+                o->csv = true;
             else if (strcmp(optarg, "cdxj")) {
                 cli_err("--format must be cdxj or csv");
                 return CLI_EXIT_USAGE;
@@ -583,36 +491,30 @@ int cmd_warc(int argc, char **argv)
         }
     }
     int first = optind + 1;
-    if (first >= argc) {
-        cli_err("warc %s: no input files (use '-' for standard input)", sub);
+    if (!cli_have_inputs(argc, first, "warc", sub))
         return CLI_EXIT_USAGE;
-    }
-    per_file_fn fn = NULL;
     stat_acc acc;
     memset(&acc, 0, sizeof acc);
     uint64_t vcounts[3] = {0, 0, 0};
     cs_progress prog;
-    void *ud = NULL;
+    cli_warc_loop loop = {.types = o->types, .strict = o->strict, .ud = &w};
     if (!strcmp(sub, "ls"))
-        fn = do_ls;
+        loop.record = do_ls;
     else if (!strcmp(sub, "stat")) {
-        fn = do_stat;
-        ud = &acc;
+        loop.record = do_stat;
+        loop.file_done = stat_file_done;
+        w.acc = &acc;
     } else if (!strcmp(sub, "cat")) {
-        fn = do_cat;
-        uint64_t total = 0;
-        for (int i = first; i < argc; i++) {
-            struct stat sb;
-            if (stat(argv[i], &sb) == 0)
-                total += (uint64_t)sb.st_size;
-        }
-        cs_progress_init(&prog, stderr, "warc cat", "B", total);
-        ud = &prog;
+        loop.record = do_cat;
+        cs_progress_init(&prog, stderr, "warc cat", "B",
+                         cli_input_bytes(argv + first, argc - first));
+        loop.prog = &prog;
+        loop.prog_every = 256;
     } else if (!strcmp(sub, "index")) {
-        fn = do_index;
+        loop.record = do_index;
     } else if (!strcmp(sub, "verify")) {
-        fn = do_verify;
-        ud = vcounts;
+        loop.record = do_verify;
+        w.acc = vcounts;
     } else {
         cli_err("warc: unknown subcommand '%s'", sub);
         usage_warc(stderr);
@@ -620,33 +522,25 @@ int cmd_warc(int argc, char **argv)
     }
     cli_out out;
     cli_out_init(&out, 1);
-    if (fn == do_index && o.csv)
+    w.out = loop.out = &out;
+    cs_buf_init(&w.line, 0);
+    cs_buf_init(&w.key, 0);
+    if (loop.record == do_index && o->csv)
         cli_out_puts(&out, "url,fetch_time,fetch_status,warc_filename,warc_record_offset,"
                            "warc_record_length,warc_type\n");
-    int rc = 0;
-    for (int i = first; i < argc; i++) {
-        cs_warc_reader *r;
-        int orc = open_reader(argv[i], &o, &r);
-        if (orc) {
-            rc = orc;
-            continue;
-        }
-        int frc = fn(r, argv[i], &o, &out, ud);
-        if (frc > rc)
-            rc = frc;
-        cs_warc_reader_free(r);
-        if (out.failed)
-            break;
-    }
-    if (fn == do_stat)
-        print_stat(&acc, &o, &out);
-    if (fn == do_cat)
+    rc = cli_warc_run(&loop, argv + first, argc - first);
+    if (loop.record == do_stat)
+        print_stat(&acc, o, &out);
+    if (loop.prog)
         cs_progress_finish(&prog);
     cli_out_cleanup(&out);
-    if (vcounts[0] + vcounts[1] + vcounts[2] && !o.json)
+    cs_buf_cleanup(&w.line);
+    cs_buf_cleanup(&w.key);
+    if (vcounts[0] + vcounts[1] + vcounts[2] && !o->json)
         fprintf(stderr, "verify: %llu ok, %llu failed, %llu without digests\n",
                 (unsigned long long)vcounts[0], (unsigned long long)vcounts[1],
                 (unsigned long long)vcounts[2]);
+    /* unlike wat and wet, a closed pipe counts as a write error here */
     if (out.failed && rc < CLI_EXIT_FATAL)
         rc = CLI_EXIT_FATAL;
     return rc;

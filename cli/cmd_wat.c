@@ -1,9 +1,7 @@
 /* cmd_wat.c - `crawlset wat links [--images] [--head] [--strict] FILE...`:
  * the links (or image candidates) of Common Crawl WAT files as JSON Lines. */
-#include <errno.h>
 #include <getopt.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -41,10 +39,11 @@ static void usage_wat(FILE *f)
 
 typedef struct wat_run {
     cli_out *out;
+    const cs_wat_opts *wo; /* what to extract */
+    cs_arena arena;  /* a record's link table and scratch */
     cs_buf line;     /* links are formatted here and handed to out in big pieces */
     cs_buf page;     /* the line prefix for the current page: {"page":URI,"path": */
     bool page_ready; /* page holds this record's prefix */
-    int write_errno; /* errno of the first failed write; 0 while none */
     uint64_t links;  /* links written */
     uint64_t skipped;/* links left out because their URL could not be resolved */
 } wat_run;
@@ -161,8 +160,6 @@ static bool flush_lines(wat_run *w)
     if (w->line.len) /* (an empty cs_buf has no data pointer at all) */
         cli_out_buf(w->out, &w->line);
     cs_buf_reset(&w->line);
-    if (w->out->failed && !w->write_errno)
-        w->write_errno = errno ? errno : EIO;
     return !w->out->failed;
 }
 
@@ -211,91 +208,39 @@ static bool is_json(const char *ct)
     return strncasecmp(ct, "application/json", 16) == 0;
 }
 
-/* Reads one WAT file; returns the exit code it deserves. */
-static int wat_file(const char *path, const cs_wat_opts *wo, bool strict, cs_progress *prog,
-                    uint64_t prog_base, wat_run *w)
+static int wat_record(void *ud, cs_warc_reader *r, cs_warc_record *rec, const char *path)
 {
-    cs_warc_reader_opts ro = {0};
-    ro.types = CS_WARC_METADATA;
-    ro.strict = strict;
-    ro.threads = cli_threads(); /* inflate on a helper thread when there are CPUs */
-    cs_warc_reader *r;
-    cs_status st = cs_warc_reader_open(&r, path, &ro);
-    if (st) {
-        cli_err("%s: cannot open: %s", path,
-                st == CS_ENOTFOUND ? "no such file" : cs_strerror(st));
-        return CLI_EXIT_FATAL;
-    }
-    cs_arena arena;
-    cs_arena_init(&arena, (size_t)1 << 30); /* a record's link table and scratch */
+    wat_run *w = ud;
+    if (!is_json(rec->content_type))
+        return 0;
     int rc = 0;
-    char err[256];
-    for (;;) {
-        cs_warc_record *rec;
-        st = cs_warc_reader_next(r, &rec);
-        if (st == CS_DONE)
-            break;
-        if (st) {
-            cli_err("%s (%s)", cs_warc_reader_errmsg(r), cs_strerror(st));
-            if (st == CS_EIO || st == CS_ENOMEM) {
-                rc = CLI_EXIT_FATAL;
-                break;
-            }
-            rc = CLI_EXIT_PARTIAL;
-            continue;
-        }
-        if (!is_json(rec->content_type))
-            continue;
-        cs_slice block;
-        st = cs_warc_reader_block(r, 0, &block);
-        if (st) {
-            cli_err("%s (%s)", cs_warc_reader_errmsg(r), cs_strerror(st));
-            if (st == CS_EIO || st == CS_ENOMEM) {
-                rc = CLI_EXIT_FATAL;
-                break;
-            }
-            rc = CLI_EXIT_PARTIAL;
-            continue;
-        }
-        const char *uri = rec->target_uri && rec->target_uri[0] ? rec->target_uri : NULL;
-        cs_arena_reset(&arena);
-        w->page_ready = false;
-        st = cs_wat_extract(block.ptr, block.len, uri, wo, emit_link, w, &arena, NULL, err,
-                            sizeof err);
-        if (st == CS_ECANCELED)
-            break; /* output failed */
-        if (st) {
-            cli_err("%s: offset %llu: WAT JSON %s (%s)", path, (unsigned long long)rec->offset,
-                    err, cs_strerror(st));
-            rc = CLI_EXIT_PARTIAL;
-        }
-        if (prog->enabled) {
-            cs_warc_reader_stats stats;
-            cs_warc_reader_stats_get(r, &stats);
-            cs_progress_update(prog, prog_base + stats.bytes_in);
-        }
-        if (w->out->failed)
-            break;
+    cs_slice block;
+    cs_status st = cs_warc_reader_block(r, 0, &block);
+    if (st) {
+        cli_warc_failed(r, st, &rc);
+        return rc;
     }
-    cs_warc_reader_stats stats;
-    cs_warc_reader_stats_get(r, &stats);
-    prog->done = prog_base + stats.bytes_in;
-    cs_arena_cleanup(&arena);
-    cs_warc_reader_free(r);
-    return rc;
+    const char *uri = rec->target_uri && rec->target_uri[0] ? rec->target_uri : NULL;
+    cs_arena_reset(&w->arena);
+    w->page_ready = false;
+    char err[256];
+    st = cs_wat_extract(block.ptr, block.len, uri, w->wo, emit_link, w, &w->arena, NULL, err,
+                        sizeof err);
+    if (st == CS_ECANCELED)
+        return CLI_STOP; /* output failed */
+    if (st) {
+        cli_err("%s: offset %llu: WAT JSON %s (%s)", path, (unsigned long long)rec->offset, err,
+                cs_strerror(st));
+        rc = CLI_EXIT_PARTIAL;
+    }
+    return w->out->failed ? CLI_STOP : rc;
 }
 
 int cmd_wat(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage_wat(argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
-    }
-    if (strcmp(argv[1], "links") != 0) {
-        cli_err("wat: unknown subcommand '%s'", argv[1]);
-        usage_wat(stderr);
-        return CLI_EXIT_USAGE;
-    }
+    int rc = cli_subcommand_check(argc, argv, "wat", "links", usage_wat);
+    if (rc >= 0)
+        return rc;
     cs_wat_opts wo = {0};
     bool strict = false, progress = true;
     static const struct option longopts[] = {
@@ -316,19 +261,10 @@ int cmd_wat(int argc, char **argv)
         }
     }
     int first = optind + 1;
-    if (first >= argc) {
-        cli_err("wat links: no input files (use '-' for standard input)");
+    if (!cli_have_inputs(argc, first, "wat", "links"))
         return CLI_EXIT_USAGE;
-    }
-
-    uint64_t total = 0;
-    for (int i = first; i < argc; i++) {
-        struct stat sb;
-        if (strcmp(argv[i], "-") != 0 && stat(argv[i], &sb) == 0 && S_ISREG(sb.st_mode))
-            total += (uint64_t)sb.st_size;
-    }
     cs_progress prog;
-    cs_progress_init(&prog, stderr, "wat links", "B", total);
+    cs_progress_init(&prog, stderr, "wat links", "B", cli_input_bytes(argv + first, argc - first));
     prog.enabled = prog.enabled && progress && !isatty(STDOUT_FILENO);
 
     cli_out out;
@@ -336,25 +272,19 @@ int cmd_wat(int argc, char **argv)
     wat_run w;
     memset(&w, 0, sizeof w);
     w.out = &out;
+    w.wo = &wo;
+    cs_arena_init(&w.arena, (size_t)1 << 30);
     cs_buf_init(&w.line, 0);
     cs_buf_init(&w.page, 0);
-    int rc = CLI_EXIT_OK;
-    for (int i = first; i < argc && !out.failed; i++) {
-        int frc = wat_file(argv[i], &wo, strict, &prog, prog.done, &w);
-        if (frc > rc)
-            rc = frc;
-    }
-    if (flush_lines(&w)) {
+    cli_warc_loop loop = {.types = CS_WARC_METADATA, .strict = strict, .record = wat_record,
+                          .ud = &w, .out = &out, .prog = &prog};
+    rc = cli_warc_run(&loop, argv + first, argc - first);
+    if (flush_lines(&w))
         cli_out_flush(&out);
-        if (out.failed && !w.write_errno)
-            w.write_errno = errno ? errno : EIO;
-    }
     cs_progress_finish(&prog);
-    cli_out_cleanup(&out);
-    /* a closed pipe (| head) is not an error; other write errors are fatal */
-    if (w.write_errno && w.write_errno != EPIPE && rc < CLI_EXIT_FATAL)
-        rc = CLI_EXIT_FATAL;
+    int orc = cli_out_close(&out);
+    cs_arena_cleanup(&w.arena);
     cs_buf_cleanup(&w.line);
     cs_buf_cleanup(&w.page);
-    return rc;
+    return orc > rc ? orc : rc;
 }

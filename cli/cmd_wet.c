@@ -1,9 +1,7 @@
 /* cmd_wet.c - `crawlset wet text [--json] FILE...`: the URI, language and
  * text of each conversion record of Common Crawl WET files. */
-#include <errno.h>
 #include <getopt.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -68,77 +66,39 @@ static void put_doc(cs_buf *b, const cs_wet_doc *d, bool json)
     CLI_TRY(cs_buf_putc(b, '\n'));
 }
 
-static int wet_file(const char *path, bool json, bool strict, cs_progress *prog,
-                    uint64_t prog_base, cli_out *out, int *write_errno)
+typedef struct wet_run {
+    bool json;    /* --json */
+    cli_out *out; /* stdout */
+    cs_buf b;     /* the current document's output */
+} wet_run;
+
+static int wet_record(void *ud, cs_warc_reader *r, cs_warc_record *rec, const char *path)
 {
-    cs_warc_reader_opts ro = {0};
-    ro.types = CS_WARC_CONVERSION;
-    ro.strict = strict;
-    ro.threads = cli_threads(); /* inflate on a helper thread when there are CPUs */
-    cs_warc_reader *r;
-    cs_status st = cs_warc_reader_open(&r, path, &ro);
+    (void)path;
+    wet_run *w = ud;
+    cs_slice block;
+    cs_status st = cs_warc_reader_block(r, 0, &block);
     if (st) {
-        cli_err("%s: cannot open: %s", path,
-                st == CS_ENOTFOUND ? "no such file" : cs_strerror(st));
-        return CLI_EXIT_FATAL;
+        int rc = 0;
+        cli_warc_failed(r, st, &rc);
+        return rc;
     }
-    int rc = 0;
-    cs_buf b;
-    cs_buf_init(&b, 0);
-    for (;;) {
-        cs_warc_record *rec;
-        st = cs_warc_reader_next(r, &rec);
-        if (st == CS_DONE)
-            break;
-        cs_slice block = {NULL, 0};
-        if (st == CS_OK)
-            st = cs_warc_reader_block(r, 0, &block);
-        if (st) {
-            cli_err("%s (%s)", cs_warc_reader_errmsg(r), cs_strerror(st));
-            if (st == CS_EIO || st == CS_ENOMEM) {
-                rc = CLI_EXIT_FATAL;
-                break;
-            }
-            rc = CLI_EXIT_PARTIAL;
-            continue;
-        }
-        cs_wet_doc doc;
-        if (cs_wet_doc_from(rec, block, &doc) != CS_OK)
-            continue;
-        cs_buf_reset(&b);
-        put_doc(&b, &doc, json);
-        cli_out_buf(out, &b);
-        if (out->failed) {
-            if (!*write_errno)
-                *write_errno = errno ? errno : EIO;
-            break;
-        }
-        if (prog->enabled) {
-            cs_warc_reader_stats stats;
-            cs_warc_reader_stats_get(r, &stats);
-            cs_progress_update(prog, prog_base + stats.bytes_in);
-        }
-    }
-    cs_warc_reader_stats stats;
-    cs_warc_reader_stats_get(r, &stats);
-    prog->done = prog_base + stats.bytes_in;
-    cs_buf_cleanup(&b);
-    cs_warc_reader_free(r);
-    return rc;
+    cs_wet_doc doc;
+    if (cs_wet_doc_from(rec, block, &doc) != CS_OK)
+        return 0;
+    cs_buf_reset(&w->b);
+    put_doc(&w->b, &doc, w->json);
+    cli_out_buf(w->out, &w->b);
+    return w->out->failed ? CLI_STOP : 0;
 }
 
 int cmd_wet(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage_wet(argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
-    }
-    if (strcmp(argv[1], "text") != 0) {
-        cli_err("wet: unknown subcommand '%s'", argv[1]);
-        usage_wet(stderr);
-        return CLI_EXIT_USAGE;
-    }
-    bool json = false, strict = false, progress = true;
+    int rc = cli_subcommand_check(argc, argv, "wet", "text", usage_wet);
+    if (rc >= 0)
+        return rc;
+    bool strict = false, progress = true;
+    wet_run w = {0};
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},        {"strict", no_argument, NULL, 's'},
         {"no-progress", no_argument, NULL, 'P'}, {"help", no_argument, NULL, 'h'},
@@ -148,7 +108,7 @@ int cmd_wet(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'j': json = true; break;
+        case 'j': w.json = true; break;
         case 's': strict = true; break;
         case 'P': progress = false; break;
         case 'h': usage_wet(stdout); return CLI_EXIT_OK;
@@ -156,35 +116,21 @@ int cmd_wet(int argc, char **argv)
         }
     }
     int first = optind + 1;
-    if (first >= argc) {
-        cli_err("wet text: no input files (use '-' for standard input)");
+    if (!cli_have_inputs(argc, first, "wet", "text"))
         return CLI_EXIT_USAGE;
-    }
-    uint64_t total = 0;
-    for (int i = first; i < argc; i++) {
-        struct stat sb;
-        if (strcmp(argv[i], "-") != 0 && stat(argv[i], &sb) == 0 && S_ISREG(sb.st_mode))
-            total += (uint64_t)sb.st_size;
-    }
     cs_progress prog;
-    cs_progress_init(&prog, stderr, "wet text", "B", total);
+    cs_progress_init(&prog, stderr, "wet text", "B", cli_input_bytes(argv + first, argc - first));
     prog.enabled = prog.enabled && progress && !isatty(STDOUT_FILENO);
     cli_out out;
     cli_out_init(&out, STDOUT_FILENO);
-    int rc = CLI_EXIT_OK, write_errno = 0;
-    for (int i = first; i < argc && !out.failed; i++) {
-        int frc = wet_file(argv[i], json, strict, &prog, prog.done, &out, &write_errno);
-        if (frc > rc)
-            rc = frc;
-    }
-    if (!out.failed) {
-        cli_out_flush(&out);
-        if (out.failed && !write_errno)
-            write_errno = errno ? errno : EIO;
-    }
+    w.out = &out;
+    cs_buf_init(&w.b, 0);
+    cli_warc_loop loop = {.types = CS_WARC_CONVERSION, .strict = strict, .record = wet_record,
+                          .ud = &w, .out = &out, .prog = &prog};
+    rc = cli_warc_run(&loop, argv + first, argc - first);
+    cli_out_flush(&out);
     cs_progress_finish(&prog);
-    cli_out_cleanup(&out);
-    if (write_errno && write_errno != EPIPE && rc < CLI_EXIT_FATAL)
-        rc = CLI_EXIT_FATAL;
-    return rc;
+    int orc = cli_out_close(&out);
+    cs_buf_cleanup(&w.b);
+    return orc > rc ? orc : rc;
 }

@@ -10,9 +10,9 @@
  *           say so); completes with the pair count.
  *   HYBRID  both in one process; completes with the pair count.
  *
- * SIGTERM/SIGINT: the job in progress stops taking rows and is handed back
- * with bye (or, when its rows are all taken, finished and completed); the
- * worker then leaves. A job is never silently dropped. */
+ * SIGTERM/SIGINT: the job in progress stops (no more rows, transfers in
+ * flight dropped through the download's cancel flag) and is handed back
+ * with bye; the worker then leaves. A job is never silently dropped. */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -411,6 +411,7 @@ static cs_status run_pairs(worker *w, const char *input, const char *outdir, uin
     cs_download_opts o = w->dl;
     o.progress = on_progress;
     o.progress_ud = w;
+    o.cancel = &g_stop_int; /* a signal also drops the transfers in flight */
     w->last_log = cs_now();
     cs_download_stats s;
     char err[CS_ERRMSG_MAX];

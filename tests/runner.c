@@ -144,6 +144,11 @@ static void free_kept(void)
 
 int cs_test_crawlset(const char *args, char **out, char **err)
 {
+    return cs_test_crawlset_n(args, out, NULL, err);
+}
+
+int cs_test_crawlset_n(const char *args, char **out, size_t *out_len, char **err)
+{
     char op[600], ep[600], cmd[8192];
     snprintf(op, sizeof op, "%s/crawlset.out", cs_test_tmpdir());
     snprintf(ep, sizeof ep, "%s/crawlset.err", cs_test_tmpdir());
@@ -152,7 +157,7 @@ int cs_test_crawlset(const char *args, char **out, char **err)
              CS_BUILD_DIR, args, op, ep);
     int rc = system(cmd);
     if (out)
-        *out = cs_test_read_file(op, NULL);
+        *out = cs_test_read_file(op, out_len);
     if (err)
         *err = cs_test_read_file(ep, NULL);
     if (rc == -1 || !WIFEXITED(rc))

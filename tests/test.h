@@ -34,6 +34,9 @@ void *cs_test_keep(void *p);
  * stdin from /dev/null; returns its exit code (-1 if it died) and the
  * captured stdout/stderr (cs_malloc'd, NUL-terminated; pointers may be NULL). */
 int cs_test_crawlset(const char *args, char **out, char **err);
+/* The same with the length of stdout (which may hold NUL bytes) in
+ * *out_len (may be NULL). */
+int cs_test_crawlset_n(const char *args, char **out, size_t *out_len, char **err);
 
 #define TEST_T(name, timeout)                                                             \
     static void test_##name(void);                                                        \

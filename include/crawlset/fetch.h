@@ -95,6 +95,16 @@ typedef struct cs_fetch_opts {
     double host_delay;          /* least seconds between request starts to one host (0) */
     double rate;                /* requests started per second, all hosts; 0 = no limit (0) */
     double rate_burst;          /* token bucket size; 0 = max(1, rate / 10) */
+    /* Optional: a wait the server asked for in the BODY of a 429 or 503
+     * answer that has no usable Retry-After header (e.g. Discourse's
+     * {"extras": {"wait_seconds": N}}). Gets the first 64 KiB of that body
+     * (not NUL-terminated); returns seconds (< 0: none). The wait is capped
+     * by retry_after_max like a header's. Runs on the fetch thread. */
+    double (*retry_hint)(const char *body, size_t len, void *ud);
+    void *retry_hint_ud;
+    const volatile int *cancel; /* optional: when *cancel turns nonzero (any thread, or a
+                                   signal handler), a running cs_fetch_run stops as after
+                                   cs_fetch_cancel, within a second at most */
     size_t max_queued;          /* URLs taken in but not yet delivered (default 10,000,
                                    at least parallel) */
 

@@ -74,7 +74,9 @@ typedef struct cs_forum_stats {
     uint64_t topics_unchanged; /* finished in an earlier run and not grown */
     uint64_t topics_done;      /* written */
     uint64_t topics_deleted;   /* 404/410 between list and fetch */
+    uint64_t topics_refused;   /* robots.txt disallows them, or an X-Robots-Tag opt-out */
     uint64_t topics_failed;    /* other failures (see the log) */
+    uint64_t list_failed;      /* list pages that failed (the listing stopped there) */
     uint64_t topics_from_html; /* read from an HTML page instead of JSON */
     uint64_t posts;            /* posts written */
     uint64_t post_batches;     /* posts.json requests */
@@ -93,6 +95,20 @@ typedef struct cs_forum_stats {
 CS_API CS_WARN_UNUSED cs_status cs_forum_crawl(const cs_forum_opts *o,
                                                cs_forum_stats *stats /* OUT, may be NULL */,
                                                char *errmsg, size_t errcap);
+
+/* Offline: topics from the response (or resource) records of WARC files
+ * paths[0..npaths) whose target URI is a topic URL (/t/SLUG/ID, /t/ID.json,
+ * ...) and matches o->match: the topic JSON, or the topic page read as
+ * cs_forum_topic_from_html does. Output and state as cs_forum_crawl (site,
+ * rate, fetch and images are not used: images stay "[img URL]"); posts the
+ * record does not carry are not fetched. A topic archived several times is
+ * written from the record with the most posts. Errors as cs_forum_crawl
+ * (CS_EIO also for an unreadable WARC); malformed records are skipped and
+ * counted. */
+CS_API CS_WARN_UNUSED cs_status cs_forum_from_warc(const cs_forum_opts *o,
+                                                   const char *const *paths, size_t npaths,
+                                                   cs_forum_stats *stats /* OUT, may be NULL */,
+                                                   char *errmsg, size_t errcap);
 
 /* Reads a Discourse topic page's HTML: the topic JSON embedded in
  * #data-preloaded (its "topic_ID" entry) when present, else a topic JSON

@@ -21,12 +21,18 @@
  * NUL, upper-case names). Slices are valid during the callback only.
  * Adjacent text may come as several CHARACTER tokens.
  *
- * Bounded memory on hostile input: the input must be in memory as one
- * buffer (bodies are), and beyond it the tokenizer holds at most one token:
- * names, attribute values, comments and DOCTYPE identifiers are cut at the
- * limits in cs_html_opts, a tag keeps at most max_attrs attributes, and
- * copied text is handed out every 64 KiB. Each cut is counted in
- * cs_html_stats.limited by reason. Parse errors (the standard's names) are
+ * Streaming: a document may be fed in chunks of any size (cs_html_feed,
+ * cs_html_finish), split anywhere, with the same tokens and errors as one
+ * cs_html_tokenize over the whole (checked on the html5lib suite fed byte
+ * by byte and by the fuzzer). Between chunks only the current token and a
+ * few dozen bytes of lookahead are kept.
+ *
+ * Bounded memory on hostile input: beyond the caller's chunk the tokenizer
+ * holds at most one token: names, attribute values, comments and DOCTYPE
+ * identifiers are cut at the limits in cs_html_opts, a tag keeps at most
+ * max_attrs attributes, and copied text is handed out every 64 KiB. Each
+ * cut is counted in cs_html_stats.limited by reason. Parse errors (the
+ * standard's names) are
  * counted and optionally reported to a callback; they never stop the run.
  *
  * Hand-written: no maintained Debian C library gives a streaming, zero-copy,
@@ -212,6 +218,23 @@ CS_API void cs_html_tokenizer_free(cs_html_tokenizer *t);
  * status with which fn stopped the run. */
 CS_API CS_WARN_UNUSED cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in,
                                                  size_t len, cs_html_token_fn fn, void *ud);
+/* Streaming input: feeds the next chunk[0..len) of a document (any split,
+ * even inside a tag, a character reference or a UTF-8 sequence) and hands
+ * out the tokens it completes; cs_html_finish ends the document (EOF) and
+ * readies t for the next one. Slices point into the current chunk or into
+ * t's buffers and are valid during the callback only. Between calls t keeps
+ * the current token (bounded by the limits) and at most a few dozen bytes
+ * of lookahead, never the document. The first feed (or a finish without
+ * feed) starts a document: stats reset, initial state. Token and error
+ * offsets count from the start of the document. Returns as
+ * cs_html_tokenize; after an error every later call returns it until
+ * finish. The tokens, errors and stats are the same as for one
+ * cs_html_tokenize of the whole document (CHARACTER tokens may be split
+ * differently). */
+CS_API CS_WARN_UNUSED cs_status cs_html_feed(cs_html_tokenizer *t, const char *chunk, size_t len,
+                                             cs_html_token_fn fn, void *ud);
+CS_API CS_WARN_UNUSED cs_status cs_html_finish(cs_html_tokenizer *t, cs_html_token_fn fn,
+                                               void *ud);
 CS_API const cs_html_stats *cs_html_tokenizer_stats(const cs_html_tokenizer *t);
 
 /* Named character reference lookup: the longest name in the WHATWG table

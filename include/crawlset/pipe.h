@@ -60,6 +60,11 @@ typedef struct cs_download_opts {
                                    mismatches are dropped (reason hash_mismatch) */
     cs_download_progress_fn progress; /* called from the fetch thread, <= 10/s */
     void *progress_ud;
+    const volatile int *cancel; /* optional: when *cancel turns nonzero (any thread, or a
+                                   signal handler) the run stops soon: no more rows are
+                                   pulled, transfers are dropped, queued images too;
+                                   complete shards stay, the rest is left for an
+                                   incremental rerun; cs_download_run says CS_ECANCELED */
 } cs_download_opts;
 
 CS_API void cs_download_opts_init(cs_download_opts *o);
@@ -70,8 +75,8 @@ typedef cs_status (*cs_row_source_fn)(void *ud, const cs_urllist_row **row /* OU
 
 /* Downloads every row of the source into out (a directory or http(s) URL,
  * see crawlset/dataset.h). Returns CS_OK when every row was accounted for
- * (rows may have failed: see *stats); CS_ECANCELED after
- * cs_download_cancel; other errors with err saying why. stats may be NULL. */
+ * (rows may have failed: see *stats); CS_ECANCELED when opts->cancel was
+ * raised; other errors with err saying why. stats may be NULL. */
 CS_API CS_WARN_UNUSED cs_status cs_download_run(const cs_download_opts *o, const char *out,
                                                 cs_row_source_fn src, void *src_ud,
                                                 cs_download_stats *stats /* OUT */,

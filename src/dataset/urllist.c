@@ -567,30 +567,16 @@ cs_status cs_urllist_next(cs_urllist_reader *r, const cs_urllist_row **row)
                 FAIL(r, CS_ETOOBIG, line, "row longer than %zu bytes", r->in.max_line);
             else
                 FAIL(r, CS_EFORMAT, line, "a quote opened here never closes");
-            if (adv) {
-                r->in.line += cs__lines_count_nl(cs__lines_data(&r->in) + r->in.start, adv);
-                r->in.start += adv;
-            } else {
-                cs__lines_skip_line(&r->in);
-                r->in.line++;
-            }
+            cs__lines_drop(&r->in, adv);
             r->stats.lines = r->in.line;
             return st;
         }
-        if (st) {
-            if (st != CS_ENOMEM)
-                FAIL(r, st, r->in.line + 1, "%s; the input ends inside this row",
-                     st == CS_EGZIP ? "corrupt or truncated gzip" : "read error");
-            r->dead = true;
+        if (st || !found) {
+            if (!st)
+                r->stats.lines = r->in.line;
+            st = cs__lines_end(&r->in, st);
+            r->dead = st != CS_DONE;
             return st;
-        }
-        if (!found) {
-            r->stats.lines = r->in.line;
-            if (r->in.input_err) {
-                r->dead = true;
-                return r->in.input_err;
-            }
-            return CS_DONE;
         }
         const char *p = cs__lines_data(&r->in) + r->in.start;
         uint64_t line = cs__lines_take(&r->in, len, adv);

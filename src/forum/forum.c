@@ -20,6 +20,7 @@
 
 #include "crawlset/forum.h"
 #include "crawlset/html.h"
+#include "crawlset/http.h"
 #include "crawlset/image.h"
 #include "crawlset/warc.h"
 
@@ -36,6 +37,7 @@ struct topic {
     uint64_t id;
     char *slug;
     char *url;        /* SITE/t/SLUG/ID */
+    char *title;      /* from the list (the topic's own wins) */
     json_t *doc;      /* /t/ID.json (posts removed) */
     json_t *posts;    /* post id (decimal string) -> post */
     json_t *order;    /* post ids in stream order */
@@ -150,6 +152,7 @@ static void topic_free(topic *t)
         return;
     cs_free(t->slug);
     cs_free(t->url);
+    cs_free(t->title);
     json_decref(t->doc);
     json_decref(t->posts);
     json_decref(t->order);
@@ -279,7 +282,8 @@ static void on_list(crawl *c, job *j, json_t *doc)
             break;
         }
         topic *t = cs_calloc(1, sizeof *t);
-        if (!t || !(t->slug = cs_strdup(slug)) || !(t->url = cs_strdup(url))) {
+        if (!t || !(t->slug = cs_strdup(slug)) || !(t->url = cs_strdup(url)) ||
+            !(t->title = cs_strdup(jstr(tj, "title")))) {
             topic_free(t);
             c->err = CS_ENOMEM;
             return;
@@ -353,7 +357,13 @@ static void next_batch(crawl *c, topic *t)
     cs_buf_cleanup(&u);
 }
 
-static void on_topic(crawl *c, topic *t, json_t *doc)
+/* Takes a topic document in: its posts, the ids still missing; fetch: ask
+ * for them (the offline path has only what it has). */
+static void on_topic_posts(crawl *c, topic *t, json_t *doc, bool fetch);
+
+static void on_topic(crawl *c, topic *t, json_t *doc) { on_topic_posts(c, t, doc, true); }
+
+static void on_topic_posts(crawl *c, topic *t, json_t *doc, bool fetch)
 {
     json_t *ps = json_object_get(doc, "post_stream");
     json_t *posts = json_object_get(ps, "posts");
@@ -419,7 +429,24 @@ static void on_topic(crawl *c, topic *t, json_t *doc)
             json_array_append(t->order, v);
         }
     }
-    next_batch(c, t);
+    if (fetch) {
+        next_batch(c, t);
+    } else {
+        json_array_clear(t->missing);
+        json_t *kept = json_array();
+        size_t k;
+        json_t *iv;
+        json_array_foreach(t->order, k, iv)
+        {
+            char key[32];
+            snprintf(key, sizeof key, "%lld", (long long)json_integer_value(iv));
+            if (json_object_get(t->posts, key))
+                json_array_append(kept, iv);
+        }
+        json_decref(t->order);
+        t->order = kept;
+        posts_complete(c, t);
+    }
 }
 
 static void on_batch(crawl *c, topic *t, json_t *doc)
@@ -636,25 +663,82 @@ static bool in_list(const char *const *l, const char *s)
     return false;
 }
 
-static void add_unique_str(json_t *arr, const char *s)
+/* ---- output: written straight into a buffer (building a jansson tree
+ * and dumping it cost more than fetching and parsing the topic) ---- */
+
+static int put_key(cs_buf *b, const char *k)
 {
-    size_t i;
-    json_t *v;
-    json_array_foreach(arr, i, v) if (!strcmp(json_string_value(v), s)) return;
-    json_array_append_new(arr, json_string(s));
+    int bad = cs_buf_putc(b, '"') != CS_OK;
+    bad |= cs_buf_puts(b, k) != CS_OK;
+    bad |= cs_buf_puts(b, "\": ") != CS_OK;
+    return bad;
 }
 
-static json_t *render_topic(crawl *c, topic *t)
+static int put_str(cs_buf *b, const char *s) { return cs_json_put_str(b, s, strlen(s)) != CS_OK; }
+
+/* A value taken from the input document: strings and integers as such,
+ * anything else (or nothing) as null. */
+static int put_val(cs_buf *b, json_t *v)
 {
-    json_t *out = json_object();
-    json_t *posts = json_array();
-    json_t *msgs = json_array();
-    json_t *images = json_array();
-    json_t *links = json_array();
-    cs_buf conv;
+    if (json_is_string(v))
+        return cs_json_put_str(b, json_string_value(v), json_string_length(v)) != CS_OK;
+    if (json_is_integer(v))
+        return cs_buf_printf(b, "%lld", (long long)json_integer_value(v)) != CS_OK;
+    return cs_buf_puts(b, "null") != CS_OK;
+}
+
+typedef struct strset {
+    char **v;
+    size_t n;
+} strset;
+
+static bool strset_add(strset *s, const char *x)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->v[i], x))
+            return true;
+    char *d = cs_strdup(x);
+    char **nv = d ? cs_realloc(s->v, (s->n + 1) * sizeof *nv) : NULL;
+    if (!nv) {
+        cs_free(d);
+        return false;
+    }
+    nv[s->n++] = d;
+    s->v = nv;
+    return true;
+}
+
+static int strset_put(cs_buf *b, const strset *s)
+{
+    int bad = cs_buf_putc(b, '[') != CS_OK;
+    for (size_t i = 0; i < s->n; i++) {
+        if (i)
+            bad |= cs_buf_puts(b, ", ") != CS_OK;
+        bad |= put_str(b, s->v[i]);
+    }
+    bad |= cs_buf_putc(b, ']') != CS_OK;
+    return bad;
+}
+
+static void strset_free(strset *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        cs_free(s->v[i]);
+    cs_free(s->v);
+}
+
+/* Renders topic t as its output JSON text into out. */
+static bool render_topic(crawl *c, topic *t, cs_buf *out)
+{
+    int bad = 0;
+    cs_buf conv, posts, msgs, nm;
     cs_buf_init(&conv, 0);
+    cs_buf_init(&posts, 0);
+    cs_buf_init(&msgs, 0);
+    cs_buf_init(&nm, 0);
+    strset images = {0}, links = {0};
     const char *opener = NULL;
-    size_t i;
+    size_t i, np = 0;
     json_t *idv;
     json_array_foreach(t->order, i, idv)
     {
@@ -677,91 +761,141 @@ static json_t *render_topic(crawl *c, topic *t)
         const char *name = jstr(p, "name");
         if (!opener)
             opener = user;
-        cs_buf_puts(&conv, "\n<# ");
-        cs_buf_puts(&conv, user);
-        if (name[0] && strcmp(name, user) != 0)
-            cs_buf_puts(&conv, name);
-        cs_buf_puts(&conv, " #>:\n");
         const char *text = hp.text.data ? hp.text.data : "";
-        cs_buf_puts(&conv, text);
-
-        json_t *pimgs = json_array(), *plinks = json_array();
+        /* the chats-crawler turn */
+        bad |= cs_buf_puts(&conv, "\n<# ") != CS_OK;
+        bad |= cs_buf_puts(&conv, user) != CS_OK;
+        if (name[0] && strcmp(name, user) != 0)
+            bad |= cs_buf_puts(&conv, name) != CS_OK;
+        bad |= cs_buf_puts(&conv, " #>:\n") != CS_OK;
+        bad |= cs_buf_append(&conv, text, hp.text.len) != CS_OK;
+        /* posts[] */
+        bad |= cs_buf_puts(&posts, np ? ",\n  {" : "\n  {") != CS_OK;
+        bad |= put_key(&posts, "author");
+        bad |= put_str(&posts, name[0] ? name : user);
+        bad |= cs_buf_puts(&posts, ", ") != CS_OK;
+        bad |= put_key(&posts, "username");
+        bad |= put_str(&posts, user);
+        bad |= cs_buf_puts(&posts, ", ") != CS_OK;
+        bad |= put_key(&posts, "created_at");
+        bad |= put_val(&posts, json_object_get(p, "created_at"));
+        bad |= cs_buf_puts(&posts, ", ") != CS_OK;
+        bad |= put_key(&posts, "post_number");
+        bad |= put_val(&posts, json_object_get(p, "post_number"));
+        bad |= cs_buf_puts(&posts, ", ") != CS_OK;
+        bad |= put_key(&posts, "reply_to_post_number");
+        bad |= put_val(&posts, json_object_get(p, "reply_to_post_number"));
+        bad |= cs_buf_puts(&posts, ", ") != CS_OK;
+        bad |= put_key(&posts, "text");
+        bad |= cs_json_put_str(&posts, text, hp.text.len) != CS_OK;
+        bad |= cs_buf_puts(&posts, ", ") != CS_OK;
+        bad |= put_key(&posts, "images");
+        bad |= cs_buf_putc(&posts, '[') != CS_OK;
         for (size_t k = 0; k < hp.nimages; k++) {
-            json_array_append_new(pimgs, json_string(hp.images[k]));
-            cs_buf nm;
-            cs_buf_init(&nm, 0);
-            if (img_name(c, hp.images[k], &nm))
-                add_unique_str(images, nm.data);
-            cs_buf_cleanup(&nm);
+            if (k)
+                bad |= cs_buf_puts(&posts, ", ") != CS_OK;
+            bad |= put_str(&posts, hp.images[k]);
+            cs_buf_reset(&nm);
+            if (img_name(c, hp.images[k], &nm) && !strset_add(&images, nm.data))
+                c->err = CS_ENOMEM;
         }
+        bad |= cs_buf_puts(&posts, "], ") != CS_OK;
+        bad |= put_key(&posts, "links");
+        bad |= cs_buf_putc(&posts, '[') != CS_OK;
         for (size_t k = 0; k < hp.nlinks; k++) {
-            json_array_append_new(plinks, json_string(hp.links[k]));
-            add_unique_str(links, hp.links[k]);
+            if (k)
+                bad |= cs_buf_puts(&posts, ", ") != CS_OK;
+            bad |= put_str(&posts, hp.links[k]);
+            if (!strset_add(&links, hp.links[k]))
+                c->err = CS_ENOMEM;
         }
-        json_t *rt = json_object_get(p, "reply_to_post_number");
-        json_t *jp = json_pack("{s:s,s:s,s:O,s:O,s:O,s:s,s:o,s:o}", "author", name[0] ? name : user,
-                               "username", user, "created_at",
-                               json_object_get(p, "created_at") ? json_object_get(p, "created_at")
-                                                                : json_null(),
-                               "post_number",
-                               json_object_get(p, "post_number") ? json_object_get(p, "post_number")
-                                                                 : json_null(),
-                               "reply_to_post_number", rt ? rt : json_null(), "text", text,
-                               "images", pimgs, "links", plinks);
-        if (jp)
-            json_array_append_new(posts, jp);
+        bad |= cs_buf_puts(&posts, "]}") != CS_OK;
+        /* role-tagged messages */
         bool assistant = c->o->assistants ? in_list(c->o->assistants, user)
                                           : strcmp(user, opener) != 0;
-        if (c->o->format == CS_FORUM_CHATML)
-            json_array_append_new(msgs, json_pack("{s:s,s:s}", "role",
-                                                  assistant ? "assistant" : "user", "content",
-                                                  text));
-        else if (c->o->format == CS_FORUM_SHAREGPT)
-            json_array_append_new(msgs, json_pack("{s:s,s:s}", "from", assistant ? "gpt" : "human",
-                                                  "value", text));
+        if (c->o->format == CS_FORUM_CHATML) {
+            bad |= cs_buf_puts(&msgs, np ? ",\n  {\"role\": " : "\n  {\"role\": ") != CS_OK;
+            bad |= put_str(&msgs, assistant ? "assistant" : "user");
+            bad |= cs_buf_puts(&msgs, ", \"content\": ") != CS_OK;
+            bad |= cs_json_put_str(&msgs, text, hp.text.len) != CS_OK;
+            bad |= cs_buf_putc(&msgs, '}') != CS_OK;
+        } else if (c->o->format == CS_FORUM_SHAREGPT) {
+            bad |= cs_buf_puts(&msgs, np ? ",\n  {\"from\": " : "\n  {\"from\": ") != CS_OK;
+            bad |= put_str(&msgs, assistant ? "gpt" : "human");
+            bad |= cs_buf_puts(&msgs, ", \"value\": ") != CS_OK;
+            bad |= cs_json_put_str(&msgs, text, hp.text.len) != CS_OK;
+            bad |= cs_buf_putc(&msgs, '}') != CS_OK;
+        }
+        np++;
         cs_html_post_cleanup(&hp);
         c->st.posts++;
     }
     json_t *doc = t->doc;
-    json_object_set_new(out, "id", json_integer((json_int_t)t->id));
+    bad |= cs_buf_printf(out, "{\"id\": %llu,\n \"title\": ", (unsigned long long)t->id) != CS_OK;
     json_t *title = json_object_get(doc, "title");
-    json_object_set_new(out, "title", title ? json_incref(title) : json_string(""));
-    json_object_set_new(out, "url", json_string(t->url));
-    json_object_set_new(out, "slug", json_string(t->slug));
-    json_t *v;
-    if ((v = json_object_get(doc, "category_id")))
-        json_object_set(out, "category_id", v);
-    if ((v = json_object_get(doc, "created_at")))
-        json_object_set(out, "created_at", v);
-    if ((v = json_object_get(doc, "highest_post_number")))
-        json_object_set(out, "highest_post_number", v);
-    json_t *convj = json_stringn(conv.data ? conv.data : "", conv.len);
-    if (c->o->format == CS_FORUM_SHAREGPT) {
-        json_object_set_new(out, "conversations", msgs);
-        json_object_set_new(out, "conversations_text", convj);
-    } else {
-        json_object_set_new(out, "conversations", convj);
-        if (c->o->format == CS_FORUM_CHATML)
-            json_object_set_new(out, "messages", msgs);
-        else
-            json_decref(msgs);
+    if (json_is_string(title))
+        bad |= put_val(out, title);
+    else
+        bad |= put_str(out, t->title);
+    bad |= cs_buf_puts(out, ",\n \"url\": ") != CS_OK;
+    bad |= put_str(out, t->url);
+    bad |= cs_buf_puts(out, ",\n \"slug\": ") != CS_OK;
+    bad |= put_str(out, t->slug);
+    static const char *const extra[] = {"category_id", "created_at", "highest_post_number", NULL};
+    for (int k = 0; extra[k]; k++) {
+        json_t *v = json_object_get(doc, extra[k]);
+        if (v) {
+            bad |= cs_buf_puts(out, ",\n ") != CS_OK;
+            bad |= put_key(out, extra[k]);
+            bad |= put_val(out, v);
+        }
     }
-    json_object_set_new(out, "images", images);
-    json_object_set_new(out, "links", links);
-    json_object_set_new(out, "posts", posts);
+    if (c->o->format == CS_FORUM_SHAREGPT) {
+        bad |= cs_buf_puts(out, ",\n \"conversations\": [") != CS_OK;
+        bad |= cs_buf_append(out, msgs.data, msgs.len) != CS_OK;
+        bad |= cs_buf_puts(out, "],\n \"conversations_text\": ") != CS_OK;
+        bad |= cs_json_put_str(out, conv.data ? conv.data : "", conv.len) != CS_OK;
+    } else {
+        bad |= cs_buf_puts(out, ",\n \"conversations\": ") != CS_OK;
+        bad |= cs_json_put_str(out, conv.data ? conv.data : "", conv.len) != CS_OK;
+        if (c->o->format == CS_FORUM_CHATML) {
+            bad |= cs_buf_puts(out, ",\n \"messages\": [") != CS_OK;
+            bad |= cs_buf_append(out, msgs.data, msgs.len) != CS_OK;
+            bad |= cs_buf_putc(out, ']') != CS_OK;
+        }
+    }
+    bad |= cs_buf_puts(out, ",\n \"images\": ") != CS_OK;
+    bad |= strset_put(out, &images);
+    bad |= cs_buf_puts(out, ",\n \"links\": ") != CS_OK;
+    bad |= strset_put(out, &links);
+    bad |= cs_buf_puts(out, ",\n \"posts\": [") != CS_OK;
+    bad |= cs_buf_append(out, posts.data, posts.len) != CS_OK;
+    bad |= cs_buf_puts(out, "]}\n") != CS_OK;
+    strset_free(&images);
+    strset_free(&links);
     cs_buf_cleanup(&conv);
-    return out;
+    cs_buf_cleanup(&posts);
+    cs_buf_cleanup(&msgs);
+    cs_buf_cleanup(&nm);
+    return !bad;
 }
 
 static void topic_done(crawl *c, topic *t)
 {
     if (!t->failed && c->err == CS_OK) {
-        json_t *out = render_topic(c, t);
+        cs_buf text;
+        cs_buf_init(&text, 0);
+        if (!render_topic(c, t, &text) && c->err == CS_OK)
+            c->err = CS_ENOMEM;
         char path[4096], tmp[4200];
         snprintf(path, sizeof path, "%s/%llu.json", c->o->out_dir, (unsigned long long)t->id);
         snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
-        if (json_dump_file(out, tmp, JSON_INDENT(1)) != 0 ||
-            rename(tmp, path) != 0) {
+        FILE *f = text.data && c->err == CS_OK ? fopen(tmp, "wb") : NULL;
+        bool wrote = f && fwrite(text.data, 1, text.len, f) == text.len;
+        if (f && fclose(f) != 0)
+            wrote = false;
+        cs_buf_cleanup(&text);
+        if (!wrote || rename(tmp, path) != 0) {
             unlink(tmp);
             set_err(c, CS_EIO, "forum: cannot write %s", path);
         } else {
@@ -772,7 +906,6 @@ static void topic_done(crawl *c, topic *t)
             state_line(c, line);
             json_decref(line);
         }
-        json_decref(out);
     } else if (t->failed) {
         c->st.topics_failed++;
     }
@@ -851,10 +984,12 @@ static cs_status on_done(void *ud, cs_fetch_result *r)
     switch (j->kind) {
     case J_LIST:
         c->list_inflight = false;
-        if (doc)
+        if (doc) {
             on_list(c, j, doc);
-        else
+        } else {
+            c->st.list_failed++;
             c->list_more = false;
+        }
         break;
     case J_TOPIC:
         if (doc) {
@@ -862,6 +997,10 @@ static cs_status on_done(void *ud, cs_fetch_result *r)
         } else {
             if (r->status == 404 || r->status == 410) {
                 c->st.topics_deleted++;
+                c->active--;
+                topic_free(j->t);
+            } else if (r->reason == CS_FETCH_ROBOTS || r->reason == CS_FETCH_OPT_OUT) {
+                c->st.topics_refused++;
                 c->active--;
                 topic_free(j->t);
             } else {
@@ -940,71 +1079,122 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
+/* What both entry points need: the regex, the output directory, the state. */
+static void setup(crawl *c, const cs_forum_opts *o, char *errmsg, size_t errcap, bool need_site)
+{
+    memset(c, 0, sizeof *c);
+    c->o = o;
+    c->errmsg = errmsg;
+    c->errcap = errcap;
+    if (errmsg && errcap)
+        errmsg[0] = 0;
+    if (!o || (need_site && (!o->site || !o->site[0])) || !o->out_dir || !o->out_dir[0]) {
+        set_err(c, CS_EINVAL, "forum: a site and an output directory are required%s", "");
+        return;
+    }
+    c->site = cs_strdup(o->site ? o->site : "");
+    if (!c->site) {
+        c->err = CS_ENOMEM;
+        return;
+    }
+    for (size_t n = strlen(c->site); n > 0 && c->site[n - 1] == '/'; n--)
+        c->site[n - 1] = 0;
+    if (o->match) {
+        int ec;
+        PCRE2_SIZE eo;
+        c->re = pcre2_compile((PCRE2_SPTR)o->match, PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
+        if (!c->re) {
+            set_err(c, CS_EINVAL, "forum: bad --match regex: %s", o->match);
+            return;
+        }
+        c->md = pcre2_match_data_create_from_pattern(c->re, NULL);
+        if (!c->md) {
+            c->err = CS_ENOMEM;
+            return;
+        }
+    }
+    size_t dl = strlen(o->out_dir) + 16;
+    c->imgdir = cs_malloc(dl);
+    if (!c->imgdir) {
+        c->err = CS_ENOMEM;
+        return;
+    }
+    snprintf(c->imgdir, dl, "%s/imgs", o->out_dir);
+    if (mkdir_p(o->out_dir) != 0 || (o->images && mkdir_p(c->imgdir) != 0)) {
+        set_err(c, CS_EIO, "forum: cannot create %s", o->out_dir);
+        return;
+    }
+    c->done_topics = json_object();
+    c->images = json_object();
+    c->seen = json_object();
+    if (!c->done_topics || !c->images || !c->seen) {
+        c->err = CS_ENOMEM;
+        return;
+    }
+    char sp[4096];
+    snprintf(sp, sizeof sp, "%s/state.jsonl", o->out_dir);
+    if (load_state(c, sp) != CS_OK) {
+        set_err(c, CS_EIO, "forum: cannot read %s", sp);
+        return;
+    }
+    c->state = fopen(sp, "a");
+    if (!c->state)
+        set_err(c, CS_EIO, "forum: cannot write %s", sp);
+}
+
+static cs_status teardown(crawl *c, cs_forum_stats *stats)
+{
+    while (c->qhead) { /* topics still queued (a stop) */
+        topic *t = c->qhead;
+        c->qhead = t->next;
+        topic_free(t);
+    }
+    for (size_t i = 0; i < c->nimgs; i++) {
+        cs_free(c->imgs[i]->url);
+        cs_free(c->imgs[i]->file);
+        cs_free(c->imgs[i]->waiters);
+        cs_free(c->imgs[i]);
+    }
+    cs_free(c->imgs);
+    cs_fetch_free(c->f);
+    if (c->state)
+        fclose(c->state);
+    json_decref(c->done_topics);
+    json_decref(c->images);
+    json_decref(c->seen);
+    pcre2_match_data_free(c->md);
+    pcre2_code_free(c->re);
+    cs_free(c->site);
+    cs_free(c->imgdir);
+    if (stats)
+        *stats = c->st;
+    return c->err;
+}
+
+/* Discourse's rate limiter answers 429 with {"extras": {"wait_seconds": N}}
+ * (sometimes without a Retry-After): the fetcher asks here. */
+static double discourse_wait_seconds(const char *body, size_t len, void *ud)
+{
+    (void)ud;
+    json_t *root = json_loadb(body, len, JSON_DECODE_ANY, NULL);
+    double w = -1;
+    json_t *ws = json_object_get(json_object_get(root, "extras"), "wait_seconds");
+    if (json_is_number(ws) && json_number_value(ws) >= 0)
+        w = json_number_value(ws);
+    json_decref(root);
+    return w;
+}
+
 cs_status cs_forum_crawl(const cs_forum_opts *o, cs_forum_stats *stats, char *errmsg,
                          size_t errcap)
 {
     crawl c;
-    memset(&c, 0, sizeof c);
-    c.o = o;
-    c.errmsg = errmsg;
-    c.errcap = errcap;
-    if (errmsg && errcap)
-        errmsg[0] = 0;
-    if (!o || !o->site || !o->site[0] || !o->out_dir || !o->out_dir[0]) {
-        set_err(&c, CS_EINVAL, "forum: a site and an output directory are required%s", "");
-        goto out;
-    }
-    c.site = cs_strdup(o->site);
-    if (!c.site) {
-        c.err = CS_ENOMEM;
-        goto out;
-    }
-    for (size_t n = strlen(c.site); n > 0 && c.site[n - 1] == '/'; n--)
-        c.site[n - 1] = 0;
-    if (o->match) {
-        int ec;
-        PCRE2_SIZE eo;
-        c.re = pcre2_compile((PCRE2_SPTR)o->match, PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
-        if (!c.re) {
-            set_err(&c, CS_EINVAL, "forum: bad --match regex: %s", o->match);
-            goto out;
-        }
-        c.md = pcre2_match_data_create_from_pattern(c.re, NULL);
-        if (!c.md) {
-            c.err = CS_ENOMEM;
-            goto out;
-        }
-    }
-    size_t dl = strlen(o->out_dir) + 16;
-    c.imgdir = cs_malloc(dl);
-    if (!c.imgdir) {
-        c.err = CS_ENOMEM;
-        goto out;
-    }
-    snprintf(c.imgdir, dl, "%s/imgs", o->out_dir);
-    if (mkdir_p(o->out_dir) != 0 || (o->images && mkdir_p(c.imgdir) != 0)) {
-        set_err(&c, CS_EIO, "forum: cannot create %s", o->out_dir);
-        goto out;
-    }
-    c.done_topics = json_object();
-    c.images = json_object();
-    c.seen = json_object();
-    if (!c.done_topics || !c.images || !c.seen) {
-        c.err = CS_ENOMEM;
-        goto out;
-    }
-    char sp[4096];
-    snprintf(sp, sizeof sp, "%s/state.jsonl", o->out_dir);
-    if (load_state(&c, sp) != CS_OK) {
-        set_err(&c, CS_EIO, "forum: cannot read %s", sp);
-        goto out;
-    }
-    c.state = fopen(sp, "a");
-    if (!c.state) {
-        set_err(&c, CS_EIO, "forum: cannot write %s", sp);
-        goto out;
-    }
+    setup(&c, o, errmsg, errcap, true);
+    if (c.err)
+        return teardown(&c, stats);
     cs_fetch_opts fo = o->fetch;
+    if (!fo.retry_hint)
+        fo.retry_hint = discourse_wait_seconds;
     if (o->rate > 0) {
         fo.per_host = 1;
         fo.host_delay = 1.0 / o->rate;
@@ -1014,7 +1204,7 @@ cs_status cs_forum_crawl(const cs_forum_opts *o, cs_forum_stats *stats, char *er
     cs_status st = cs_fetch_new(&c.f, &fo);
     if (st) {
         set_err(&c, st, "forum: cannot start the fetcher%s", "");
-        goto out;
+        return teardown(&c, stats);
     }
     c.list_more = true;
     list_page(&c);
@@ -1024,31 +1214,164 @@ cs_status cs_forum_crawl(const cs_forum_opts *o, cs_forum_stats *stats, char *er
     cs_fetch_stats fs;
     cs_fetch_stats_get(c.f, &fs);
     c.st.requests = fs.requests;
-out:
-    /* topics still queued (a stop) */
-    while (c.qhead) {
-        topic *t = c.qhead;
-        c.qhead = t->next;
+    return teardown(&c, stats);
+}
+
+/* ---- offline: topic pages and topic JSON from WARC files ---- */
+
+/* The topic id and slug in a topic URL: /t/SLUG/ID, /t/ID, /t/SLUG/ID/N,
+ * /t/ID.json (query and fragment ignored). */
+static bool topic_url(const char *uri, uint64_t *id, char *slug, size_t cap)
+{
+    const char *p = strstr(uri, "/t/");
+    if (!p)
+        return false;
+    p += 3;
+    const char *end = p + strcspn(p, "?#");
+    char seg[3][256];
+    int n = 0;
+    while (p < end && n < 3) {
+        const char *q = p;
+        while (q < end && *q != '/')
+            q++;
+        size_t l = (size_t)(q - p);
+        if (l >= sizeof seg[0])
+            return false;
+        memcpy(seg[n], p, l);
+        seg[n][l] = 0;
+        n++;
+        p = q < end ? q + 1 : q;
+    }
+    slug[0] = 0;
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(seg[i]);
+        if (l > 5 && !strcmp(seg[i] + l - 5, ".json"))
+            seg[i][l - 5] = 0;
+        uint64_t v;
+        if (seg[i][0] && cs_slice_to_u64((cs_slice){seg[i], strlen(seg[i])}, &v) && v > 0) {
+            *id = v;
+            if (i > 0)
+                snprintf(slug, cap, "%s", seg[0]);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void warc_record(crawl *c, const cs_warc_record *rec, const char *block, size_t len,
+                        json_t *best)
+{
+    uint64_t id = 0;
+    char slug[256];
+    const char *uri = rec->target_uri;
+    if (!uri || !topic_url(uri, &id, slug, sizeof slug))
+        return;
+    cs_arena a;
+    cs_arena_init(&a, 4u << 20);
+    cs_http_msg m;
+    cs_buf body;
+    cs_buf_init(&body, 0);
+    json_t *doc = NULL;
+    char key[32];
+    snprintf(key, sizeof key, "%llu", (unsigned long long)id);
+    if (cs_http_parse(block, len, &a, 0, &m, NULL, 0) != CS_OK || m.status != 200 ||
+        cs_http_decode_body(&m, CS_HTTP_DECHUNK | CS_HTTP_DECODE, 0, &body, NULL, 0) != CS_OK) {
+        c->st.topics_failed++;
+        goto done;
+    }
+    json_error_t jerr;
+    doc = json_loadb(body.data ? body.data : "", body.len, 0, &jerr);
+    if (!doc && looks_html((const uint8_t *)(body.data ? body.data : ""), body.len)) {
+        char *js = NULL;
+        if (cs_forum_topic_from_html(body.data, body.len, &js) == CS_OK) {
+            doc = json_loads(js, 0, &jerr);
+            if (doc)
+                c->st.topics_from_html++;
+        }
+        cs_free(js);
+    }
+    json_t *posts = json_object_get(json_object_get(doc, "post_stream"), "posts");
+    if (!json_is_array(posts)) {
+        c->st.bad_json++;
+        c->st.topics_failed++;
+        goto done;
+    }
+    /* a topic archived twice (page and JSON, or two visits): the fuller one */
+    json_t *prev = json_object_get(best, key);
+    if (prev && json_integer_value(prev) >= (json_int_t)json_array_size(posts)) {
+        c->st.topics_unchanged++;
+        goto done;
+    }
+    json_object_set_new(best, key, json_integer((json_int_t)json_array_size(posts)));
+    topic *t = cs_calloc(1, sizeof *t);
+    char url[2048];
+    const char *ds = jstr(doc, "slug");
+    snprintf(url, sizeof url, "%.*s/t/%s/%llu", (int)(strstr(uri, "/t/") - uri), uri,
+             ds[0] ? ds : slug[0] ? slug : "topic", (unsigned long long)id);
+    if (!t || !(t->slug = cs_strdup(ds[0] ? ds : slug)) || !(t->url = cs_strdup(url)) ||
+        !(t->title = cs_strdup(jstr(doc, "title")))) {
         topic_free(t);
+        c->err = CS_ENOMEM;
+        goto done;
     }
-    for (size_t i = 0; i < c.nimgs; i++) {
-        cs_free(c.imgs[i]->url);
-        cs_free(c.imgs[i]->file);
-        cs_free(c.imgs[i]->waiters);
-        cs_free(c.imgs[i]);
+    t->id = id;
+    c->active++;
+    on_topic_posts(c, t, doc, false);
+done:
+    json_decref(doc);
+    cs_buf_cleanup(&body);
+    cs_arena_cleanup(&a);
+}
+
+cs_status cs_forum_from_warc(const cs_forum_opts *o, const char *const *paths, size_t npaths,
+                             cs_forum_stats *stats, char *errmsg, size_t errcap)
+{
+    crawl c;
+    cs_forum_opts oo;
+    if (o) {
+        oo = *o;
+        oo.images = false; /* offline: nothing is fetched */
     }
-    cs_free(c.imgs);
-    cs_fetch_free(c.f);
-    if (c.state)
-        fclose(c.state);
-    json_decref(c.done_topics);
-    json_decref(c.images);
-    json_decref(c.seen);
-    pcre2_match_data_free(c.md);
-    pcre2_code_free(c.re);
-    cs_free(c.site);
-    cs_free(c.imgdir);
-    if (stats)
-        *stats = c.st;
-    return c.err;
+    setup(&c, o ? &oo : NULL, errmsg, errcap, false);
+    json_t *best = json_object();
+    if (!best && !c.err)
+        c.err = CS_ENOMEM;
+    cs_warc_reader_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.types = CS_WARC_RESPONSE | CS_WARC_RESOURCE;
+    for (size_t i = 0; i < npaths && !c.err; i++) {
+        cs_warc_reader *r = NULL;
+        cs_status st = cs_warc_reader_open(&r, paths[i], &ro);
+        if (st) {
+            set_err(&c, st == CS_ENOMEM ? st : CS_EIO, "forum: cannot read %s", paths[i]);
+            break;
+        }
+        for (;;) {
+            cs_warc_record *rec;
+            st = cs_warc_reader_next(r, &rec);
+            if (st == CS_DONE)
+                break;
+            if (st == CS_EIO || st == CS_ENOMEM) {
+                set_err(&c, st, "forum: %s", cs_warc_reader_errmsg(r));
+                break;
+            }
+            if (st) {
+                cs_log(CS_LOG_WARN, "forum: %s", cs_warc_reader_errmsg(r));
+                continue;
+            }
+            if (!rec->target_uri || !matches(&c, rec->target_uri))
+                continue;
+            cs_slice block;
+            st = cs_warc_reader_block(r, 64u << 20, &block);
+            if (st == CS_OK)
+                warc_record(&c, rec, block.ptr, block.len, best);
+            else
+                c.st.topics_failed++;
+            if (c.err)
+                break;
+        }
+        cs_warc_reader_free(r);
+    }
+    json_decref(best);
+    return teardown(&c, stats);
 }

@@ -219,8 +219,35 @@ static void add_unique(ex *x, char ***list, size_t *n, const char *s)
     *list = nl;
 }
 
+static bool has_scheme(const char *url, const char *scheme)
+{
+    size_t n = strlen(scheme);
+    for (size_t i = 0; i < n; i++) {
+        char ch = url[i];
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (char)(ch + 32);
+        if (ch != scheme[i])
+            return false;
+    }
+    return true;
+}
+
+/* Links that lead somewhere: not javascript: or data: (inline payloads). */
+static bool link_ok(const char *url)
+{
+    return !has_scheme(url, "javascript:") && !has_scheme(url, "data:");
+}
+
+/* Images that can be fetched: http(s) only (data: URIs are dropped). */
+static bool img_ok(const char *url)
+{
+    return has_scheme(url, "http://") || has_scheme(url, "https://");
+}
+
 static void put_link(ex *x, const char *url)
 {
+    if (!link_ok(url))
+        return;
     add_unique(x, &x->p->links, &x->p->nlinks, url);
     lead(x);
     out(x, "[link ", 6);
@@ -230,6 +257,8 @@ static void put_link(ex *x, const char *url)
 
 static void put_img(ex *x, const char *url)
 {
+    if (!img_ok(url))
+        return;
     add_unique(x, &x->p->images, &x->p->nimages, url);
     cs_buf name;
     cs_buf_init(&name, 4096);

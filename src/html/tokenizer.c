@@ -1,5 +1,13 @@
 /* tokenizer.c - the WHATWG HTML tokenizer (HTML Living Standard, section
- * 13.2.5), state by state, over one in-memory buffer, with zero-copy slices.
+ * 13.2.5), state by state, with zero-copy slices, fed whole or in chunks.
+ *
+ * Chunks: all state lives in the tokenizer, so a chunk's end is only a
+ * pause (rd() answers NEED). Before pausing, the current token's slices
+ * into the chunk are copied (detach) and the bytes a lookahead still needs
+ * (a cut CR LF, UTF-8 sequence, "DOCTYPE", "[CDATA[", "PUBLIC"/"SYSTEM" or
+ * character reference name) are carried to the next chunk. Offsets are
+ * input offsets (base + position in the buffer), so that what was read
+ * from an earlier chunk is rebuilt from its known bytes when needed.
  *
  * Hand-written (see html.h): no maintained Debian C library offers a
  * streaming, zero-copy, spec-conformant HTML5 tokenizer (libxml2's HTML
@@ -58,23 +66,35 @@ typedef struct attr {
 struct cs_html_tokenizer {
     cs_html_opts o;
     cs_html_stats st;
-    const char *in;
-    size_t len, pos, cur, checked;
+    const char *in;  /* the bytes being read: the caller's chunk, or carry + chunk */
+    size_t len, pos, cur; /* relative to in */
+    size_t base;     /* input offset of in[0] */
+    size_t checked;  /* input offset up to which input-stream errors were checked */
+    bool final;      /* no input after this buffer */
+    bool running;    /* between the first feed and finish */
+    size_t tail_from;/* where a pause keeps the bytes from (relative) */
+    cs_buf carry;    /* bytes kept across a pause (a few: a lookahead) */
+    cs_buf join;     /* carry + the next chunk */
+    acc endtmp;      /* the end tag name as typed (RCDATA/RAWTEXT/script fallbacks) */
+    char crbuf[4];   /* "&#x" of a numeric character reference, as typed */
+    size_t crlen;
     bool cur_cr;    /* the current character was a CR (read as LF) */
     bool oom;
     int state, ret; /* ret: the return state of character references */
-    size_t mark;    /* offset of the '<' or '&' that started the current construct */
-    size_t tok_start;
+    size_t mark;    /* input offset of the '<' or '&' that started the current construct */
+    size_t tok_start; /* input offset */
     /* current token */
     int ttype;
     acc name, pub, sys, comment, text;
     bool self_closing, force_quirks, has_name, has_pub, has_sys;
-    attr *attrs;    /* max_attrs of them */
+    attr *attrs;    /* cap_attrs of them, grown on demand up to max_attrs */
+    size_t cap_attrs;
     size_t nattrs;
     attr spill;     /* attributes past max_attrs land here and are dropped */
     attr *ca;       /* current attribute */
     cs_html_attr *out_attrs;
     cs_buf last_start;
+    cs_buf first_start; /* opts.last_start_tag: last_start at the start of a document */
     char tmp[8];    /* the script double-escape temporary buffer (only "script" matters) */
     size_t tmplen;
     uint32_t code;  /* numeric character reference */
@@ -302,10 +322,22 @@ static void acc_cp(cs_html_tokenizer *t, acc *a, uint32_t cp)
     acc_bytes(t, a, u, n);
 }
 
-/* lit[0..n) that should be at p in the input: zero-copy when it is. */
+#define ABS(t, rel) ((t)->base + (rel))
+
+/* The bytes at input offset off (n of them) when they are in the current
+ * buffer, else NULL (before it: an earlier chunk). */
+static const char *at(const cs_html_tokenizer *t, size_t off, size_t n)
+{
+    if (off < t->base || off - t->base > t->len || n > t->len - (off - t->base))
+        return NULL;
+    return t->in + (off - t->base);
+}
+
+/* lit[0..n) that should be at p in the input (NULL: not available):
+ * zero-copy when it is there. */
 static void acc_lit_at(cs_html_tokenizer *t, acc *a, const char *p, const char *lit, size_t n)
 {
-    if (p >= t->in && p + n <= t->in + t->len && memcmp(p, lit, n) == 0)
+    if (p && memcmp(p, lit, n) == 0)
         acc_src(t, a, p, n);
     else
         acc_bytes(t, a, lit, n);
@@ -328,7 +360,7 @@ static void error(cs_html_tokenizer *t, cs_html_error e, size_t off)
     t->st.errors++;
     t->st.by_error[e]++;
     if (t->o.on_error)
-        t->o.on_error(t->ud, e, off);
+        t->o.on_error(t->ud, e, ABS(t, off));
 }
 
 static void check_input(cs_html_tokenizer *t, size_t at)
@@ -363,21 +395,37 @@ static void check_input(cs_html_tokenizer *t, size_t at)
         error(t, CS_HTML_ERR_NONCHARACTER_IN_INPUT_STREAM, at);
 }
 
+#define NEED (-2) /* the buffer ended before the input: pause */
+
+static int utf8_len(uint8_t b) { return b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2; }
+
 static int rd(cs_html_tokenizer *t)
 {
     t->cur = t->pos;
     t->cur_cr = false;
-    if (t->pos >= t->len)
-        return EOF_;
-    uint8_t b = (uint8_t)t->in[t->pos++];
+    if (t->pos >= t->len) {
+        t->tail_from = t->pos;
+        return t->final ? EOF_ : NEED;
+    }
+    uint8_t b = (uint8_t)t->in[t->pos];
     if (b == '\r') {
+        if (t->pos + 1 >= t->len && !t->final) {
+            t->tail_from = t->pos; /* CR LF or CR alone: the next chunk says */
+            return NEED;
+        }
+        t->pos++;
         if (t->pos < t->len && t->in[t->pos] == '\n')
             t->pos++;
         t->cur_cr = true;
         return '\n';
     }
-    if (t->cur >= t->checked) {
-        t->checked = t->pos;
+    if (b >= 0xC2 && needs_check(b) && !t->final && t->pos + (size_t)utf8_len(b) > t->len) {
+        t->tail_from = t->pos; /* a sequence cut by the chunk's end */
+        return NEED;
+    }
+    t->pos++;
+    if (ABS(t, t->cur) >= t->checked) {
+        t->checked = ABS(t, t->pos);
         if (needs_check(b))
             check_input(t, t->cur);
     }
@@ -403,8 +451,8 @@ static void app_run(cs_html_tokenizer *t, acc *a)
         p++;
     acc_src(t, a, t->in + t->cur, p - t->cur);
     t->pos = p;
-    if (p > t->checked)
-        t->checked = p;
+    if (ABS(t, p) > t->checked)
+        t->checked = ABS(t, p);
 }
 
 static void app(cs_html_tokenizer *t, acc *a)
@@ -456,7 +504,7 @@ static void flush_text(cs_html_tokenizer *t)
 static void text_cur(cs_html_tokenizer *t, bool run)
 {
     if (t->text.len == 0)
-        t->tok_start = t->cur;
+        t->tok_start = ABS(t, t->cur);
     if (run)
         app_run(t, &t->text);
     else
@@ -465,11 +513,12 @@ static void text_cur(cs_html_tokenizer *t, bool run)
         flush_text(t);
 }
 
-static void text_lit(cs_html_tokenizer *t, const char *p, const char *lit, size_t n)
+/* Text lit[0..n) that stands at input offset off. */
+static void text_lit(cs_html_tokenizer *t, size_t off, const char *lit, size_t n)
 {
     if (t->text.len == 0)
-        t->tok_start = (size_t)(p - t->in);
-    acc_lit_at(t, &t->text, p, lit, n);
+        t->tok_start = off;
+    acc_lit_at(t, &t->text, at(t, off, n), lit, n);
     if (t->text.copied && t->text.len >= TEXT_FLUSH)
         flush_text(t);
 }
@@ -477,7 +526,7 @@ static void text_lit(cs_html_tokenizer *t, const char *p, const char *lit, size_
 static void text_cp(cs_html_tokenizer *t, uint32_t cp)
 {
     if (t->text.len == 0)
-        t->tok_start = t->cur;
+        t->tok_start = ABS(t, t->cur);
     acc_cp(t, &t->text, cp);
     if (t->text.copied && t->text.len >= TEXT_FLUSH)
         flush_text(t);
@@ -487,15 +536,49 @@ static void new_tag(cs_html_tokenizer *t, int type)
 {
     t->ttype = type;
     acc_reset(&t->name);
+    acc_reset(&t->endtmp);
     t->nattrs = 0;
     t->ca = NULL;
     t->self_closing = false;
     t->tok_start = t->mark;
 }
 
+/* Grows the attribute arrays (a tag with many attributes is rare: start
+ * small, so that a tokenizer is cheap to create). */
+static bool grow_attrs(cs_html_tokenizer *t)
+{
+    size_t nc = t->cap_attrs ? t->cap_attrs * 2 : 8;
+    if (nc > t->o.max_attrs)
+        nc = t->o.max_attrs;
+    attr *na = cs_realloc(t->attrs, nc * sizeof *na);
+    if (!na)
+        return false;
+    t->attrs = na;
+    cs_html_attr *no = cs_realloc(t->out_attrs, nc * sizeof *no);
+    if (!no)
+        return false;
+    t->out_attrs = no;
+    for (size_t i = t->cap_attrs; i < nc; i++) {
+        acc_init(&na[i].name, t->o.max_name, CS_HTML_LIMIT_NAME);
+        acc_init(&na[i].value, t->o.max_value, CS_HTML_LIMIT_VALUE);
+        na[i].dropped = false;
+    }
+    t->cap_attrs = nc;
+    return true;
+}
+
 static void new_attr(cs_html_tokenizer *t)
 {
     attr *a;
+    if (t->nattrs < t->o.max_attrs && t->nattrs == t->cap_attrs && !grow_attrs(t)) {
+        t->oom = true;
+        a = &t->spill; /* stays consistent until the run stops */
+        acc_reset(&a->name);
+        acc_reset(&a->value);
+        a->dropped = true;
+        t->ca = a;
+        return;
+    }
     if (t->nattrs < t->o.max_attrs) {
         a = &t->attrs[t->nattrs++];
     } else {
@@ -638,15 +721,16 @@ static bool in_attr(int ret)
     return ret == S_ATTR_VALUE_DQ || ret == S_ATTR_VALUE_SQ || ret == S_ATTR_VALUE_UQ;
 }
 
-/* Flushes input bytes [from, to) consumed as a character reference. */
-static void flush_src(cs_html_tokenizer *t, size_t from, size_t to)
+/* Flushes lit[0..n), consumed as a character reference at input offset
+ * off, to the attribute value or the text. */
+static void flush_lit(cs_html_tokenizer *t, size_t off, const char *lit, size_t n)
 {
     if (in_attr(t->ret)) {
-        acc_src(t, &t->ca->value, t->in + from, to - from);
+        acc_lit_at(t, &t->ca->value, at(t, off, n), lit, n);
     } else {
         if (t->text.len == 0)
-            t->tok_start = from;
-        acc_src(t, &t->text, t->in + from, to - from);
+            t->tok_start = off;
+        acc_lit_at(t, &t->text, at(t, off, n), lit, n);
     }
 }
 
@@ -756,21 +840,15 @@ cs_status cs_html_tokenizer_new(cs_html_tokenizer **out, const cs_html_opts *opt
     acc_init(&t->sys, t->o.max_value, CS_HTML_LIMIT_VALUE);
     acc_init(&t->comment, t->o.max_comment, CS_HTML_LIMIT_COMMENT);
     acc_init(&t->text, 0, -1);
+    acc_init(&t->endtmp, t->o.max_name, -1);
+    cs_buf_init(&t->carry, 0);
+    cs_buf_init(&t->join, 0);
     acc_init(&t->spill.name, t->o.max_name, CS_HTML_LIMIT_NAME);
     acc_init(&t->spill.value, t->o.max_value, CS_HTML_LIMIT_VALUE);
     cs_buf_init(&t->last_start, 0);
-    t->attrs = cs_calloc(t->o.max_attrs, sizeof *t->attrs);
-    t->out_attrs = cs_calloc(t->o.max_attrs, sizeof *t->out_attrs);
-    if (!t->attrs || !t->out_attrs) {
-        cs_html_tokenizer_free(t);
-        return CS_ENOMEM;
-    }
-    for (size_t i = 0; i < t->o.max_attrs; i++) {
-        acc_init(&t->attrs[i].name, t->o.max_name, CS_HTML_LIMIT_NAME);
-        acc_init(&t->attrs[i].value, t->o.max_value, CS_HTML_LIMIT_VALUE);
-    }
+    cs_buf_init(&t->first_start, 0);
     if (opts && opts->last_start_tag &&
-        cs_buf_puts(&t->last_start, opts->last_start_tag) != CS_OK) {
+        cs_buf_puts(&t->first_start, opts->last_start_tag) != CS_OK) {
         cs_html_tokenizer_free(t);
         return CS_ENOMEM;
     }
@@ -787,11 +865,15 @@ void cs_html_tokenizer_free(cs_html_tokenizer *t)
     cs_buf_cleanup(&t->sys.buf);
     cs_buf_cleanup(&t->comment.buf);
     cs_buf_cleanup(&t->text.buf);
+    cs_buf_cleanup(&t->endtmp.buf);
+    cs_buf_cleanup(&t->carry);
+    cs_buf_cleanup(&t->join);
     cs_buf_cleanup(&t->spill.name.buf);
     cs_buf_cleanup(&t->spill.value.buf);
     cs_buf_cleanup(&t->last_start);
+    cs_buf_cleanup(&t->first_start);
     if (t->attrs)
-        for (size_t i = 0; i < t->o.max_attrs; i++) {
+        for (size_t i = 0; i < t->cap_attrs; i++) {
             cs_buf_cleanup(&t->attrs[i].name.buf);
             cs_buf_cleanup(&t->attrs[i].value.buf);
         }
@@ -807,20 +889,68 @@ const cs_html_stats *cs_html_tokenizer_stats(const cs_html_tokenizer *t)
 
 /* ---- the state machine ---- */
 
-cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
-                           cs_html_token_fn fn, void *ud)
+static void begin(cs_html_tokenizer *t)
 {
     static const int initial[] = {S_DATA, S_RCDATA, S_RAWTEXT, S_SCRIPT, S_PLAINTEXT, S_CDATA};
     memset(&t->st, 0, sizeof t->st);
-    t->in = in ? in : "";
-    t->len = in ? len : 0;
-    t->pos = t->cur = t->checked = 0;
+    t->base = t->checked = 0;
     t->oom = false;
     t->cb_st = CS_OK;
-    t->fn = fn;
-    t->ud = ud;
     t->state = (unsigned)t->o.initial_state < 6 ? initial[t->o.initial_state] : S_DATA;
     acc_reset(&t->text);
+    cs_buf_reset(&t->carry);
+    cs_buf_reset(&t->last_start);
+    if (t->first_start.len &&
+        cs_buf_append(&t->last_start, t->first_start.data, t->first_start.len))
+        t->oom = true;
+    t->running = true;
+}
+
+/* Before a pause: every slice of the current token that points into the
+ * buffer is copied (bounded by the limits), the text so far handed out. */
+static void detach(cs_html_tokenizer *t)
+{
+    flush_text(t);
+    acc *all[] = {&t->name, &t->pub, &t->sys, &t->comment, &t->endtmp, &t->spill.name,
+                  &t->spill.value};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (all[i]->len)
+            acc_copy_mode(t, all[i]);
+    size_t kept = t->nattrs < t->cap_attrs ? t->nattrs : t->cap_attrs;
+    for (size_t i = 0; i < kept; i++) {
+        if (t->attrs[i].name.len)
+            acc_copy_mode(t, &t->attrs[i].name);
+        if (t->attrs[i].value.len)
+            acc_copy_mode(t, &t->attrs[i].value);
+    }
+}
+
+/* Runs the state machine over in[0..len) (after the bytes carried from the
+ * last pause); final: the input ends there. */
+static cs_status run(cs_html_tokenizer *t, const char *in, size_t len, bool final)
+{
+    if (t->oom)
+        return CS_ENOMEM;
+    if (t->cb_st)
+        return t->cb_st;
+    if (!in)
+        len = 0;
+    if (t->carry.len) {
+        cs_buf_reset(&t->join);
+        if (cs_buf_append(&t->join, t->carry.data, t->carry.len) ||
+            (len && cs_buf_append(&t->join, in, len))) {
+            t->oom = true;
+            return CS_ENOMEM;
+        }
+        cs_buf_reset(&t->carry);
+        t->in = t->join.data;
+        t->len = t->join.len;
+    } else {
+        t->in = in ? in : "";
+        t->len = len;
+    }
+    t->pos = t->cur = 0;
+    t->final = final;
     bool re = false;
     int c = 0;
 
@@ -828,14 +958,16 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
         if (!re)
             c = rd(t);
         re = false;
+        if (c == NEED)
+            goto pause;
         switch (t->state) {
         case S_DATA:
             if (c == '&') {
                 t->ret = S_DATA;
-                t->mark = t->cur;
+                t->mark = ABS(t, t->cur);
                 t->state = S_CHARREF;
             } else if (c == '<') {
-                t->mark = t->cur;
+                t->mark = ABS(t, t->cur);
                 t->state = S_TAG_OPEN;
             } else if (c == 0) {
                 error(t, CS_HTML_ERR_UNEXPECTED_NULL_CHARACTER, t->cur);
@@ -849,14 +981,14 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
         case S_RCDATA:
             if (c == '&') {
                 t->ret = S_RCDATA;
-                t->mark = t->cur;
+                t->mark = ABS(t, t->cur);
                 t->state = S_CHARREF;
             } else if (c == '<') {
-                t->mark = t->cur;
+                t->mark = ABS(t, t->cur);
                 t->state = S_RCDATA_LT;
             } else if (c == 0) {
                 error(t, CS_HTML_ERR_UNEXPECTED_NULL_CHARACTER, t->cur);
-                text_lit(t, t->in + t->cur, fffd, 3);
+                text_lit(t, ABS(t, t->cur), fffd, 3);
             } else if (c == EOF_) {
                 goto eof;
             } else {
@@ -867,11 +999,11 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
         case S_SCRIPT:
         case S_PLAINTEXT:
             if (c == '<' && t->state != S_PLAINTEXT) {
-                t->mark = t->cur;
+                t->mark = ABS(t, t->cur);
                 t->state = t->state == S_RAWTEXT ? S_RAWTEXT_LT : S_SCRIPT_LT;
             } else if (c == 0) {
                 error(t, CS_HTML_ERR_UNEXPECTED_NULL_CHARACTER, t->cur);
-                text_lit(t, t->in + t->cur, fffd, 3);
+                text_lit(t, ABS(t, t->cur), fffd, 3);
             } else if (c == EOF_) {
                 goto eof;
             } else {
@@ -894,11 +1026,11 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
                 t->state = S_BOGUS_COMMENT;
             } else if (c == EOF_) {
                 error(t, CS_HTML_ERR_EOF_BEFORE_TAG_NAME, t->cur);
-                text_lit(t, t->in + t->mark, "<", 1);
+                text_lit(t, t->mark, "<", 1);
                 goto eof;
             } else {
                 error(t, CS_HTML_ERR_INVALID_FIRST_CHARACTER_OF_TAG_NAME, t->cur);
-                text_lit(t, t->in + t->mark, "<", 1);
+                text_lit(t, t->mark, "<", 1);
                 re = true;
                 t->state = S_DATA;
             }
@@ -913,7 +1045,7 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
                 t->state = S_DATA;
             } else if (c == EOF_) {
                 error(t, CS_HTML_ERR_EOF_BEFORE_TAG_NAME, t->cur);
-                text_lit(t, t->in + t->mark, "</", 2);
+                text_lit(t, t->mark, "</", 2);
                 goto eof;
             } else {
                 error(t, CS_HTML_ERR_INVALID_FIRST_CHARACTER_OF_TAG_NAME, t->cur);
@@ -947,7 +1079,7 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
             if (c == '/') {
                 t->state = t->state == S_RCDATA_LT ? S_RCDATA_END_OPEN : S_RAWTEXT_END_OPEN;
             } else {
-                text_lit(t, t->in + t->mark, "<", 1);
+                text_lit(t, t->mark, "<", 1);
                 re = true;
                 t->state = t->state == S_RCDATA_LT ? S_RCDATA : S_RAWTEXT;
             }
@@ -956,10 +1088,10 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
             if (c == '/') {
                 t->state = S_SCRIPT_END_OPEN;
             } else if (c == '!') {
-                text_lit(t, t->in + t->mark, "<!", 2);
+                text_lit(t, t->mark, "<!", 2);
                 t->state = S_SCRIPT_ESC_START;
             } else {
-                text_lit(t, t->in + t->mark, "<", 1);
+                text_lit(t, t->mark, "<", 1);
                 re = true;
                 t->state = S_SCRIPT;
             }
@@ -980,7 +1112,7 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
                            : back == S_SCRIPT  ? S_SCRIPT_END_NAME
                                                : S_SCRIPT_ESC_END_NAME;
             } else {
-                text_lit(t, t->in + t->mark, "</", 2);
+                text_lit(t, t->mark, "</", 2);
                 re = true;
                 t->state = back;
             }
@@ -1002,9 +1134,15 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
                 emit_tag(t);
             } else if (is_alpha(c)) {
                 app_lower(t, &t->name, c);
+                app(t, &t->endtmp);
             } else {
-                /* "</" and the temporary buffer: the input from the '<' on */
-                text_lit(t, t->in + t->mark, t->in + t->mark, t->cur - t->mark);
+                /* "</" and the temporary buffer (the name as typed) */
+                text_lit(t, t->mark, "</", 2);
+                cs_slice tb = acc_slice(&t->endtmp);
+                if (t->endtmp.copied)
+                    acc_bytes(t, &t->text, tb.ptr, tb.len);
+                else if (tb.len)
+                    acc_src(t, &t->text, tb.ptr, tb.len);
                 re = true;
                 t->state = back;
             }
@@ -1030,14 +1168,14 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
                     t->state = t->state == S_SCRIPT_ESC ? S_SCRIPT_ESC_DASH
                                                         : S_SCRIPT_ESC_DASH_DASH;
             } else if (c == '<') {
-                t->mark = t->cur;
+                t->mark = ABS(t, t->cur);
                 t->state = S_SCRIPT_ESC_LT;
             } else if (c == '>' && t->state == S_SCRIPT_ESC_DASH_DASH) {
                 text_cur(t, false);
                 t->state = S_SCRIPT;
             } else if (c == 0) {
                 error(t, CS_HTML_ERR_UNEXPECTED_NULL_CHARACTER, t->cur);
-                text_lit(t, t->in + t->cur, fffd, 3);
+                text_lit(t, ABS(t, t->cur), fffd, 3);
                 t->state = S_SCRIPT_ESC;
             } else if (c == EOF_) {
                 error(t, CS_HTML_ERR_EOF_IN_SCRIPT_HTML_COMMENT_LIKE_TEXT, t->cur);
@@ -1052,11 +1190,11 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
                 t->state = S_SCRIPT_ESC_END_OPEN;
             } else if (is_alpha(c)) {
                 t->tmplen = 0;
-                text_lit(t, t->in + t->mark, "<", 1);
+                text_lit(t, t->mark, "<", 1);
                 re = true;
                 t->state = S_SCRIPT_DESC_START;
             } else {
-                text_lit(t, t->in + t->mark, "<", 1);
+                text_lit(t, t->mark, "<", 1);
                 re = true;
                 t->state = S_SCRIPT_ESC;
             }
@@ -1093,7 +1231,7 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
                 t->state = S_SCRIPT;
             } else if (c == 0) {
                 error(t, CS_HTML_ERR_UNEXPECTED_NULL_CHARACTER, t->cur);
-                text_lit(t, t->in + t->cur, fffd, 3);
+                text_lit(t, ABS(t, t->cur), fffd, 3);
                 t->state = S_SCRIPT_DESC;
             } else if (c == EOF_) {
                 error(t, CS_HTML_ERR_EOF_IN_SCRIPT_HTML_COMMENT_LIKE_TEXT, t->cur);
@@ -1185,7 +1323,7 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
                 t->state = S_AFTER_ATTR_VALUE_Q;
             } else if (c == '&') {
                 t->ret = t->state;
-                t->mark = t->cur;
+                t->mark = ABS(t, t->cur);
                 t->state = S_CHARREF;
             } else if (c == 0) {
                 error(t, CS_HTML_ERR_UNEXPECTED_NULL_CHARACTER, t->cur);
@@ -1202,7 +1340,7 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
                 t->state = S_BEFORE_ATTR_NAME;
             } else if (c == '&') {
                 t->ret = S_ATTR_VALUE_UQ;
-                t->mark = t->cur;
+                t->mark = ABS(t, t->cur);
                 t->state = S_CHARREF;
             } else if (c == '>') {
                 emit_tag(t);
@@ -1265,6 +1403,10 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
             }
             break;
         case S_MARKUP_DECL:
+            if (!t->final && t->len - t->cur < 7) {
+                t->tail_from = t->cur; /* "DOCTYPE" / "[CDATA[" may be cut */
+                goto pause;
+            }
             if (next_is(t, t->cur, "--", false)) {
                 t->pos = t->cur + 2;
                 new_comment(t);
@@ -1288,8 +1430,8 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
                 re = true;
                 t->state = S_BOGUS_COMMENT;
             }
-            if (t->pos > t->checked)
-                t->checked = t->pos;
+            if (ABS(t, t->pos) > t->checked)
+                t->checked = ABS(t, t->pos);
             break;
         case S_COMMENT_START:
             if (c == '-') {
@@ -1315,7 +1457,7 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
                 emit_comment(t);
                 goto eof;
             } else {
-                acc_lit_at(t, &t->comment, t->in + t->cur - 1, "-", 1);
+                acc_lit_at(t, &t->comment, at(t, ABS(t, t->cur) - 1, 1), "-", 1);
                 re = true;
                 t->state = S_COMMENT;
             }
@@ -1370,7 +1512,7 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
                 emit_comment(t);
                 goto eof;
             } else {
-                acc_lit_at(t, &t->comment, t->in + t->cur - 1, "-", 1);
+                acc_lit_at(t, &t->comment, at(t, ABS(t, t->cur) - 1, 1), "-", 1);
                 re = true;
                 t->state = S_COMMENT;
             }
@@ -1382,20 +1524,20 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
             } else if (c == '!') {
                 t->state = S_COMMENT_END_BANG;
             } else if (c == '-') {
-                acc_lit_at(t, &t->comment, t->in + t->cur - 2, "-", 1);
+                acc_lit_at(t, &t->comment, at(t, ABS(t, t->cur) - 2, 1), "-", 1);
             } else if (c == EOF_) {
                 error(t, CS_HTML_ERR_EOF_IN_COMMENT, t->cur);
                 emit_comment(t);
                 goto eof;
             } else {
-                acc_lit_at(t, &t->comment, t->in + t->cur - 2, "--", 2);
+                acc_lit_at(t, &t->comment, at(t, ABS(t, t->cur) - 2, 2), "--", 2);
                 re = true;
                 t->state = S_COMMENT;
             }
             break;
         case S_COMMENT_END_BANG:
             if (c == '-') {
-                acc_lit_at(t, &t->comment, t->in + t->cur - 3, "--!", 3);
+                acc_lit_at(t, &t->comment, at(t, ABS(t, t->cur) - 3, 3), "--!", 3);
                 t->state = S_COMMENT_END_DASH;
             } else if (c == '>') {
                 error(t, CS_HTML_ERR_INCORRECTLY_CLOSED_COMMENT, t->cur);
@@ -1406,7 +1548,7 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
                 emit_comment(t);
                 goto eof;
             } else {
-                acc_lit_at(t, &t->comment, t->in + t->cur - 3, "--!", 3);
+                acc_lit_at(t, &t->comment, at(t, ABS(t, t->cur) - 3, 3), "--!", 3);
                 re = true;
                 t->state = S_COMMENT;
             }
@@ -1486,6 +1628,9 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
                 t->force_quirks = true;
                 emit_doctype(t);
                 goto eof;
+            } else if (!t->final && t->len - t->cur < 6) {
+                t->tail_from = t->cur; /* "PUBLIC" / "SYSTEM" may be cut */
+                goto pause;
             } else if (next_is(t, t->cur, "PUBLIC", true)) {
                 t->pos = t->cur + 6;
                 t->state = S_AFTER_PUBLIC_KW;
@@ -1498,8 +1643,8 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
                 re = true;
                 t->state = S_BOGUS_DOCTYPE;
             }
-            if (t->pos > t->checked)
-                t->checked = t->pos;
+            if (ABS(t, t->pos) > t->checked)
+                t->checked = ABS(t, t->pos);
             break;
         case S_AFTER_PUBLIC_KW:
         case S_BEFORE_PUBLIC_ID:
@@ -1651,18 +1796,18 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
             if (c == ']') {
                 t->state = S_CDATA_END;
             } else {
-                text_lit(t, t->in + t->cur - 1, "]", 1);
+                text_lit(t, ABS(t, t->cur) - 1, "]", 1);
                 re = true;
                 t->state = S_CDATA;
             }
             break;
         case S_CDATA_END:
             if (c == ']') {
-                text_lit(t, t->in + t->cur - 2, "]", 1);
+                text_lit(t, ABS(t, t->cur) - 2, "]", 1);
             } else if (c == '>') {
                 t->state = S_DATA;
             } else {
-                text_lit(t, t->in + t->cur - 2, "]]", 2);
+                text_lit(t, ABS(t, t->cur) - 2, "]]", 2);
                 re = true;
                 t->state = S_CDATA;
             }
@@ -1676,27 +1821,32 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
             } else if (c == '#') {
                 t->state = S_NUMERIC_CHARREF;
             } else {
-                flush_src(t, t->mark, t->mark + 1);
+                flush_lit(t, t->mark, "&", 1);
                 re = true;
                 t->state = t->ret;
             }
             break;
         case S_NAMED_CHARREF: {
+            if (!t->final && t->len - t->cur < 33) {
+                t->tail_from = t->cur; /* the longest name and the character after it */
+                goto pause;
+            }
             uint32_t cp[2];
             size_t m = cs_html_entity_match(t->in + t->cur, t->len - t->cur, cp);
             if (m == 0) {
-                flush_src(t, t->mark, t->mark + 1);
+                flush_lit(t, t->mark, "&", 1);
                 re = true;
                 t->state = S_AMBIGUOUS_AMP;
                 break;
             }
             t->pos = t->cur + m;
-            if (t->pos > t->checked)
-                t->checked = t->pos;
+            if (ABS(t, t->pos) > t->checked)
+                t->checked = ABS(t, t->pos);
             bool semi = t->in[t->cur + m - 1] == ';';
             int next = t->pos < t->len ? (unsigned char)t->in[t->pos] : EOF_;
             if (in_attr(t->ret) && !semi && (next == '=' || is_alnum(next))) {
-                flush_src(t, t->mark, t->pos);
+                flush_lit(t, t->mark, "&", 1);
+                acc_src(t, &t->ca->value, t->in + t->cur, m);
             } else {
                 if (!semi)
                     error(t, CS_HTML_ERR_MISSING_SEMICOLON_AFTER_CHARACTER_REFERENCE, t->pos);
@@ -1722,7 +1872,10 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
             break;
         case S_NUMERIC_CHARREF:
             t->code = 0;
+            t->crlen = 2;
+            memcpy(t->crbuf, "&#", 2);
             if (c == 'x' || c == 'X') {
+                t->crbuf[t->crlen++] = (char)c;
                 t->state = S_HEX_START;
             } else {
                 re = true;
@@ -1736,7 +1889,7 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
                 t->state = t->state == S_HEX_START ? S_HEX : S_DEC;
             } else {
                 error(t, CS_HTML_ERR_ABSENCE_OF_DIGITS_IN_NUMERIC_CHARACTER_REFERENCE, t->cur);
-                flush_src(t, t->mark, t->cur);
+                flush_lit(t, t->mark, t->crbuf, t->crlen);
                 re = true;
                 t->state = t->ret;
             }
@@ -1764,10 +1917,52 @@ cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
         }
     }
     goto out;
+pause:
+    /* keep the bytes from tail_from (a lookahead cut by the chunk's end:
+     * at most a few dozen bytes), make the current token independent of
+     * this buffer, and wait for more */
+    detach(t);
+    if (t->tail_from < t->len &&
+        cs_buf_append(&t->carry, t->in + t->tail_from, t->len - t->tail_from))
+        t->oom = true;
+    t->base += t->tail_from;
+    goto out;
 eof:
     flush_text(t);
 out:
     if (t->oom)
         return CS_ENOMEM;
     return t->cb_st;
+}
+
+cs_status cs_html_feed(cs_html_tokenizer *t, const char *chunk, size_t len, cs_html_token_fn fn,
+                       void *ud)
+{
+    if (!t->running)
+        begin(t);
+    t->fn = fn;
+    t->ud = ud;
+    return run(t, chunk, len, false);
+}
+
+cs_status cs_html_finish(cs_html_tokenizer *t, cs_html_token_fn fn, void *ud)
+{
+    if (!t->running)
+        begin(t);
+    t->fn = fn;
+    t->ud = ud;
+    cs_status st = run(t, "", 0, true);
+    t->running = false;
+    return st;
+}
+
+cs_status cs_html_tokenize(cs_html_tokenizer *t, const char *in, size_t len,
+                           cs_html_token_fn fn, void *ud)
+{
+    begin(t);
+    t->fn = fn;
+    t->ud = ud;
+    cs_status st = run(t, in, len, true);
+    t->running = false;
+    return st;
 }

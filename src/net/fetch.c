@@ -311,6 +311,7 @@ struct job {
     bool cut;                  /* we stopped reading a body on purpose (error page, robots cap) */
     uint64_t bytes_received;
     cs_buf body;
+    cs_buf ebody;              /* a 429/503 body, kept for opts.retry_hint */
     cs_fetch_timings t;
 };
 
@@ -636,6 +637,7 @@ static void body_release(cs_fetch *f, job *j)
 {
     f->st.body_mem -= j->body.data ? j->body.cap + 1 : 0;
     cs_buf_cleanup(&j->body);
+    cs_buf_cleanup(&j->ebody);
 }
 
 static void job_free(cs_fetch *f, job *j)
@@ -681,6 +683,7 @@ static job *job_new(cs_fetch *f, const char *url, size_t len, void *user, bool i
     j->retry_after = -1;
     j->t_in = cs_now();
     cs_buf_init(&j->body, is_robots ? CS_ROBOTS_MAX_BYTES : f->o.max_body);
+    cs_buf_init(&j->ebody, ERROR_BODY_MAX);
     j->next = f->live;
     if (f->live)
         f->live->prev = j;
@@ -1044,6 +1047,9 @@ static size_t on_body(char *p, size_t sz, size_t nmemb, void *ud)
             j->cut = true; /* the status says enough; judged by it */
             return 0;
         }
+        if ((j->status == 429 || j->status == 503) && f->o.retry_hint && !j->is_robots &&
+            cs_buf_append(&j->ebody, p, n) != CS_OK)
+            cs_buf_reset(&j->ebody); /* no hint then: the backoff decides */
         return n;
     }
     size_t room = j->body.max - j->body.len;
@@ -1545,6 +1551,14 @@ static cs_status on_done(cs_fetch *f, CURL *e, CURLcode rc)
     }
     cs_status st = CS_OK;
     bool retry = judge(f, j, rc, cerr);
+    if (retry && j->retry_after < 0 && j->ebody.len && f->o.retry_hint &&
+        (j->status == 429 || j->status == 503)) {
+        double w = f->o.retry_hint(j->ebody.data, j->ebody.len, f->o.retry_hint_ud);
+        if (w >= 0)
+            j->retry_after = w;
+    }
+    cs_buf_cleanup(&j->ebody);
+    cs_buf_init(&j->ebody, ERROR_BODY_MAX);
     if (j->reason == CS_FETCH_OK) {
         finish(f, j, CS_FETCH_OK);
     } else if (j->reason == CS_FETCH_HTTP_OTHER && to) {
@@ -1825,7 +1839,8 @@ cs_status cs_fetch_run(cs_fetch *f, cs_fetch_next_fn next_fn, cs_fetch_done_fn d
     struct epoll_event evs[EVENTS_MAX];
     f->tokens_t = cs_now();
     for (;;) {
-        if (atomic_load(&f->canceled)) {
+        if (atomic_load(&f->canceled) ||
+            (f->o.cancel && __atomic_load_n(f->o.cancel, __ATOMIC_RELAXED))) {
             cancel_all(f, "canceled");
             st = deliver_done(f, done_fn, ud);
             if (!st)

@@ -241,9 +241,16 @@ static void pool_room(void *ud)
         cs_fetch_wakeup(f);
 }
 
+static bool canceled(const run *r)
+{
+    return r->o->cancel && __atomic_load_n(r->o->cancel, __ATOMIC_RELAXED);
+}
+
 static cs_status next_row(void *ud, cs_fetch_request *req)
 {
     run *r = ud;
+    if (canceled(r))
+        return CS_ECANCELED;
     cs_status fst = flush_backlog(r, false, 0);
     if (fst)
         return fst; /* CS_EAGAIN: no new rows while bodies wait */
@@ -327,6 +334,12 @@ static cs_status fetched(void *ud, cs_fetch_result *res)
             discard_item(it, NULL);
             return st;
         }
+    } else if (res->reason == CS_FETCH_CANCELED) {
+        /* the run is stopping: the row is not written, so its shard stays
+         * incomplete and an incremental rerun fetches it (a shard must not
+         * be committed with rows that were never tried) */
+        cs_free(row);
+        return CS_OK;
     } else {
         cs_dataset_sample s;
         base_sample(&s, row);
@@ -393,7 +406,10 @@ cs_status cs_download_run(const cs_download_opts *o, const char *out, cs_row_sou
         set_err(&r, st, "pool", "could not start the image workers");
         goto done;
     }
-    if ((st = cs_fetch_new(&r.f, &o->fetch))) {
+    cs_fetch_opts fo = o->fetch;
+    if (o->cancel)
+        fo.cancel = o->cancel;
+    if ((st = cs_fetch_new(&r.f, &fo))) {
         set_err(&r, st, "fetch", "could not set up libcurl");
         goto done;
     }
@@ -401,6 +417,12 @@ cs_status cs_download_run(const cs_download_opts *o, const char *out, cs_row_sou
     for (;;) {
         r.drain = false;
         st = cs_fetch_run(r.f, next_row, fetched, &r);
+        if (canceled(&r)) {
+            st = CS_ECANCELED;
+            set_err(&r, st, "download", "canceled");
+            cs_pool_cancel(r.pool); /* queued images are dropped */
+            break;
+        }
         /* the fetcher is idle now: the backlog may wait for room */
         cs_status bst = flush_backlog(&r, true, 0);
         if (!st)

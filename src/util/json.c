@@ -3,35 +3,7 @@
 #include <string.h>
 
 #include "crawlset/util.h"
-
-/* Length of a valid UTF-8 sequence starting at p (<= n), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        return (n >= 2 && (p[1] & 0xC0) == 0x80) ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (n < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xE0 && p[1] < 0xA0)
-            return 0;
-        if (c == 0xED && p[1] >= 0xA0) /* surrogates */
-            return 0;
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xF0 && p[1] < 0x90)
-            return 0;
-        if (c == 0xF4 && p[1] >= 0x90)
-            return 0;
-        return 4;
-    }
-    return 0;
-}
+#include "util/utf8.h"
 
 cs_status cs_json_put_str(cs_buf *b, const char *s, size_t n)
 {
@@ -78,7 +50,7 @@ cs_status cs_json_put_str(cs_buf *b, const char *s, size_t n)
                 return st;
             i++;
         } else {
-            size_t k = utf8_seq(p + i, n - i);
+            size_t k = cs__utf8_seq(p + i, n - i);
             if (k) {
                 st = cs_buf_append(b, p + i, k);
                 i += k;

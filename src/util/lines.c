@@ -245,6 +245,28 @@ uint64_t cs__lines_count_nl(const char *p, size_t n)
     return k;
 }
 
+void cs__lines_drop(cs__lines *l, size_t adv)
+{
+    if (adv) {
+        l->line += cs__lines_count_nl(cs__lines_data(l) + l->start, adv);
+        l->start += adv;
+    } else {
+        cs__lines_skip_line(l);
+        l->line++;
+    }
+}
+
+cs_status cs__lines_end(cs__lines *l, cs_status st)
+{
+    if (st) {
+        if (st != CS_ENOMEM)
+            cs__lines_fail(l, st, l->line + 1, "%s; the input ends inside this row",
+                           st == CS_EGZIP ? "corrupt or truncated gzip" : "read error");
+        return st;
+    }
+    return l->input_err ? l->input_err : CS_DONE;
+}
+
 uint64_t cs__lines_take(cs__lines *l, size_t len, size_t adv)
 {
     uint64_t first = l->line + 1;

@@ -93,6 +93,15 @@ void cs__lines_skip_line(cs__lines *l);
 /* Consumes a record found by cs__lines_next: counts its lines (a last line
  * without a newline counts too) and returns the number of its first line. */
 uint64_t cs__lines_take(cs__lines *l, size_t len, size_t adv);
+/* Drops a record cs__lines_next refused (CS_ETOOBIG, CS_EFORMAT): adv bytes,
+ * or with adv 0 up to the next newline; counts its lines. (Reading on may
+ * meet an input error, which then sets errmsg.) */
+void cs__lines_drop(cs__lines *l, size_t adv);
+/* What a reader's next() answers when cs__lines_next found no record (st
+ * CS_OK) or failed for good (st, an input error): CS_DONE at a clean end,
+ * else the input error; errmsg says "...; the input ends inside this row"
+ * when a cut-off row was left. */
+cs_status cs__lines_end(cs__lines *l, cs_status st);
 /* Newlines in [p, p+n). */
 uint64_t cs__lines_count_nl(const char *p, size_t n);
 

@@ -127,19 +127,23 @@ static int b32val(int c)
     return -1;
 }
 
-size_t cs_base32_decode(const char *in, size_t n, uint8_t *out, size_t cap)
+/* Decodes n characters of `width` bits each (their values from val, < 0 =
+ * not in the alphabet), '=' padding at the end ignored, into out (cap
+ * bytes); a last partial byte is dropped. The length, or (size_t)-1. */
+static size_t decode_bits(const char *in, size_t n, uint8_t *out, size_t cap, int width,
+                          int (*val)(int))
 {
-    uint64_t acc = 0;
+    uint32_t acc = 0; /* only the low `bits` bits matter */
     int bits = 0;
     size_t o = 0;
     while (n && in[n - 1] == '=')
         n--;
     for (size_t i = 0; i < n; i++) {
-        int v = b32val((unsigned char)in[i]);
+        int v = val((unsigned char)in[i]);
         if (v < 0)
             return (size_t)-1;
-        acc = (acc << 5) | (uint64_t)v;
-        bits += 5;
+        acc = (acc << width) | (uint32_t)v;
+        bits += width;
         if (bits >= 8) {
             bits -= 8;
             if (o >= cap)
@@ -148,6 +152,11 @@ size_t cs_base32_decode(const char *in, size_t n, uint8_t *out, size_t cap)
         }
     }
     return o;
+}
+
+size_t cs_base32_decode(const char *in, size_t n, uint8_t *out, size_t cap)
+{
+    return decode_bits(in, n, out, cap, 5, b32val);
 }
 
 size_t cs_base16_encode(const uint8_t *in, size_t n, char *out)
@@ -200,25 +209,7 @@ static int b64val(int c)
 
 size_t cs_base64_decode(const char *in, size_t n, uint8_t *out, size_t cap)
 {
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    while (n && in[n - 1] == '=')
-        n--;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64val((unsigned char)in[i]);
-        if (v < 0)
-            return (size_t)-1;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o >= cap)
-                return (size_t)-1;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return o;
+    return decode_bits(in, n, out, cap, 6, b64val);
 }
 
 size_t cs_base64_encode(const uint8_t *in, size_t n, char *out)

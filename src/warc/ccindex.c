@@ -467,27 +467,18 @@ cs_status cs_ccindex_next(cs_ccindex_reader *r, const cs_ccindex_row **row)
         bool csv = r->format == CS_CCINDEX_CSV;
         cs_status st = cs__lines_next(&r->in, csv, ',', &len, &adv, &found);
         if (st == CS_ETOOBIG) {
-            uint64_t line = ++r->in.line;
             r->stats.errors++;
-            FAIL(r, CS_ETOOBIG, line, "row longer than %zu bytes", r->in.max_line);
-            cs__lines_skip_line(&r->in);
+            FAIL(r, CS_ETOOBIG, r->in.line + 1, "row longer than %zu bytes", r->in.max_line);
+            cs__lines_drop(&r->in, adv);
             r->stats.lines = r->in.line;
             return CS_ETOOBIG;
         }
-        if (st) {
-            if (st == r->in.input_err && st != CS_ENOMEM)
-                FAIL(r, st, r->in.line + 1, "%s; the input ends inside this row",
-                     st == CS_EGZIP ? "corrupt or truncated gzip" : "read error");
-            r->dead = true;
+        if (st || !found) {
+            if (!st)
+                r->stats.lines = r->in.line;
+            st = cs__lines_end(&r->in, st);
+            r->dead = st != CS_DONE;
             return st;
-        }
-        if (!found) {
-            r->stats.lines = r->in.line;
-            if (r->in.input_err) {
-                r->dead = true;
-                return r->in.input_err;
-            }
-            return CS_DONE;
         }
         const char *p = cs__lines_data(&r->in) + r->in.start;
         uint64_t line = cs__lines_take(&r->in, len, adv);

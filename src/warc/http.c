@@ -592,6 +592,29 @@ static void end_size_line(cs_http_dechunk *d)
     d->state = d->left ? DC_DATA : DC_TRAILER;
 }
 
+/* The chunk-size line after its digits and after blanks that follow them:
+ * more blanks, an extension, or the line end. Returns NULL, or what is wrong
+ * with c. */
+static const char *after_size(cs_http_dechunk *d, unsigned char c, size_t *i)
+{
+    if (is_sp((char)c)) {
+        d->state = DC_SIZE_WS;
+        ++*i;
+    } else if (c == ';') {
+        d->state = DC_EXT;
+        ++*i;
+    } else if (c == '\r') {
+        d->state = DC_SIZE_LF;
+        ++*i;
+    } else if (c == '\n' && !d->strict) {
+        ++*i;
+        end_size_line(d);
+    } else {
+        return "bad character after the chunk size";
+    }
+    return NULL;
+}
+
 cs_status cs_http_dechunk_feed(cs_http_dechunk *d, const char **pp, size_t *pn, cs_slice *data)
 {
     const char *p = *pp;
@@ -630,38 +653,13 @@ cs_status cs_http_dechunk_feed(cs_http_dechunk *d, const char **pp, size_t *pn, 
                     i++;
                 else
                     bad = "expected a hexadecimal chunk size";
-            } else if (c == ';') {
-                d->state = DC_EXT;
-                i++;
-            } else if (is_sp((char)c)) {
-                d->state = DC_SIZE_WS;
-                i++;
-            } else if (c == '\r') {
-                d->state = DC_SIZE_LF;
-                i++;
-            } else if (c == '\n' && !d->strict) {
-                i++;
-                end_size_line(d);
             } else {
-                bad = "bad character after the chunk size";
+                bad = after_size(d, c, &i);
             }
             break;
         }
         case DC_SIZE_WS:
-            if (is_sp((char)c)) {
-                i++;
-            } else if (c == ';') {
-                d->state = DC_EXT;
-                i++;
-            } else if (c == '\r') {
-                d->state = DC_SIZE_LF;
-                i++;
-            } else if (c == '\n' && !d->strict) {
-                i++;
-                end_size_line(d);
-            } else {
-                bad = "bad character after the chunk size";
-            }
+            bad = after_size(d, c, &i);
             break;
         case DC_EXT: {
             const char *lf = memchr(p + i, '\n', n - i);

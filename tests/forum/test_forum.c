@@ -81,7 +81,11 @@ static void play_site(cs_origin *o, int highest_1149)
     memset(&limited, 0, sizeof limited);
     limited.fail_times = 1;
     limited.fail_status = 429;
-    limited.fail_headers = "Retry-After: 1\n";
+    /* Discourse's rate-limit body only, no Retry-After header: the wait
+       must come from extras.wait_seconds */
+    limited.fail_body = "{\"errors\":[\"You've performed this action too many times.\"],"
+                        "\"error_type\":\"rate_limit\",\"extras\":{\"wait_seconds\":1,"
+                        "\"time_left\":\"1 second\"}}";
     t = corpus_json("discourse/perceval/discourse_topic_1149.json");
     json_object_set_new(t, "highest_post_number", json_integer(highest_1149));
     route_json(o, "/t/1149.json", t, &limited);
@@ -172,7 +176,7 @@ TEST_T(forum_crawl_discourse_site, 60)
                 tok = rq.time;
         }
     ASSERT(t429 > 0 && tok > 0);
-    ASSERT(tok - t429 >= 0.95);
+    ASSERT(tok - t429 >= 0.9); /* wait_seconds: 1 (arrival times jitter a little) */
 
     /* topic 1448, field by field */
     json_t *j = load_out(out, "1448.json");
@@ -327,7 +331,21 @@ TEST_T(forum_robots_disallow_is_obeyed, 30)
     ASSERT_OK(cs_forum_crawl(&o, &st, NULL, 0));
     ASSERT_EQ(st.topics_done, 0);
     ASSERT_EQ(cs_origin_count(org, "/t/1148.json"), 0);
-    ASSERT(st.topics_failed >= 3);
+    ASSERT_EQ(st.topics_refused, 5); /* 1148, 1149, 1150, 1151, 1448 */
+    ASSERT_EQ(st.topics_failed, 0);
+    ASSERT_EQ(st.list_failed, 0);
+
+    /* a list page that fails ends the listing, counted */
+    ASSERT_OK(cs_origin_route_simple(org, "/robots.txt", 200, "User-agent: *\nDisallow: /admin/\n"));
+    ASSERT_OK(cs_origin_route_simple(org, "/latest.json?page=1", 200, "<html>maintenance</html>"));
+    char dir2[1024];
+    snprintf(dir2, sizeof dir2, "%s/two", out);
+    o.out_dir = dir2;
+    o.images = false;
+    ASSERT_OK(cs_forum_crawl(&o, &st, NULL, 0));
+    ASSERT_EQ(st.list_failed, 1);
+    ASSERT_EQ(st.list_pages, 2);
+    ASSERT_EQ(st.topics_done, 2); /* 1148, 1149 from page 0 */
     cs_origin_stop(org);
 }
 
@@ -444,14 +462,190 @@ TEST_T(forum_rate_backoff_and_since, 30)
     ASSERT_EQ(cs_origin_count(org, "/t/1149.json"), 0);
     ASSERT_EQ(cs_origin_count(org, "/t/1448.json"), 3);
     ASSERT_EQ(st.topics_done, 2); /* 1148 and 1448 */
-    /* the pace: request starts at least ~0.1 s apart */
-    cs_origin_request a, b;
-    size_t n = cs_origin_total(org);
-    ASSERT(n >= 8);
-    for (size_t i = 1; cs_origin_log_get(org, i, &b); i++) {
-        ASSERT(cs_origin_log_get(org, i - 1, &a));
-        if (b.time - a.time < 0.08)
-            FAIL("requests %zu and %zu only %.3f s apart", i - 1, i, b.time - a.time);
+    /* the pace: 0.1 s between request starts to the site. Arrival times
+     * jitter on a busy machine, so the span is checked, not each gap
+     * (robots.txt, fetched before anything else, not counted) */
+    cs_origin_request rq;
+    double first = -1, last = -1;
+    size_t m = 0;
+    for (size_t i = 0; cs_origin_log_get(org, i, &rq); i++) {
+        if (!strcmp(rq.path, "/robots.txt"))
+            continue;
+        if (first < 0)
+            first = rq.time;
+        last = rq.time;
+        m++;
     }
+    ASSERT(m >= 8);
+    if (last - first < 0.085 * (double)(m - 1))
+        FAIL("%zu requests in %.3f s: faster than 10/s", m, last - first);
     cs_origin_stop(org);
+}
+
+TEST_T(forum_category_listing, 30)
+{
+    cs_origin *org;
+    ASSERT_OK(cs_origin_start(&org));
+    play_site(org, 4);
+    json_t *cat = corpus_json("discourse/perceval/discourse_topics.json"); /* no more_topics_url */
+    route_json(org, "/c/support/5.json?page=0", cat, NULL);
+    json_decref(cat);
+    const char *out = cs_test_tmpdir();
+    cs_forum_opts o;
+    const char *connect[2];
+    opts_for(&o, org, out, connect);
+    o.category = "support/5";
+    o.images = false;
+    cs_forum_stats st;
+    ASSERT_OK(cs_forum_crawl(&o, &st, NULL, 0));
+    ASSERT_EQ(st.list_pages, 1); /* no more_topics_url: one page */
+    ASSERT_EQ(st.topics_done, 2);
+    ASSERT_EQ(cs_origin_count(org, "/latest.json"), 0);
+    ASSERT_EQ(cs_origin_count(org, "/c/support/5.json"), 1);
+    cs_origin_stop(org);
+}
+
+/* A site that answers /t/ID.json with the topic's HTML page: the crawl
+ * reads the crawler view's posts. */
+TEST_T(forum_html_only_topic_in_crawl, 30)
+{
+    cs_origin *org;
+    ASSERT_OK(cs_origin_start(&org));
+    play_site(org, 4);
+    const char *page =
+        "<!DOCTYPE html><html><head><title>IBM PowerVM support?</title></head><body>"
+        "<div id=\"post_1\" class=\"topic-body crawler-post\"><span itemprop=\"name\">kincl</span>"
+        "<time datetime=\"2016-05-23T17:03:59Z\">May 23</time>"
+        "<div class=\"post\" itemprop=\"text\"><p>Hi, any plans for PowerVM?</p></div></div>"
+        "<div id=\"post_2\" class=\"topic-body crawler-post\"><span itemprop=\"name\">iheim</span>"
+        "<div class=\"post\" itemprop=\"text\"><p>have you tried oVirt?</p></div></div>"
+        "</body></html>";
+    cs_origin_route r;
+    memset(&r, 0, sizeof r);
+    r.body = page;
+    r.body_len = strlen(page);
+    r.content_type = "text/html; charset=utf-8";
+    ASSERT_OK(cs_origin_route_add(org, "/t/1448.json", &r));
+    const char *out = cs_test_tmpdir();
+    cs_forum_opts o;
+    const char *connect[2];
+    opts_for(&o, org, out, connect);
+    o.match = "/1448$";
+    cs_forum_stats st;
+    ASSERT_OK(cs_forum_crawl(&o, &st, NULL, 0));
+    ASSERT_EQ(st.topics_from_html, 1);
+    ASSERT_EQ(st.topics_done, 1);
+    json_t *j = load_out(out, "1448.json");
+    ASSERT_STR_EQ(json_string_value(json_object_get(j, "conversations")),
+                  "\n<# kincl #>:\nHi, any plans for PowerVM?\n<# iheim #>:\nhave you tried oVirt?");
+    json_t *p1 = json_array_get(json_object_get(j, "posts"), 0);
+    ASSERT_STR_EQ(json_string_value(json_object_get(p1, "created_at")), "2016-05-23T17:03:59Z");
+    /* no title in the page's JSON: the list's */
+    ASSERT_STR_EQ(json_string_value(json_object_get(j, "title")), "IBM PowerVM support?");
+    json_decref(j);
+    cs_origin_stop(org);
+}
+
+/* ---- offline: topics from a WARC ---- */
+
+static void warc_response(cs_warc_writer *w, const char *uri, const char *ctype, const char *body,
+                          bool chunked)
+{
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    cs_buf_printf(&b, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n", ctype);
+    if (chunked)
+        cs_buf_printf(&b, "Transfer-Encoding: chunked\r\n\r\n%zx\r\n%s\r\n0\r\n\r\n", strlen(body),
+                      body);
+    else
+        cs_buf_printf(&b, "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+    cs_warc_field f[2] = {{"WARC-Target-URI", 0, uri, 0},
+                          {"Content-Type", 0, "application/http; msgtype=response", 0}};
+    ASSERT_OK(cs_warc_writer_write(w, CS_WARC_RESPONSE, f, 2, b.data, b.len, NULL, NULL));
+    cs_buf_cleanup(&b);
+}
+
+TEST_T(forum_topics_from_warc, 30)
+{
+    const char *dir = cs_test_tmpdir();
+    char wpath[1024];
+    snprintf(wpath, sizeof wpath, "%s/forum.warc.gz", dir);
+    FILE *wf = fopen(wpath, "wb");
+    ASSERT(wf);
+    cs_warc_writer *w;
+    cs_warc_writer_opts wo = {true, 0, NULL};
+    ASSERT_OK(cs_warc_writer_new(&w, fileno(wf), 0, &wo));
+    /* 1448 as a topic page: JSON in #data-preloaded, body chunked */
+    json_t *topic = corpus_json("discourse/perceval/discourse_posts.json");
+    json_object_set_new(topic, "id", json_integer(1448));
+    char *tj = json_dumps(topic, JSON_COMPACT);
+    json_t *store = json_pack("{s:s}", "topic_1448", tj);
+    char *sj = json_dumps(store, JSON_COMPACT);
+    cs_buf page;
+    cs_buf_init(&page, 0);
+    cs_buf_puts(&page, "<!DOCTYPE html><html><body><div id=\"data-preloaded\" data-preloaded=\"");
+    for (const char *p = sj; *p; p++)
+        if (*p == '"')
+            cs_buf_puts(&page, "&quot;");
+        else if (*p == '&')
+            cs_buf_puts(&page, "&amp;");
+        else
+            cs_buf_putc(&page, *p);
+    cs_buf_puts(&page, "\"></div></body></html>");
+    warc_response(w, "https://forum.example/t/ibm-powervm-support/1448", "text/html", page.data,
+                  true);
+    /* 1149 as JSON, then again as a poorer crawler view (1 post): the JSON wins */
+    char *t1149 = cs_test_read_file(cs_test_corpus("discourse/perceval/discourse_topic_1149.json"), NULL);
+    warc_response(w, "https://forum.example/t/1149.json", "application/json", t1149, false);
+    warc_response(w, "https://forum.example/t/support/1149", "text/html",
+                  "<div id=\"post_1\"><span itemprop=\"name\">x</span><div itemprop=\"text\">"
+                  "<p>y</p></div></div>",
+                  false);
+    warc_response(w, "https://forum.example/robots.txt", "text/plain", "User-agent: *\n", false);
+    warc_response(w, "https://forum.example/t/1151.json", "application/json", "{\"post_stream\":", false);
+    cs_warc_writer_free(w);
+    fclose(wf);
+    cs_free(t1149);
+    free(tj);
+    free(sj);
+    json_decref(store);
+    json_decref(topic);
+    cs_buf_cleanup(&page);
+
+    char out[1024];
+    snprintf(out, sizeof out, "%s/out", dir);
+    cs_forum_opts o;
+    cs_forum_opts_init(&o);
+    o.out_dir = out;
+    cs_forum_stats st;
+    const char *paths[] = {wpath};
+    ASSERT_OK(cs_forum_from_warc(&o, paths, 1, &st, NULL, 0));
+    ASSERT_EQ(st.topics_done, 2);
+    ASSERT_EQ(st.topics_from_html, 2);
+    ASSERT_EQ(st.topics_unchanged, 1);
+    ASSERT_EQ(st.topics_failed, 1);
+    ASSERT_EQ(st.bad_json, 1);
+    json_t *j = load_out(out, "1448.json");
+    ASSERT_STR_EQ(json_string_value(json_object_get(j, "url")),
+                  "https://forum.example/t/ibm-powervm-support/1448");
+    const char *conv = json_string_value(json_object_get(j, "conversations"));
+    ASSERT(!strncmp(conv, "\n<# kincl #>:\nHi,\n\nI was wondering", 33));
+    ASSERT_CONTAINS(conv, "\n<# hantao #>:\nyes,Ovirt/RHEV can support Power8 .");
+    json_decref(j);
+    j = load_out(out, "1149.json");
+    ASSERT_EQ(json_array_size(json_object_get(j, "posts")), 2);
+    json_decref(j);
+
+    /* the command */
+    char args[2048];
+    snprintf(args, sizeof args, "forum --warc %s --out %s/cli --format chatml", wpath, dir);
+    char *so = NULL, *se = NULL;
+    ASSERT_EQ(cs_test_crawlset(args, &so, &se), 1); /* 1151 failed */
+    ASSERT_CONTAINS(se, "2 topics written");
+    cs_free(so);
+    cs_free(se);
+    snprintf(args, sizeof args, "forum --warc --out %s/cli", dir);
+    ASSERT_EQ(cs_test_crawlset(args, &so, &se), 2);
+    cs_free(so);
+    cs_free(se);
 }

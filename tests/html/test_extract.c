@@ -65,6 +65,16 @@ TEST(extract_image_names_and_limits)
     ASSERT_STR_EQ(p.text.data, "a [img abc123.png] b [img http://x/other.jpg]");
     cs_html_post_cleanup(&p);
 
+    /* data: images and javascript: links are dropped */
+    h = "<p>x <img src=\"data:image/png;base64,iVBORw0KGgo=\"> <a href=\"javascript:alert(1)\">y</a>"
+        " <a href=\"mailto:a@b.example\">m</a></p>";
+    cs_html_post_init(&p);
+    ASSERT_OK(cs_html_post_extract(h, strlen(h), NULL, 0, NULL, NULL, &p, NULL));
+    ASSERT_STR_EQ(p.text.data, "x [link mailto:a@b.example]");
+    ASSERT_EQ(p.nimages, 0);
+    ASSERT_EQ(p.nlinks, 1);
+    cs_html_post_cleanup(&p);
+
     /* text is cut at max_text, and the cut is reported */
     cs_buf big;
     cs_buf_init(&big, 0);
@@ -118,5 +128,42 @@ TEST(extract_real_discourse_posts)
     ASSERT(!strstr(t, "KB")); /* the lightbox's size line */
     ASSERT_CONTAINS(t, "Quote:\"On money.cnn.com");
     cs_html_post_cleanup(&p);
+    json_decref(root);
+}
+
+/* Every cooked post of the API docs' /posts.json example (25 real posts:
+ * headings, lists, emoji, images, fragment links): text without markup,
+ * emoji as alt text, images and relative links resolved. */
+TEST(extract_api_docs_latest_posts)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(
+        cs_test_corpus("discourse/discourse_api_docs/definitions/posts/posts.json"), 0, &jerr);
+    ASSERT(root);
+    json_t *posts = json_object_get(root, "latest_posts");
+    ASSERT_EQ(json_array_size(posts), 25);
+    size_t i;
+    json_t *p;
+    bool saw_emoji = false, saw_img = false;
+    json_array_foreach(posts, i, p)
+    {
+        const char *cooked = json_string_value(json_object_get(p, "cooked"));
+        cs_html_post hp;
+        char *t = render(cooked, "https://forum.example/t/x/1", &hp);
+        ASSERT(strlen(t) > 0);
+        ASSERT(!strstr(t, "<p>") && !strstr(t, "</") && !strstr(t, "<img"));
+        ASSERT(!strstr(t, "&amp;") && !strstr(t, "\n\n\n"));
+        if (strstr(t, ":confetti_ball:"))
+            saw_emoji = true;
+        for (size_t k = 0; k < hp.nimages; k++)
+            if (!strcmp(hp.images[k],
+                        "https://www.discourse.org/images/welcome/welcome-to-discourse-hosting-690x314.jpg"))
+                saw_img = true;
+        for (size_t k = 0; k < hp.nlinks; k++)
+            ASSERT(!strncmp(hp.links[k], "http", 4) || !strncmp(hp.links[k], "mailto:", 7));
+        cs_html_post_cleanup(&hp);
+    }
+    ASSERT(saw_emoji);
+    ASSERT(saw_img);
     json_decref(root);
 }

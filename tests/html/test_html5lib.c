@@ -212,6 +212,8 @@ TEST_T(html5lib_tokenizer_suite, 120)
     qsort(names, nfiles, sizeof *names, cmp_str);
     ASSERT(nfiles >= 10);
 
+    /* whole input, then streamed in pieces of 1, 2 and 5 bytes */
+    static const size_t chunks[] = {0, 1, 2, 5};
     size_t runs = 0, tok_pass = 0, err_pass = 0, err_runs = 0, loaded_tests = 0;
     int failures_shown = 0;
     cs_html_tokenizer *t = NULL;
@@ -255,9 +257,20 @@ TEST_T(html5lib_tokenizer_suite, 120)
                 o.last_start_tag = lst ? json_string_value(lst) : NULL;
                 o.on_error = on_error;
                 ASSERT_OK(cs_html_tokenizer_new(&t, &o));
+              for (size_t ci = 0; ci < sizeof chunks / sizeof chunks[0]; ci++) {
+                size_t chunk = chunks[ci];
                 run r = {json_array(), {0}, false, json_array()};
                 cs_buf_init(&r.chars, 0);
-                ASSERT_OK(cs_html_tokenize(t, input, inlen, on_token, &r));
+                if (chunk == 0) {
+                    ASSERT_OK(cs_html_tokenize(t, input, inlen, on_token, &r));
+                } else {
+                    /* streamed: the input in pieces of `chunk` bytes */
+                    for (size_t off = 0; off < inlen; off += chunk)
+                        ASSERT_OK(cs_html_feed(t, input + off,
+                                               inlen - off < chunk ? inlen - off : chunk,
+                                               on_token, &r));
+                    ASSERT_OK(cs_html_finish(t, on_token, &r));
+                }
                 flush_chars(&r);
                 runs++;
                 bool ok = json_equal(r.out, want);
@@ -274,11 +287,11 @@ TEST_T(html5lib_tokenizer_suite, 120)
                     char *w = json_dumps(want, JSON_COMPACT | JSON_ENSURE_ASCII);
                     char *ge = json_dumps(r.errors, JSON_COMPACT);
                     char *we = want_err ? json_dumps(want_err, JSON_COMPACT) : strdup("[]");
-                    fprintf(stderr, "%s: %s [%s]\n  got  %s\n  want %s\n  errs %s\n  want %s\n",
+                    fprintf(stderr, "%s: %s [%s, chunk %zu]\n  got  %s\n  want %s\n  errs %s\n  want %s\n",
                             names[f],
                             json_string_value(json_object_get(tc, "description")),
                             states ? json_string_value(json_array_get(states, s)) : "Data",
-                            g, w, ge, we);
+                            chunk, g, w, ge, we);
                     free(g);
                     free(w);
                     free(ge);
@@ -287,6 +300,7 @@ TEST_T(html5lib_tokenizer_suite, 120)
                 json_decref(r.out);
                 json_decref(r.errors);
                 cs_buf_cleanup(&r.chars);
+              }
                 cs_html_tokenizer_free(t);
                 t = NULL;
             }
@@ -298,8 +312,8 @@ TEST_T(html5lib_tokenizer_suite, 120)
         free(names[f]);
     }
     fprintf(stderr,
-            "html5lib tokenizer: %zu tests, %zu runs (test x initial state): tokens %zu/%zu, "
-            "errors %zu/%zu\n",
+            "html5lib tokenizer: %zu tests, %zu runs (test x initial state x {whole, "
+            "streamed in 1, 2, 5-byte pieces}): tokens %zu/%zu, errors %zu/%zu\n",
             loaded_tests, runs, tok_pass, runs, err_pass, err_runs);
     if (getenv("CS_TEST_SHOW"))
         FAIL("shown on request");

@@ -139,3 +139,40 @@ TEST(html_entity_longest_prefix)
     ASSERT_EQ(cs_html_entity_match("zzz", 3, cp), 0);
     ASSERT_EQ(cs_html_entity_match("CounterClockwiseContourIntegral;", 32, cp), 32);
 }
+
+/* The bomb again, streamed in 4 KiB chunks: same cuts, same text; a
+ * document after it starts clean (state, counts, last start tag). */
+TEST(html_streamed_bomb_same_result)
+{
+    cs_buf in;
+    cs_buf_init(&in, 0);
+    cs_buf_puts(&in, "<a href=\"");
+    for (size_t i = 0; i < (3u << 20); i++)
+        cs_buf_putc(&in, (char)('a' + i % 26));
+    cs_buf_puts(&in, "\">x&amp;y</a><!--");
+    for (size_t i = 0; i < (2u << 20); i++)
+        cs_buf_putc(&in, '-');
+    cs_buf_puts(&in, "-->end\r\n&notin;");
+    col c = {.in = ""};
+    cs_buf_init(&c.text, 0);
+    cs_html_tokenizer *t = mk(NULL);
+    for (size_t off = 0; off < in.len; off += 4096)
+        ASSERT_OK(cs_html_feed(t, in.data + off, in.len - off < 4096 ? in.len - off : 4096,
+                               collect, &c));
+    ASSERT_OK(cs_html_finish(t, collect, &c));
+    const cs_html_stats *st = cs_html_tokenizer_stats(t);
+    ASSERT_EQ(st->limited[CS_HTML_LIMIT_VALUE], 1);
+    ASSERT_EQ(st->limited[CS_HTML_LIMIT_COMMENT], 1);
+    ASSERT_EQ(c.max_value_len, 1024 * 1024);
+    ASSERT_STR_EQ(c.text.data, "x&yend\n\xE2\x88\x89");
+    /* the next document */
+    cs_buf_reset(&c.text);
+    ASSERT_OK(cs_html_feed(t, "<p>ne", 5, collect, &c));
+    ASSERT_OK(cs_html_feed(t, "xt</p>", 6, collect, &c));
+    ASSERT_OK(cs_html_finish(t, collect, &c));
+    ASSERT_STR_EQ(c.text.data, "next");
+    ASSERT_EQ(cs_html_tokenizer_stats(t)->limited[CS_HTML_LIMIT_VALUE], 0);
+    cs_html_tokenizer_free(t);
+    cs_buf_cleanup(&c.text);
+    cs_buf_cleanup(&in);
+}

@@ -772,6 +772,50 @@ TEST_T(fetch_429_retry_after, 40)
     mem_end(0);
 }
 
+/* A wait given in the body of a 429 (Discourse: extras.wait_seconds) is
+ * honoured through opts.retry_hint when no Retry-After header says one;
+ * a header still wins when there is one. */
+static double wait_hint(const char *body, size_t len, void *ud)
+{
+    int *calls = ud;
+    (*calls)++;
+    const char *k = memmem(body, len, "\"wait_seconds\":", 15);
+    return k ? atof(k + 15) : -1;
+}
+
+TEST_T(fetch_429_wait_in_the_body, 40)
+{
+    cs_origin *o = origin();
+    cs_origin_route body = {.body = "ok", .body_len = 2, .fail_times = 1, .fail_status = 429,
+                            .fail_body = "{\"errors\":[\"slow down\"],\"error_type\":"
+                                         "\"rate_limit\",\"extras\":{\"wait_seconds\":1}}"};
+    ASSERT_OK(cs_origin_route_add(o, "/429-body", &body));
+    cs_origin_route header = {.body = "ok", .body_len = 2, .fail_times = 1, .fail_status = 429,
+                              .fail_headers = "Retry-After: 0",
+                              .fail_body = "{\"extras\":{\"wait_seconds\":30}}"};
+    ASSERT_OK(cs_origin_route_add(o, "/429-both", &header));
+    char *urls[2] = {url_of(o, "/429-body"), url_of(o, "/429-both")};
+    res r[2];
+    int calls = 0;
+    cs_fetch_opts op = quick_opts();
+    op.retries = 2;
+    op.retry_delay = 0.01;
+    op.retry_max_delay = 0.02;
+    op.per_host = 0;
+    op.retry_hint = wait_hint;
+    op.retry_hint_ud = &calls;
+    run_urls(&op, urls, 2, r, CS_OK);
+    expect(&r[0], CS_FETCH_OK, "429 with a wait in its body, then ok");
+    expect(&r[1], CS_FETCH_OK, "429 with a header and a body, then ok");
+    ASSERT_EQ(calls, 1); /* only where no header said anything */
+    double tt[4];
+    ASSERT_EQ(arrivals(o, "/429-body", tt, 4), 2);
+    ASSERT(tt[1] - tt[0] >= 0.95);
+    ASSERT_EQ(arrivals(o, "/429-both", tt, 4), 2);
+    ASSERT(tt[1] - tt[0] < 5); /* Retry-After: 0, not the body's 30 s */
+    cs_origin_stop(o);
+}
+
 TEST_T(fetch_503_storm, 30)
 {
     mem_begin();

@@ -81,6 +81,7 @@ static void route_free(route *rt)
     cs_free((void *)rt->r.content_type);
     cs_free((void *)rt->r.redirect);
     cs_free((void *)rt->r.fail_headers);
+    cs_free((void *)rt->r.fail_body);
     cs_free(rt);
 }
 
@@ -123,11 +124,13 @@ static cs_status route_copy(route **out, const char *path, const cs_origin_route
     rt->r.content_type = dup_or_null(r->content_type);
     rt->r.redirect = dup_or_null(r->redirect);
     rt->r.fail_headers = dup_or_null(r->fail_headers);
+    rt->r.fail_body = dup_or_null(r->fail_body);
     rt->r.body_file = dup_or_null(r->body_file);
     rt->r.body = NULL;
     rt->path = dup_or_null(path);
     if ((r->headers && !rt->r.headers) || (r->content_type && !rt->r.content_type) ||
         (r->redirect && !rt->r.redirect) || (r->fail_headers && !rt->r.fail_headers) ||
+        (r->fail_body && !rt->r.fail_body) ||
         (r->body_file && !rt->r.body_file) || (path && !rt->path))
         goto fail;
     if (r->gzip) {
@@ -465,7 +468,7 @@ static enum MHD_Result serve_route(cs_origin *o, struct MHD_Connection *c, req *
         char body[64];
         snprintf(body, sizeof body, "failure %u of %u\n", hit, r->fail_times);
         set_log_status(o, rq, fs);
-        return reply_simple(c, fs, body, r->fail_headers);
+        return reply_simple(c, fs, r->fail_body ? r->fail_body : body, r->fail_headers);
     }
     if (r->redirect) {
         int rs = (r->status >= 300 && r->status < 400) ? r->status : 302;
@@ -532,8 +535,8 @@ static enum MHD_Result serve_dir(cs_origin *o, struct MHD_Connection *c, req *rq
         return MHD_NO;
     if (hit <= r->fail_times) {
         set_log_status(o, rq, r->fail_status ? r->fail_status : 503);
-        return reply_simple(c, r->fail_status ? r->fail_status : 503, "failure\n",
-                            r->fail_headers);
+        return reply_simple(c, r->fail_status ? r->fail_status : 503,
+                            r->fail_body ? r->fail_body : "failure\n", r->fail_headers);
     }
     struct stat sb;
     int fd = -1;

@@ -52,7 +52,8 @@ typedef struct cs_origin_route {
 
     unsigned fail_times;     /* the first N requests to this path fail ... */
     int fail_status;         /* ... with this status (0 = 503) ... */
-    const char *fail_headers;/* ... and these header lines ("Retry-After: 1") */
+    const char *fail_headers;/* ... and these header lines ("Retry-After: 1") ... */
+    const char *fail_body;   /* ... and this body (NULL: "failure N of M") */
 } cs_origin_route;
 
 typedef struct cs_origin_opts {

@@ -1,7 +1,11 @@
 /* test_download.c - the download pipeline end to end against the loopback
  * origin serving data/sample/images: shards, one .jsonl row per input row,
  * reasons for the failures, stats. */
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "origin.h"
 #include "test.h"
@@ -194,6 +198,81 @@ TEST_T(download_backlog_when_the_image_pool_is_full, 90)
         char *j = cs_test_keep(cs_test_read_file(p, NULL));
         lines += count_lines(j);
         ASSERT_EQ(count_substr(j, "\"status\":\"success\""), count_lines(j));
+    }
+    ASSERT_EQ(lines, N);
+    cs_origin_stop(o);
+}
+
+/* SIGTERM mid-run: `crawlset download` stops soon, exits 1, keeps the
+ * complete shards, leaves no incomplete one (no canceled row is written as
+ * a failure), and --incremental then finishes to the same rows. */
+TEST_T(download_sigterm_keeps_complete_shards_and_incremental_finishes, 90)
+{
+    cs_origin *o = serve_images();
+    char list[600], out[600];
+    snprintf(list, sizeof list, "%s/urls.txt", cs_test_tmpdir());
+    snprintf(out, sizeof out, "%s/out", cs_test_tmpdir());
+    enum { N = 400 };
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    for (int i = 0; i < N; i++)
+        ASSERT_OK(cs_buf_printf(&b, "%s/%s.jpg?n=%d\n", cs_origin_url(o), NAMES[i % 12], i));
+    cs_test_write_file(list, b.data, b.len);
+    cs_buf_cleanup(&b);
+
+    char bin[700];
+    snprintf(bin, sizeof bin, "%s/crawlset", CS_BUILD_DIR);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(bin, bin, "download", list, "--out", out, "--samples-per-shard", "20",
+              "--threads", "1", "--per-host", "2", "--host-delay", "0.01", "--retries", "0",
+              "--ignore-robots-txt", "--no-progress", (char *)NULL);
+        _exit(127);
+    }
+    /* wait for the first complete shard, then interrupt */
+    char p[700];
+    snprintf(p, sizeof p, "%s/00000_stats.json", out);
+    struct stat sb;
+    for (int i = 0; i < 200 && stat(p, &sb) != 0; i++)
+        usleep(20000);
+    ASSERT(stat(p, &sb) == 0);
+    kill(pid, SIGTERM);
+    int status;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 1);
+    /* every shard present is complete: 20 rows, all successes */
+    int present = 0;
+    for (int shard = 0; shard < N / 20; shard++) {
+        snprintf(p, sizeof p, "%s/%05d.jsonl", out, shard);
+        if (stat(p, &sb) != 0)
+            continue;
+        present++;
+        char *j = cs_test_keep(cs_test_read_file(p, NULL));
+        ASSERT_EQ(count_lines(j), 20);
+        ASSERT_EQ(count_substr(j, "\"status\":\"success\""), 20);
+    }
+    ASSERT(present >= 1 && present < N / 20);
+
+    char *sout = NULL, *serr = NULL;
+    char args[1400];
+    snprintf(args, sizeof args,
+             "download %s --out %s --samples-per-shard 20 --threads 1 --retries 0 "
+             "--ignore-robots-txt --no-progress --incremental",
+             list, out);
+    int rc = cs_test_crawlset(args, &sout, &serr);
+    cs_test_keep(sout);
+    cs_test_keep(serr);
+    ASSERT_EQ(rc, 0);
+    size_t lines = 0;
+    for (int shard = 0; shard < N / 20; shard++) {
+        snprintf(p, sizeof p, "%s/%05d.jsonl", out, shard);
+        char *j = cs_test_keep(cs_test_read_file(p, NULL));
+        lines += count_substr(j, "\"status\":\"success\"");
     }
     ASSERT_EQ(lines, N);
     cs_origin_stop(o);

@@ -96,6 +96,7 @@ TEST(lines_unquoted_mode_ends_records_at_any_newline)
     ASSERT_UEQ(l.line, 4); /* the last line has no newline and still counts */
     ASSERT_OK(cs__lines_next(&l, false, ',', &len, &adv, &found));
     ASSERT(!found);
+    ASSERT_ST(cs__lines_end(&l, CS_OK), CS_DONE);
     cs__lines_cleanup(&l);
 }
 
@@ -109,7 +110,8 @@ TEST(lines_line_limit_and_resynchronisation)
     bool found;
     ASSERT_ST(cs__lines_next(&l, false, ',', &len, &adv, &found), CS_ETOOBIG);
     ASSERT_UEQ(adv, 0);
-    cs__lines_skip_line(&l);
+    cs__lines_drop(&l, adv);
+    ASSERT_UEQ(l.line, 1);
     ASSERT_OK(cs__lines_next(&l, false, ',', &len, &adv, &found));
     ASSERT(found);
     ASSERT_MEM_EQ(cs__lines_data(&l) + l.start, len, "ok", 2);
@@ -120,8 +122,8 @@ TEST(lines_line_limit_and_resynchronisation)
     open_str(&l, b, 30);
     ASSERT_ST(cs__lines_next(&l, true, ',', &len, &adv, &found), CS_ETOOBIG);
     ASSERT_UEQ(adv, strlen("x,\"never closed\n"));
-    ASSERT_UEQ(cs__lines_count_nl(cs__lines_data(&l) + l.start, adv), 1);
-    l.start += adv;
+    cs__lines_drop(&l, adv);
+    ASSERT_UEQ(l.line, 1);
     ASSERT_OK(cs__lines_next(&l, true, ',', &len, &adv, &found));
     ASSERT(found);
     ASSERT_MEM_EQ(cs__lines_data(&l) + l.start, len, "next,row", 8);
@@ -197,6 +199,12 @@ TEST(lines_truncated_gzip_is_a_fatal_input_error)
     ASSERT_ST(st, CS_EGZIP);
     ASSERT_ST(l.input_err, CS_EGZIP);
     ASSERT_CONTAINS(l.errmsg, "t.gz: gzip: ");
+    /* a reader's next() then says where the input ends */
+    ASSERT_ST(cs__lines_end(&l, st), CS_EGZIP);
+    char want[64];
+    snprintf(want, sizeof want, "t.gz:%" PRIu64 ": corrupt or truncated gzip; the input ",
+             l.line + 1);
+    ASSERT_CONTAINS(l.errmsg, want);
     cs__lines_cleanup(&l);
 }
 

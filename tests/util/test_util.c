@@ -1,5 +1,6 @@
 /* test_util.c - status strings, buffers, arenas, codecs, JSON output. */
 #include "test.h"
+#include "util/utf8.h"
 
 TEST(strerror_covers_every_status)
 {
@@ -61,6 +62,37 @@ TEST(base32_roundtrip_and_known_values)
     ASSERT_EQ(cs_base64_decode("Zm9vYg", 6, dec, sizeof dec), 4);
 }
 
+TEST(base32_base64_decode_round_trip_and_limits)
+{
+    uint8_t in[40] = {0}, dec[40];
+    char enc[80];
+    for (size_t n = 0; n <= sizeof in; n++) {
+        for (size_t i = 0; i < n; i++)
+            in[i] = (uint8_t)(i * 37 + n * 11 + 0xA5);
+        size_t el = cs_base32_encode(in, n, enc);
+        ASSERT_UEQ(cs_base32_decode(enc, el, dec, sizeof dec), n);
+        ASSERT_MEM_EQ(dec, n, in, n);
+        for (size_t i = 0; i < el; i++) /* lower case decodes the same */
+            enc[i] = (char)(enc[i] >= 'A' && enc[i] <= 'Z' ? enc[i] + 32 : enc[i]);
+        ASSERT_UEQ(cs_base32_decode(enc, el, dec, sizeof dec), n);
+        ASSERT_MEM_EQ(dec, n, in, n);
+        if (n)
+            ASSERT_UEQ(cs_base32_decode(enc, el, dec, n - 1), (size_t)-1);
+        el = cs_base64_encode(in, n, enc);
+        ASSERT_UEQ(cs_base64_decode(enc, el, dec, sizeof dec), n);
+        ASSERT_MEM_EQ(dec, n, in, n);
+        for (size_t i = 0; i < el; i++) /* the URL-safe alphabet decodes the same */
+            enc[i] = enc[i] == '+' ? '-' : enc[i] == '/' ? '_' : enc[i];
+        ASSERT_UEQ(cs_base64_decode(enc, el, dec, sizeof dec), n);
+        ASSERT_MEM_EQ(dec, n, in, n);
+        if (n)
+            ASSERT_UEQ(cs_base64_decode(enc, el, dec, n - 1), (size_t)-1);
+    }
+    ASSERT_UEQ(cs_base64_decode("Zm9v!mFy", 8, dec, sizeof dec), (size_t)-1);
+    ASSERT_UEQ(cs_base64_decode("////", 4, dec, sizeof dec), 3);
+    ASSERT_MEM_EQ(dec, 3, "\xff\xff\xff", 3);
+}
+
 TEST(json_string_escapes_and_repairs_utf8)
 {
     cs_buf b;
@@ -103,4 +135,21 @@ TEST(allocator_hook_fails_cleanly)
     ASSERT_OK(cs_buf_append(&b, "x", 1));
     cs_buf_cleanup(&b);
     cs_set_allocator(NULL);
+}
+
+TEST(utf8_seq_lengths_and_rejections)
+{
+    static const struct {
+        const char *s;
+        size_t want;
+    } cases[] = {
+        {"a", 1},           {"\xC3\xA9", 2},         {"\xE2\x82\xAC", 3}, {"\xF0\x9F\x98\x80", 4},
+        {"\xC0\xAF", 0},     /* overlong */           {"\xE0\x80\xAF", 0}, {"\xF0\x80\x80\xAF", 0},
+        {"\xED\xA0\x80", 0}, /* surrogate */          {"\xF4\x90\x80\x80", 0}, /* past U+10FFFF */
+        {"\xC3", 0},         /* cut off */            {"\xE2\x82", 0},     {"\x80", 0},
+        {"\xFF", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        ASSERT_UEQ(cs__utf8_seq((const unsigned char *)cases[i].s, strlen(cases[i].s)),
+                   cases[i].want);
 }
