@@ -31,6 +31,7 @@ int cmd_tracker(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
 int cmd_bloom(int argc, char **argv);
+int cmd_dedupe(int argc, char **argv);
 int cmd_forum(int argc, char **argv);
 
 void cli_init(const char *argv0);

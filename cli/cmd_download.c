@@ -27,6 +27,8 @@ static void usage_common(FILE *f)
             "  --encode-format F          jpg (default), png, webp\n"
             "  --encode-quality Q         default 95 (jpg, webp)\n"
             "  --threads N                image workers (default: one per CPU)\n"
+            "  --phash                    add \"phash\" (64-bit DCT pHash, 16 hex digits) to\n"
+            "                             each sample's metadata\n"
             "fetching (polite by default):\n"
             "  --parallel N               transfers in flight (default 256)\n"
             "  --per-host N               in flight per host (default 16)\n"
@@ -42,6 +44,14 @@ static void usage_common(FILE *f)
             "  --resolve HOST:PORT:ADDR   resolve HOST:PORT to ADDR (repeatable; tests, demos)\n"
             "  --connect-to H:P:H2:P2     send requests for H:P to H2:P2 (repeatable; demos)\n"
             "  --no-progress              no progress line even on a terminal\n"
+            "candidate filters (crawlset filter's chain, in process; off by default):\n"
+            "  --filter                   the default rules (URL rules, text >= 5 characters,\n"
+            "                             placeholder text, exact dedupe)\n"
+            "  --rules FILE               a YAML rules file (implies --filter)\n"
+            "  --filter-rule KEY=VALUE    one rule, as crawlset filter's --KEY VALUE\n"
+            "                             (repeatable; implies --filter)\n"
+            "  Dropped candidates never become rows; each shard's _stats.json gets the\n"
+            "  chain's counts for its candidates under \"filters\".\n"
             "\n"
             "Beside each shard: NNNNN.jsonl (one line per input row, with status and\n"
             "reason) and NNNNN_stats.json. Exit codes: 0 every row accounted for (rows\n"
@@ -81,6 +91,7 @@ enum {
     O_PIXELS, O_ENCFMT, O_QUALITY, O_THREADS, O_PARALLEL, O_PERHOST, O_HOSTDELAY, O_RATE,
     O_TIMEOUT, O_RETRIES, O_MAXBODY, O_UA, O_NOROBOTS, O_NOXROBOTS, O_NOTDM, O_RESOLVE,
     O_NOPROGRESS, O_CONNECTTO, O_INFMT, O_URLCOL, O_CAPCOL, O_SAVECOLS, O_VERIFY, O_HELP,
+    O_FILTER, O_RULES, O_FRULE, O_PHASH,
 };
 
 static const struct option LONGOPTS[] = {
@@ -117,6 +128,10 @@ static const struct option LONGOPTS[] = {
     {"save-additional-columns", required_argument, NULL, O_SAVECOLS},
     {"verify-hash", required_argument, NULL, O_VERIFY},
     {"help", no_argument, NULL, O_HELP},
+    {"filter", no_argument, NULL, O_FILTER},
+    {"rules", required_argument, NULL, O_RULES},
+    {"filter-rule", required_argument, NULL, O_FRULE},
+    {"phash", no_argument, NULL, O_PHASH},
     {NULL, 0, NULL, 0},
 };
 
@@ -134,6 +149,12 @@ typedef struct dl_cli {
     const char *verify_col;
     cs_progress prog;
     char label[160];
+    bool filter;                 /* run the candidate filter chain */
+    const char *rules;           /* its YAML rules file */
+    const char *frules[64];      /* KEY=VALUE rules */
+    int nfrules;
+    cs_filter_chain *chain;
+    cs_pipe_filter_rows *frows;
 } dl_cli;
 
 static bool num(const char *s, double lo, double hi, double *out)
@@ -285,6 +306,17 @@ static int parse(dl_cli *c, int argc, char **argv, bool pairs)
                 c->uo.nsave = n;
             }
             break;
+        case O_FILTER: c->filter = true; break;
+        case O_PHASH: c->o.phash = true; break;
+        case O_RULES: c->filter = true; c->rules = a; break;
+        case O_FRULE:
+            if (c->nfrules >= 64 || !strchr(a, '=')) {
+                cli_err("--filter-rule: KEY=VALUE (at most 64)");
+                return CLI_EXIT_USAGE;
+            }
+            c->filter = true;
+            c->frules[c->nfrules++] = a;
+            break;
         case 'h':
         case O_HELP: return 0;
         default: return CLI_EXIT_USAGE;
@@ -376,6 +408,60 @@ static void start_progress(dl_cli *c, const char *what)
         c->prog.enabled = false;
 }
 
+/* With --filter/--rules: puts the candidate filter chain in front of the
+ * row source (*src, *src_ud replaced) and its per-shard counts into the
+ * shards' _stats.json. Returns -1, or an exit code. */
+static int setup_filter(dl_cli *c, cs_row_source_fn *src, void **src_ud)
+{
+    if (!c->filter)
+        return -1;
+    cs_filter_rules r;
+    char err[1024];
+    if (cs_filter_rules_init(&r))
+        cli_die("out of memory");
+    int rc = -1;
+    if (c->rules && cs_filter_rules_load(&r, c->rules, err, sizeof err)) {
+        cli_err("%s", err);
+        rc = CLI_EXIT_USAGE;
+    }
+    for (int i = 0; i < c->nfrules && rc < 0; i++) {
+        char key[128];
+        const char *eq = strchr(c->frules[i], '=');
+        snprintf(key, sizeof key, "%.*s", (int)(eq - c->frules[i]), c->frules[i]);
+        if (cs_filter_rules_set(&r, key, eq + 1, err, sizeof err)) {
+            cli_err("--filter-rule %s: %s", c->frules[i], err);
+            rc = CLI_EXIT_USAGE;
+        }
+    }
+    if (rc < 0 && cs_filter_chain_new(&c->chain, &r, err, sizeof err)) {
+        cli_err("filter: %s", err);
+        rc = CLI_EXIT_USAGE;
+    }
+    cs_filter_rules_cleanup(&r);
+    if (rc >= 0)
+        return rc;
+    if (cs_pipe_filter_rows_new(&c->frows, *src, *src_ud, c->chain,
+                                c->o.dataset.samples_per_shard))
+        cli_die("out of memory");
+    *src = cs_pipe_filter_rows_next;
+    *src_ud = c->frows;
+    c->o.dataset.filters_json = cs_pipe_filter_rows_shard_json;
+    c->o.dataset.filters_ud = c->frows;
+    return -1;
+}
+
+static void finish_filter(dl_cli *c)
+{
+    if (!c->frows)
+        return;
+    uint64_t seen, kept;
+    cs_pipe_filter_rows_counts(c->frows, &seen, &kept);
+    fprintf(stderr, "crawlset: filter: %llu candidates, %llu kept\n", (unsigned long long)seen,
+            (unsigned long long)kept);
+    cs_pipe_filter_rows_free(c->frows);
+    cs_filter_chain_free(c->chain);
+}
+
 int cmd_download(int argc, char **argv)
 {
     dl_cli c;
@@ -410,10 +496,18 @@ int cmd_download(int argc, char **argv)
         free(c.save_buf);
         return st == CS_ENOTFOUND || st == CS_EIO ? CLI_EXIT_FATAL : CLI_EXIT_USAGE;
     }
+    cs_row_source_fn src = cs_pipe_urllist_rows;
+    void *src_ud = ur;
+    if ((rc = setup_filter(&c, &src, &src_ud)) >= 0) {
+        cs_urllist_free(ur);
+        free(c.save_buf);
+        return rc;
+    }
     start_progress(&c, "download");
     cs_download_stats s;
     char err[CS_ERRMSG_MAX];
-    st = cs_download_run(&c.o, c.out, cs_pipe_urllist_rows, ur, &s, err, sizeof err);
+    st = cs_download_run(&c.o, c.out, src, src_ud, &s, err, sizeof err);
+    finish_filter(&c);
     cs_urllist_stats us;
     cs_urllist_stats_get(ur, &us);
     cs_urllist_free(ur);
@@ -442,10 +536,18 @@ int cmd_pairs(int argc, char **argv)
     if (cs_pipe_wat_rows_new(&w, (const char *const *)argv + optind, (size_t)(argc - optind),
                         cli_threads()))
         cli_die("out of memory");
+    cs_row_source_fn src = cs_pipe_wat_rows_next;
+    void *src_ud = w;
+    if ((rc = setup_filter(&c, &src, &src_ud)) >= 0) {
+        cs_pipe_wat_rows_free(w);
+        free(c.save_buf);
+        return rc;
+    }
     start_progress(&c, "pairs");
     cs_download_stats s;
     char err[CS_ERRMSG_MAX];
-    cs_status st = cs_download_run(&c.o, c.out, cs_pipe_wat_rows_next, w, &s, err, sizeof err);
+    cs_status st = cs_download_run(&c.o, c.out, src, src_ud, &s, err, sizeof err);
+    finish_filter(&c);
     uint64_t recs, errs;
     cs_pipe_wat_rows_counts(w, &recs, &errs);
     cs_pipe_wat_rows_free(w);

@@ -38,6 +38,9 @@ static void usage_filter(FILE *f)
             "  --split-lang PREFIX also write kept rows to PREFIX-en.jsonl, PREFIX-multi.jsonl\n"
             "                      and PREFIX-nolang.jsonl by detected language (LAION-5B)\n"
             "  --rejects FILE      write dropped rows there as {\"filter\",\"reason\",\"row\"}\n"
+            "  --docs              filter documents / task graphs instead (JSON objects with\n"
+            "                      title, url, steps, ...): filters required, title\n"
+            "                      (dangerous words), steps, dedupe (title); doc-* rules\n"
             "  --no-progress       no progress line\n"
             "  -h, --help          this help\n"
             "\n"
@@ -45,8 +48,8 @@ static void usage_filter(FILE *f)
             "--KEY and --no-KEY; list flags append comma-separated items, '' clears):\n");
     for (const cs_filter_rule_key *k = cs_filter_rule_keys(); k->name; k++)
         fprintf(f, "  --%-22s %s\n", k->name, k->help);
-    fprintf(f, "\nWith unsafe on and no list given, the lists shipped in data/filter/ are used\n"
-               "(found through $CRAWLSET_DATA_DIR, else beside the executable).\n"
+    fprintf(f, "\nWith unsafe on (or --docs) and no list given, the lists shipped in data/filter/\n"
+               "are used (found through $CRAWLSET_DATA_DIR, else beside the executable).\n"
                "Exit codes: 0 ok, 1 some rows were malformed (reported, dropped), 2 usage\n"
                "error, 3 fatal error.\n");
 }
@@ -231,10 +234,130 @@ static int open_out(cli_out *o, const char *path)
     return 0;
 }
 
+/* --docs: the document chain over JSON Lines objects. */
+static int run_docs(const cs_filter_rules *rules, const char **inputs, size_t ninputs,
+                    const char *stats_path, const char *rejects, bool domain_stats)
+{
+    cs_doc_rules dr;
+    char err[1024];
+    if (cs_doc_rules_from(&dr, rules))
+        cli_die("out of memory");
+    cs_doc_chain *c = NULL;
+    cs_status st = cs_doc_chain_new(&c, &dr, NULL, 0, err, sizeof err);
+    cs_doc_rules_cleanup(&dr);
+    if (st) {
+        cli_err("filter: %s", err);
+        return CLI_EXIT_USAGE;
+    }
+    cli_out out, rej;
+    cli_out_init(&out, 1);
+    if (rejects && open_out(&rej, rejects))
+        cli_die("cannot write the rejects");
+    cs_arena arena;
+    cs_arena_init(&arena, 256u << 20);
+    cs_buf tmp;
+    cs_buf_init(&tmp, 0);
+    int rc = CLI_EXIT_OK;
+    uint64_t malformed = 0;
+    static const char *const dash[] = {"-"};
+    if (!ninputs) {
+        inputs = (const char **)dash;
+        ninputs = 1;
+    }
+    for (size_t i = 0; i < ninputs && rc != CLI_EXIT_FATAL; i++) {
+        FILE *f = strcmp(inputs[i], "-") ? fopen(inputs[i], "r") : stdin;
+        if (!f) {
+            cli_err("%s: %s", inputs[i], strerror(errno));
+            rc = CLI_EXIT_FATAL;
+            break;
+        }
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        uint64_t lineno = 0;
+        while ((len = getline(&line, &cap, f)) > 0) {
+            lineno++;
+            size_t l = (size_t)len;
+            while (l && (line[l - 1] == '\n' || line[l - 1] == '\r'))
+                l--;
+            if (!cs_slice_trim((cs_slice){line, l}).len)
+                continue;
+            cs_arena_reset(&arena);
+            cs_doc_item it;
+            st = cs_doc_item_parse(line, l, &arena, &it, err, sizeof err);
+            if (st == CS_ENOMEM)
+                cli_die("out of memory");
+            if (st) {
+                if (malformed++ < 10)
+                    cli_err("%s:%llu: %s (row dropped)", strcmp(inputs[i], "-") ? inputs[i] : "stdin",
+                            (unsigned long long)lineno, err);
+                continue;
+            }
+            bool keep;
+            const char *why;
+            if (cs_doc_chain_apply(c, &it, &keep, &why))
+                cli_die("out of memory");
+            if (keep) {
+                cli_out_write(&out, line, l);
+                cli_out_write(&out, "\n", 1);
+            } else if (rejects) {
+                cs_buf_reset(&tmp);
+                CLI_TRY(cs_buf_puts(&tmp, "{\"reason\":"));
+                CLI_TRY(cs_json_put_str(&tmp, why, strlen(why)));
+                CLI_TRY(cs_buf_puts(&tmp, ",\"row\":"));
+                CLI_TRY(cs_buf_append(&tmp, line, l));
+                CLI_TRY(cs_buf_puts(&tmp, "}\n"));
+                cli_out_buf(&rej, &tmp);
+            }
+        }
+        free(line);
+        if (f != stdin)
+            fclose(f);
+    }
+    cli_out_flush(&out);
+    if (out.failed)
+        rc = CLI_EXIT_FATAL;
+    if (rejects) {
+        cli_out_flush(&rej);
+        close(rej.fd);
+        cli_out_cleanup(&rej);
+    }
+    if (stats_path) {
+        cs_buf sb;
+        cs_buf_init(&sb, 0);
+        CLI_TRY(cs_buf_printf(&sb, "{\"malformed\":%llu,", (unsigned long long)malformed));
+        size_t at = sb.len;
+        CLI_TRY(cs_filter_stats_json(cs_doc_chain_stats(c), domain_stats, &sb));
+        memmove(sb.data + at, sb.data + at + 1, sb.len - at - 1); /* drop the inner '{' */
+        sb.len--;
+        CLI_TRY(cs_buf_putc(&sb, '\n'));
+        cli_out so;
+        if (open_out(&so, stats_path) == 0) {
+            cli_out_buf(&so, &sb);
+            cli_out_flush(&so);
+            if (so.failed)
+                rc = CLI_EXIT_FATAL;
+            close(so.fd);
+            cli_out_cleanup(&so);
+        } else {
+            rc = CLI_EXIT_FATAL;
+        }
+        cs_buf_cleanup(&sb);
+    }
+    if (rc == CLI_EXIT_OK && malformed)
+        rc = CLI_EXIT_PARTIAL;
+    cli_out_cleanup(&out);
+    cs_buf_cleanup(&tmp);
+    cs_arena_cleanup(&arena);
+    cs_doc_chain_free(c);
+    return rc;
+}
+
 int cmd_filter(int argc, char **argv)
 {
     const char *rules_path = NULL, *stats_path = NULL, *split = NULL, *rejects = NULL;
-    bool domain_stats = true, progress = true, unsafe_lists_given = false;
+    bool domain_stats = true, progress = true, unsafe_lists_given = false, docs = false;
+    bool danger_given = false;
     setting *sets = calloc((size_t)argc + 4, sizeof *sets);
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     size_t nsets = 0, ninputs = 0;
@@ -271,7 +394,7 @@ int cmd_filter(int argc, char **argv)
         const char *val = eq ? eq + 1 : NULL;
         /* flags of the command itself */
         static const char *const simple[] = {"tag-unsafe", "drop-unsafe", "no-domain-stats",
-                                             "no-progress", NULL};
+                                             "no-progress", "docs", NULL};
         bool is_simple = false;
         for (size_t k = 0; simple[k]; k++)
             if (!strcmp(name, simple[k]))
@@ -283,6 +406,8 @@ int cmd_filter(int argc, char **argv)
                 sets[nsets++] = (setting){"unsafe", "drop"};
             else if (!strcmp(name, "no-domain-stats"))
                 domain_stats = false;
+            else if (!strcmp(name, "docs"))
+                docs = true;
             else
                 progress = false;
             continue;
@@ -349,6 +474,22 @@ int cmd_filter(int argc, char **argv)
         }
         if (!strncmp(sets[k].key, "unsafe-", 7))
             unsafe_lists_given = true;
+        if (!strncmp(sets[k].key, "doc-dangerous", 13))
+            danger_given = true;
+    }
+    if (docs) {
+        if (!danger_given && !rules.doc_dangerous_words.n) {
+            char dir[4096], path[4200];
+            if (data_dir(dir, sizeof dir)) {
+                snprintf(path, sizeof path, "%s/dangerous-words.txt", dir);
+                if (cs_filter_rules_set(&rules, "doc-dangerous-words-file", path, err, sizeof err))
+                    cli_err("filter: %s (no dangerous-title filter)", err);
+            }
+        }
+        rc = run_docs(&rules, ninputs ? inputs : NULL, ninputs, stats_path, rejects,
+                      domain_stats);
+        cs_filter_rules_cleanup(&rules);
+        goto done;
     }
     if (rules.unsafe != CS_UNSAFE_OFF && !unsafe_lists_given && !rules.unsafe_words.n &&
         !rules.unsafe_phrases.n && !rules.unsafe_regex.n) {

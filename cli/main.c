@@ -15,6 +15,7 @@ static const cli_command COMMANDS[] = {
     {"worker", "work for a tracker: take jobs, run their pipeline, complete them", cmd_worker},
     {"filter", "filter candidates: URL, text, language, unsafe, exact dedupe", cmd_filter},
     {"bloom", "Bloom filter files of URLs: create, add, query, merge, info", cmd_bloom},
+    {"dedupe", "exact and near-duplicate images (pHash) in a dataset directory", cmd_dedupe},
     {"forum", "Discourse forum topics as conversations (chats-crawler)", cmd_forum},
     {NULL, NULL, NULL},
 };

@@ -108,6 +108,11 @@ typedef struct cs_dataset_opts {
                                     NULL = a fresh one under $TMPDIR */
     unsigned put_retries;        /* HTTP: retries per file; 0 = 4 */
     long put_timeout_ms;         /* HTTP: per request; 0 = 300,000 */
+    /* The "filters" member of shard `shard`'s _stats.json: appends one JSON
+     * object to out (the filter chain's counts for the rows of that shard,
+     * see crawlset/filter.h). Called from the commit thread. NULL = {}. */
+    cs_status (*filters_json)(void *ud, uint64_t shard, cs_buf *out);
+    void *filters_ud;
 } cs_dataset_opts;
 
 /* One finished row, successful or not. Borrowed for the call only. */

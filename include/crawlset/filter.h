@@ -88,6 +88,10 @@ typedef struct cs_strlist {
     size_t n, cap;
 } cs_strlist;
 
+/* Appends a copy of s[0..n) (CS_ENOMEM); clear frees every item. */
+CS_API CS_WARN_UNUSED cs_status cs_strlist_push(cs_strlist *l, const char *s, size_t n);
+CS_API void cs_strlist_clear(cs_strlist *l);
+
 /* The candidate chain's configuration. Every field is also a rules-file key
  * and a command-line flag of the same name (cs_filter_rules_set); the
  * defaults are those of cs_filter_rules_init(). */
@@ -125,6 +129,13 @@ typedef struct cs_filter_rules {
     char *bloom_delta;           /* Bloom file written by cs_filter_chain_finish()
                                     with the URLs kept (bloom's parameters, else
                                     the defaults); NULL = none */
+    /* documents and task graphs (crawlset filter --docs; cs_doc_rules) */
+    cs_strlist doc_required;     /* fields that must not be empty (title) */
+    cs_strlist doc_dangerous_words; /* title words that drop a document */
+    size_t doc_min_steps;        /* 2 */
+    bool doc_dedupe_title;       /* true */
+    char *doc_title_field;       /* NULL = "title" */
+    char *doc_steps_field;       /* NULL = "steps" */
     /* stats */
     size_t failed_urls_max;      /* per filter (100) */
     size_t max_domains;          /* per-domain stats (100,000; 0 = off) */
@@ -222,6 +233,14 @@ CS_API CS_WARN_UNUSED cs_status cs_filter_chain_apply(cs_filter_chain *c,
 
 /* The chain's stats (owned by the chain). */
 CS_API cs_filter_stats *cs_filter_chain_stats(cs_filter_chain *c);
+
+/* A new empty stats object with the chain's filters and limits (for the
+ * caller to keep per-part counts, e.g. per shard; free it). */
+CS_API CS_WARN_UNUSED cs_status cs_filter_chain_new_stats(const cs_filter_chain *c,
+                                                          cs_filter_stats **out /* OUT */);
+/* Also records every item applied from now on into s (NULL: stop); s must
+ * come from cs_filter_chain_new_stats and outlive its use. */
+CS_API void cs_filter_chain_also_stats(cs_filter_chain *c, cs_filter_stats *s);
 
 /* Finds the candidate in one JSON Lines row, a flat JSON object as `crawlset
  * wat links` and the download input write (url, the first of the rules'
@@ -344,6 +363,186 @@ CS_API CS_WARN_UNUSED cs_status cs_bloom_save(const cs_bloom *b, const char *pat
 CS_API void cs_bloom_info_get(const cs_bloom *b, cs_bloom_info *out /* OUT */);
 /* Whether two filters have the same parameters (k, m, capacity, rate). */
 CS_API bool cs_bloom_same_params(const cs_bloom *a, const cs_bloom *b);
+
+/* ---- perceptual hashes and near duplicates ------------------------------
+ *
+ * pHash as the imagehash library computes it: the image (EXIF orientation
+ * applied, alpha flattened onto white) reduced to 32x32 grey by libvips,
+ * a 2-D DCT-II of it, the 8x8 lowest frequencies, and one bit per
+ * coefficient: 1 when it is above their median. Bit 8*v+u is coefficient
+ * (row v, column u). Two images are near duplicates when the Hamming
+ * distance of their hashes is within a radius (default 4). */
+
+#define CS_PHASH_DEFAULT_RADIUS 4
+
+/* The pHash of an encoded image in data[0..len) (any format cs_image
+ * decodes). CS_EFORMAT (err says why) when it cannot be decoded. Thread-safe. */
+CS_API CS_WARN_UNUSED cs_status cs_phash_image(const void *data, size_t len,
+                                               uint64_t *out /* OUT */, char *err,
+                                               size_t errlen);
+/* The pHash of 32x32 grey pixels, row by row. */
+CS_API uint64_t cs_phash_gray32(const uint8_t px[1024]);
+
+static inline int cs_phash_distance(uint64_t a, uint64_t b)
+{
+    return __builtin_popcountll(a ^ b);
+}
+
+/* Near-duplicate search without comparing all pairs: multi-index hashing
+ * (Norouzi et al.). The 64 bits are cut into radius+1 chunks; two hashes
+ * within the radius agree exactly on at least one chunk (pigeonhole), so a
+ * query looks up its own chunk values in one sorted table per chunk and
+ * compares only the hashes found there. Built once over an array of hashes
+ * (ids are their positions); read-only afterwards, so queries may run on
+ * several threads. */
+typedef struct cs_phash_index cs_phash_index;
+
+/* Indexes hashes[0..n) (copied) for searches within radius (0-31).
+ * CS_EINVAL for a bad radius or n >= 2^32; CS_ENOMEM. */
+CS_API CS_WARN_UNUSED cs_status cs_phash_index_new(cs_phash_index **out /* OUT */,
+                                                   const uint64_t *hashes, size_t n,
+                                                   int radius);
+CS_API void cs_phash_index_free(cs_phash_index *x);
+
+/* Called once per hash within the radius of the query (each id once). */
+typedef void (*cs_phash_hit_fn)(void *ud, uint32_t id, int distance);
+
+/* Finds every indexed hash within the index's radius of q; returns how
+ * many full comparisons were made (the work, for benchmarks). */
+CS_API size_t cs_phash_index_query(const cs_phash_index *x, uint64_t q, cs_phash_hit_fn fn,
+                                   void *ud);
+
+/* ---- dataset dedupe ------------------------------------------------------
+ *
+ * Exact (sha256 of the bytes) and near (pHash within a radius, through the
+ * index above) duplicate images across a whole dataset directory: every
+ * image file under it (the files and web2dataset layouts, any folder tree)
+ * and every image member of its .tar shards (webdataset). Folders named
+ * _tmp and names starting with '.' are skipped. Items are taken in path
+ * order (tar members in shard order); an item is a duplicate of the first
+ * earlier item that is kept and is byte-identical (exact) or within the
+ * radius (near: the closest one, the first of equals). */
+
+typedef struct cs_dedupe_opts {
+    int radius;        /* near-duplicate radius; 0 = default 4; -1 = exact only;
+                          -2 = radius 0 */
+    bool drop;         /* remove duplicates: files with the item's name stem in
+                          its folder (KEY.jpg, KEY.json, KEY.txt; and
+                          metadata/KEY.json beside images/), tar members with
+                          that stem (each changed shard rewritten atomically) */
+    unsigned threads;  /* hashing threads; 0 = one per CPU */
+} cs_dedupe_opts;
+
+typedef struct cs_dedupe_stats {
+    uint64_t images;       /* image items found */
+    uint64_t undecodable;  /* items pHash could not decode (exact dedupe only) */
+    uint64_t exact;        /* exact duplicates */
+    uint64_t near;         /* near duplicates */
+    uint64_t dropped;      /* files removed and tar members left out */
+    uint64_t shards_rewritten;
+} cs_dedupe_stats;
+
+/* One duplicate: item and dup_of are names relative to the directory
+ * ("00000.tar/000000012.jpg", "images/12.jpg"); kind "exact" or "near";
+ * distance the Hamming distance (0 for exact). Called in item order. */
+typedef void (*cs_dedupe_fn)(void *ud, const char *item, const char *dup_of, const char *kind,
+                             int distance);
+
+/* Finds (and with opts->drop removes) the duplicates under dir. fn may be
+ * NULL. CS_EIO / CS_EFORMAT (an unreadable file or corrupt tar; err says
+ * which) stop the run before anything is dropped. */
+CS_API CS_WARN_UNUSED cs_status cs_dedupe_dir(const char *dir, const cs_dedupe_opts *opts,
+                                              cs_dedupe_fn fn, void *ud,
+                                              cs_dedupe_stats *stats /* OUT */, char *err,
+                                              size_t errlen);
+
+/* ---- documents and task graphs -------------------------------------------
+ *
+ * The same chain mechanism over generic items: an item is a set of named
+ * top-level fields (a JSON object's members). Built-in filters, in order:
+ *   required  every field of the required list present and not empty (null,
+ *             "", blank text, [] and {} are empty); reason "empty_FIELD"
+ *   title     the title has none of the dangerous words (whole tokens,
+ *             case-folded); reason "dangerous_title"
+ *   steps     the steps field holds at least min_steps elements; reasons
+ *             "no_steps" (absent or not a list), "single_step" (fewer)
+ *   dedupe    the normalised, case-folded title was not seen before;
+ *             reason "duplicate_title"
+ * then the caller's own filters (cs_doc_chain_add). Every filter sees every
+ * item; stats per filter and per domain (the item's "domain" field, else the
+ * registered domain of its "url"), failed URLs from "url". */
+
+/* One top-level field. */
+typedef struct cs_doc_field {
+    const char *name;  /* NUL-terminated */
+    cs_slice text;     /* string value (unescaped), else the JSON text */
+    size_t count;      /* elements of an array, members of an object, 1 for
+                          other non-null values, 0 for null */
+    bool is_string;
+    bool is_array;
+} cs_doc_field;
+
+typedef struct cs_doc_item {
+    const cs_doc_field *fields;
+    size_t n;
+} cs_doc_item;
+
+/* The field named name, or NULL. */
+CS_API const cs_doc_field *cs_doc_item_get(const cs_doc_item *it, const char *name);
+
+typedef struct cs_doc_rules {
+    cs_strlist required;        /* fields that must not be empty (title) */
+    const char *title_field;    /* "title" */
+    cs_strlist dangerous_words; /* title words that drop the item */
+    const char *steps_field;    /* "steps" */
+    size_t min_steps;           /* 2; 0 = no steps filter */
+    bool dedupe_title;          /* true */
+    size_t failed_urls_max;     /* 100 */
+    size_t max_domains;         /* 100,000 */
+} cs_doc_rules;
+
+/* Defaults above (dangerous_words empty: data/filter/dangerous-words.txt
+ * ships a list). Strings in the struct are borrowed by cs_doc_chain_new. */
+CS_API CS_WARN_UNUSED cs_status cs_doc_rules_init(cs_doc_rules *r /* OUT */);
+CS_API void cs_doc_rules_cleanup(cs_doc_rules *r);
+
+/* The document rules of a cs_filter_rules (the doc-* keys), borrowing its
+ * strings: valid while r is. */
+CS_API CS_WARN_UNUSED cs_status cs_doc_rules_from(cs_doc_rules *out /* OUT */,
+                                                  const cs_filter_rules *r);
+
+/* A filter of the caller's: NULL when the item passes, else a reason that
+ * outlives the chain. */
+typedef const char *(*cs_doc_filter_fn)(void *ud, const cs_doc_item *it);
+
+typedef struct cs_doc_chain cs_doc_chain;
+
+/* extra: the caller's filters (name, fn, ud), n_extra of them, run after
+ * the built-ins; names copied. CS_EINVAL (err set) for a word list that does
+ * not compile. */
+typedef struct cs_doc_filter {
+    const char *name;
+    cs_doc_filter_fn fn;
+    void *ud;
+} cs_doc_filter;
+CS_API CS_WARN_UNUSED cs_status cs_doc_chain_new(cs_doc_chain **out /* OUT */,
+                                                 const cs_doc_rules *r,
+                                                 const cs_doc_filter *extra, size_t n_extra,
+                                                 char *err, size_t errlen);
+CS_API void cs_doc_chain_free(cs_doc_chain *c);
+/* Runs every filter on the item; *keep and *reason (first failing filter's
+ * reason, NULL when kept) out. CS_ENOMEM only. */
+CS_API CS_WARN_UNUSED cs_status cs_doc_chain_apply(cs_doc_chain *c, const cs_doc_item *it,
+                                                   bool *keep /* OUT */,
+                                                   const char **reason /* OUT */);
+CS_API cs_filter_stats *cs_doc_chain_stats(cs_doc_chain *c);
+
+/* Reads the top-level members of the JSON object json[0..n) (jansson) into
+ * *it; the fields live in arena a (reset it between items). CS_EFORMAT
+ * with err for anything but an object. */
+CS_API CS_WARN_UNUSED cs_status cs_doc_item_parse(const char *json, size_t n, cs_arena *a,
+                                                  cs_doc_item *it /* OUT */, char *err,
+                                                  size_t errlen);
 
 #ifdef __cplusplus
 }

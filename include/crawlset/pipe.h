@@ -11,12 +11,13 @@
  * candidates (IMG@/src with a non-empty alt) become rows with the page URL
  * saved as column "page" (the `pairs` pipeline).
  *
- * Depends on: util, warc (WAT), dataset, net (fetch), image, pool. */
+ * Depends on: util, warc (WAT), dataset, net (fetch), image, pool, filter. */
 #ifndef CRAWLSET_PIPE_H
 #define CRAWLSET_PIPE_H
 
 #include "crawlset/dataset.h"
 #include "crawlset/fetch.h"
+#include "crawlset/filter.h"
 #include "crawlset/image.h"
 #include "crawlset/urllist.h"
 #include "crawlset/util.h"
@@ -52,6 +53,9 @@ typedef struct cs_download_opts {
     size_t max_backlog_bytes;   /* downloaded bodies held for a full image pool
                                    before the fetch thread waits for room
                                    (0 = 64 MiB) */
+    bool phash;                 /* add "phash" (16 hex digits, crawlset/filter.h's
+                                   64-bit DCT pHash of the output image) to each
+                                   successful sample's metadata */
     const char *verify_hash_col;/* saved column with the expected sha256 (hex);
                                    mismatches are dropped (reason hash_mismatch) */
     cs_download_progress_fn progress; /* called from the fetch thread, <= 10/s */
@@ -94,6 +98,26 @@ CS_API void cs_pipe_wat_rows_free(cs_pipe_wat_rows *w);
 CS_API cs_status cs_pipe_wat_rows_next(void *ud, const cs_urllist_row **row /* OUT */);
 /* Records read and malformed records skipped so far. */
 CS_API void cs_pipe_wat_rows_counts(const cs_pipe_wat_rows *w, uint64_t *records, uint64_t *errors);
+
+/* A row source that runs a candidate filter chain (crawlset/filter.h) over
+ * the rows of another source (url, caption as the text, column "page"):
+ * only kept rows come out, numbered again from 0. The chain's counts are kept
+ * per shard of samples_per_shard rows (0 = 10,000; use the dataset's) for
+ * cs_pipe_filter_rows_shard_json, which fits cs_dataset_opts.filters_json
+ * (ud = the cs_pipe_filter_rows). The chain is borrowed and must outlive it. */
+typedef struct cs_pipe_filter_rows cs_pipe_filter_rows;
+CS_API CS_WARN_UNUSED cs_status cs_pipe_filter_rows_new(cs_pipe_filter_rows **out /* OUT */,
+                                                        cs_row_source_fn src, void *src_ud,
+                                                        cs_filter_chain *chain,
+                                                        uint64_t samples_per_shard);
+CS_API void cs_pipe_filter_rows_free(cs_pipe_filter_rows *f);
+/* A cs_row_source_fn; ud is the cs_pipe_filter_rows. */
+CS_API cs_status cs_pipe_filter_rows_next(void *ud, const cs_urllist_row **row /* OUT */);
+/* Appends the chain's stats for shard `shard` ({} when it has none). */
+CS_API cs_status cs_pipe_filter_rows_shard_json(void *ud, uint64_t shard, cs_buf *out);
+/* Candidates examined and kept so far. */
+CS_API void cs_pipe_filter_rows_counts(const cs_pipe_filter_rows *f, uint64_t *seen,
+                                       uint64_t *kept);
 
 #ifdef __cplusplus
 }

@@ -790,8 +790,15 @@ static cs_status write_stats(cs_dataset_writer *w, shard *s, const char *p)
     put_counters(&b, &s->status_dict);
     cs_buf_puts(&b, ",\n    \"reasons\": ");
     put_counters(&b, &s->reasons);
-    cs_buf_puts(&b, ",\n    \"filters\": {}\n}\n");
-    cs_status st = b.data ? CS_OK : CS_ENOMEM;
+    cs_buf_puts(&b, ",\n    \"filters\": ");
+    cs_status st = CS_OK;
+    if (w->o.filters_json) /* the candidate filters' counts for this shard */
+        st = w->o.filters_json(w->o.filters_ud, s->id, &b);
+    else
+        cs_buf_puts(&b, "{}");
+    cs_buf_puts(&b, "\n}\n");
+    if (!st)
+        st = b.data ? CS_OK : CS_ENOMEM;
     if (!st) {
         int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) {

@@ -22,6 +22,8 @@ static const char *const FNAMES[F__N] = {"url", "text", "lang", "unsafe", "dedup
 /* The line members the parser looks for besides the text fields. */
 enum { K_URL, K_TITLE, K_PAGE, K_LANG, K__FIXED };
 #define MAX_TEXT_FIELDS (32 - K__FIXED)
+#define CACHE_SLOTS 4096
+#define HOST_SLOTS 1024
 
 struct cs_filter_chain {
     cs_filter_rules r;       /* a copy */
@@ -46,6 +48,28 @@ struct cs_filter_chain {
     XXH128_hash_t *set;
     size_t setn, setcap;
     cs_bloom *bloom, *delta; /* URLs seen before (read-only); URLs kept */
+    cs_filter_stats *also;   /* a second stats object (borrowed), or NULL */
+    const char *names[F__N]; /* the filters in the chain, in order */
+    size_t *ph_len;          /* lengths of the placeholder words */
+    struct host_slot {       /* recent hosts (host_verdict) */
+        char host[64], lower[65], domain[64];
+        size_t n, domlen;
+        const char *reason;
+        bool used;
+    } *host_cache;
+    /* Results of cld2 and of the unsafe patterns by text: the same alt
+     * text recurs across a site's pages (direct-mapped, 64-bit keys). */
+    struct lang_slot {
+        uint64_t key;
+        char lang[16];
+        int pct;
+        bool rel, used;
+    } *lang_cache;
+    struct unsafe_slot {
+        uint64_t key;
+        const char *why;
+        bool used;
+    } *unsafe_cache;
     /* scratch, reused */
     cs_buf norm, title, key, low;
     cs_jkeys jkeys;
@@ -140,8 +164,22 @@ static cs_status compile(const char *pat, size_t len, pcre2_code **out, char *er
     return CS_OK;
 }
 
-/* One alternation of the items; words get letter/digit boundaries. */
-static cs_status compile_list(const cs_strlist *l, bool words, pcre2_code **out, char *err,
+/* Appends the alternation of the items; words get letter/digit boundaries. */
+static cs_status list_pattern(const cs_strlist *l, bool words, cs_buf *b)
+{
+    cs_status st = cs_buf_puts(b, words ? "(?<![\\p{L}\\p{N}])(?:" : "(?:");
+    for (size_t i = 0; !st && i < l->n; i++) {
+        if (i)
+            st = cs_buf_putc(b, '|');
+        if (!st)
+            st = re_escape(b, l->v[i]);
+    }
+    if (!st)
+        st = cs_buf_puts(b, words ? ")(?![\\p{L}\\p{N}])" : ")");
+    return st;
+}
+
+cs_status cs__re_compile_list(const cs_strlist *l, bool words, pcre2_code **out, char *err,
                               size_t errlen, const char *what)
 {
     *out = NULL;
@@ -149,15 +187,7 @@ static cs_status compile_list(const cs_strlist *l, bool words, pcre2_code **out,
         return CS_OK;
     cs_buf b;
     cs_buf_init(&b, 0);
-    cs_status st = cs_buf_puts(&b, words ? "(?<![\\p{L}\\p{N}])(?:" : "(?:");
-    for (size_t i = 0; !st && i < l->n; i++) {
-        if (i)
-            st = cs_buf_putc(&b, '|');
-        if (!st)
-            st = re_escape(&b, l->v[i]);
-    }
-    if (!st)
-        st = cs_buf_puts(&b, words ? ")(?![\\p{L}\\p{N}])" : ")");
+    cs_status st = list_pattern(l, words, &b);
     if (!st)
         st = compile(b.data, b.len, out, err, errlen, what);
     cs_buf_cleanup(&b);
@@ -191,6 +221,10 @@ void cs_filter_chain_free(cs_filter_chain *c)
     cs_free(c->re_user);
     pcre2_match_data_free(c->md);
     cs_free(c->set);
+    cs_free(c->ph_len);
+    cs_free(c->host_cache);
+    cs_free(c->lang_cache);
+    cs_free(c->unsafe_cache);
     cs_bloom_free(c->bloom);
     cs_bloom_free(c->delta);
     cs_buf_cleanup(&c->norm);
@@ -204,6 +238,9 @@ static cs_status copy_rules(cs_filter_rules *d, const cs_filter_rules *s)
 {
     *d = *s;
     d->base_dir = NULL;
+    memset(&d->doc_required, 0, sizeof d->doc_required);
+    memset(&d->doc_dangerous_words, 0, sizeof d->doc_dangerous_words);
+    d->doc_title_field = d->doc_steps_field = NULL; /* the chain does not use them */
     d->bloom = s->bloom ? cs_strdup(s->bloom) : NULL;
     d->bloom_delta = s->bloom_delta ? cs_strdup(s->bloom_delta) : NULL;
     if ((s->bloom && !d->bloom) || (s->bloom_delta && !d->bloom_delta))
@@ -266,6 +303,7 @@ cs_status cs_filter_chain_new(cs_filter_chain **out, const cs_filter_rules *r, c
     }
     if ((st = cs_filter_stats_new(&c->stats, names, c->nf, r->failed_urls_max, r->max_domains)))
         goto fail;
+    memcpy(c->names, names, c->nf * sizeof names[0]);
     c->psl = psl_builtin();
     if (r->bloom && (st = cs_bloom_open(&c->bloom, r->bloom, 0, err, errlen)))
         goto fail;
@@ -275,6 +313,16 @@ cs_status cs_filter_chain_new(cs_filter_chain **out, const cs_filter_rules *r, c
     if ((st = sorted_lower(&r->block_domains, &c->block, &c->nblock)) ||
         (st = sorted_lower(&r->allow_domains, &c->allow, &c->nallow)))
         goto fail;
+    c->ph_len = cs_malloc((r->placeholder_words.n ? r->placeholder_words.n : 1) * sizeof(size_t));
+    c->lang_cache = cs_calloc(CACHE_SLOTS, sizeof *c->lang_cache);
+    c->unsafe_cache = cs_calloc(CACHE_SLOTS, sizeof *c->unsafe_cache);
+    c->host_cache = cs_calloc(HOST_SLOTS, sizeof *c->host_cache);
+    if (!c->ph_len || !c->lang_cache || !c->unsafe_cache || !c->host_cache) {
+        st = CS_ENOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < r->placeholder_words.n; i++)
+        c->ph_len[i] = strlen(r->placeholder_words.v[i]);
     if (!(c->md = pcre2_match_data_create(1, NULL))) {
         st = CS_ENOMEM;
         goto fail;
@@ -284,9 +332,9 @@ cs_status cs_filter_chain_new(cs_filter_chain **out, const cs_filter_rules *r, c
                       "filename pattern")))
         goto fail;
     if (r->unsafe != CS_UNSAFE_OFF) {
-        if ((st = compile_list(&r->unsafe_words, true, &c->re_words, err, errlen,
+        if ((st = cs__re_compile_list(&r->unsafe_words, true, &c->re_words, err, errlen,
                                "unsafe-words")) ||
-            (st = compile_list(&r->unsafe_phrases, false, &c->re_phrases, err, errlen,
+            (st = cs__re_compile_list(&r->unsafe_phrases, false, &c->re_phrases, err, errlen,
                                "unsafe-phrases")))
             goto fail;
         if (r->unsafe_regex.n &&
@@ -324,6 +372,16 @@ cs_filter_stats *cs_filter_chain_stats(cs_filter_chain *c)
     return c->stats;
 }
 
+cs_status cs_filter_chain_new_stats(const cs_filter_chain *c, cs_filter_stats **out)
+{
+    return cs_filter_stats_new(out, c->names, c->nf, c->r.failed_urls_max, c->r.max_domains);
+}
+
+void cs_filter_chain_also_stats(cs_filter_chain *c, cs_filter_stats *s)
+{
+    c->also = s;
+}
+
 /* ---- URL ---------------------------------------------------------------- */
 
 static bool valid_ascii_host(const char *h, size_t n)
@@ -359,10 +417,41 @@ static bool valid_ascii_host(const char *h, size_t n)
 }
 
 /* Works out the host's verdict and registered domain into the cache. */
+static void host_verdict_compute(cs_filter_chain *c, const char *host, size_t n);
+
+/* The host's verdict and registered domain: the last host's, or from a
+ * direct-mapped cache of recent hosts (candidates of a page share hosts,
+ * pages of a site too), else worked out. */
 static void host_verdict(cs_filter_chain *c, const char *host, size_t n)
 {
     if (c->hostlen == n && !memcmp(c->host, host, n))
         return;
+    struct host_slot *hs = NULL;
+    if (n < sizeof hs->host) {
+        hs = &c->host_cache[XXH3_64bits(host, n) & (HOST_SLOTS - 1)];
+        if (hs->used && hs->n == n && !memcmp(hs->host, host, n)) {
+            memcpy(c->host, hs->lower, n + 1);
+            c->hostlen = n;
+            memcpy(c->domain, hs->domain, hs->domlen);
+            c->domlen = hs->domlen;
+            c->host_reason = hs->reason;
+            return;
+        }
+    }
+    host_verdict_compute(c, host, n);
+    if (hs && c->hostlen == n && c->domlen < sizeof hs->domain) {
+        hs->used = true;
+        hs->n = n;
+        memcpy(hs->host, host, n);
+        memcpy(hs->lower, c->host, n + 1);
+        memcpy(hs->domain, c->domain, c->domlen);
+        hs->domlen = c->domlen;
+        hs->reason = c->host_reason;
+    }
+}
+
+static void host_verdict_compute(cs_filter_chain *c, const char *host, size_t n)
+{
     c->hostlen = (size_t)-1;
     c->host_reason = NULL;
     c->domlen = 0;
@@ -493,11 +582,9 @@ static bool placeholder_word(const cs_filter_chain *c, const char *s, size_t n)
     char low[48];
     for (size_t i = 0; i < n; i++)
         low[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
-    for (size_t i = 0; i < c->r.placeholder_words.n; i++) {
-        const char *w = c->r.placeholder_words.v[i];
-        if (strlen(w) == n && !strncasecmp(w, low, n))
+    for (size_t i = 0; i < c->r.placeholder_words.n; i++)
+        if (c->ph_len[i] == n && !strncasecmp(c->r.placeholder_words.v[i], low, n))
             return true;
-    }
     return false;
 }
 
@@ -534,7 +621,12 @@ static const char *text_filter(cs_filter_chain *c, cs_slice text, cs_filter_verd
     if (c->r.placeholder) {
         if (placeholder_word(c, v->text.ptr, v->text.len))
             return "placeholder";
-        if (v->text.len <= 256 && re_match(c, c->re_filename, v->text.ptr, v->text.len))
+        /* no alternative of the pattern matches text with two spaces or more
+         * (most captions): skip the regex for those */
+        const char *sp = memchr(v->text.ptr, ' ', v->text.len);
+        bool two = sp && memchr(sp + 1, ' ', v->text.len - (size_t)(sp + 1 - v->text.ptr));
+        if (!two && v->text.len <= 256 &&
+            re_match(c, c->re_filename, v->text.ptr, v->text.len))
             return "filename_like";
     }
     return NULL;
@@ -548,8 +640,19 @@ static const char *lang_filter(cs_filter_chain *c, const cs_candidate *cand,
         memcpy(hint, cand->lang.ptr, cand->lang.len);
         hint[cand->lang.len] = '\0';
     }
-    cs__cld2_detect(v->text.ptr, v->text.len, hint, v->lang, sizeof v->lang, &v->lang_percent,
-                    &v->lang_reliable);
+    uint64_t key = XXH3_64bits_withSeed(v->text.ptr, v->text.len, XXH3_64bits(hint, strlen(hint)));
+    struct lang_slot *ls = &c->lang_cache[key & (CACHE_SLOTS - 1)];
+    if (ls->used && ls->key == key) {
+        memcpy(v->lang, ls->lang, sizeof v->lang);
+        v->lang_percent = ls->pct;
+        v->lang_reliable = ls->rel;
+    } else {
+        cs__cld2_detect(v->text.ptr, v->text.len, hint, v->lang, sizeof v->lang,
+                        &v->lang_percent, &v->lang_reliable);
+        *ls = (struct lang_slot){.key = key, .pct = v->lang_percent, .rel = v->lang_reliable,
+                                 .used = true};
+        memcpy(ls->lang, v->lang, sizeof v->lang);
+    }
     if (c->r.lang_reliable && !v->lang_reliable)
         strcpy(v->lang, "un");
     bool unknown = !strcmp(v->lang, "un");
@@ -580,6 +683,12 @@ static const char *unsafe_in(const cs_filter_chain *c, const char *s, size_t n)
 static const char *unsafe_filter(cs_filter_chain *c, const cs_candidate *cand,
                                  const cs_filter_verdict *v, cs_status *st)
 {
+    uint64_t key = XXH3_64bits(v->text.ptr, v->text.len);
+    if (cand->title.ptr)
+        key ^= XXH3_64bits_withSeed(cand->title.ptr, cand->title.len, 1) * 0x9E3779B97F4A7C15ull;
+    struct unsafe_slot *us = &c->unsafe_cache[key & (CACHE_SLOTS - 1)];
+    if (us->used && us->key == key)
+        return us->why;
     const char *why = unsafe_in(c, v->text.ptr, v->text.len);
     if (!why && cand->title.ptr && cand->title.len) {
         size_t chars;
@@ -588,6 +697,7 @@ static const char *unsafe_filter(cs_filter_chain *c, const cs_candidate *cand,
             return NULL;
         why = unsafe_in(c, c->title.data, c->title.len);
     }
+    *us = (struct unsafe_slot){key, why, true};
     return why;
 }
 
@@ -639,18 +749,26 @@ static bool seen(cs_filter_chain *c, XXH128_hash_t h, cs_status *st)
 
 /* The dedupe key: scheme and host lower-cased, fragment dropped, then the
  * normalised text. */
-static const char *dedupe_filter(cs_filter_chain *c, cs_slice url, const cs_filter_verdict *v,
-                                 cs_status *st)
+/* The dedupe key: the normalised URL, then the normalised text. The slot
+ * it probes first is prefetched: the set is large and the lookup comes after
+ * the language and unsafe filters. */
+static size_t url_norm_parts(const char *url, size_t n, const cs_url_parts *p, char *out);
+
+static XXH128_hash_t dedupe_key(cs_filter_chain *c, cs_slice url, const cs_url_parts *p,
+                                const cs_filter_verdict *v, cs_status *st)
 {
+    XXH128_hash_t h = {0, 0};
     cs_buf_reset(&c->key);
     if ((*st = cs_buf_reserve(&c->key, url.len + v->text.len + 2)))
-        return NULL;
+        return h;
     char *w = c->key.data;
-    size_t n = url.ptr ? cs_filter_url_norm(url.ptr, url.len, w) : 0;
+    size_t n = url.ptr && url.len ? url_norm_parts(url.ptr, url.len, p, w) : 0;
     w[n] = '\n';
     memcpy(w + n + 1, v->text.ptr, v->text.len);
-    XXH128_hash_t h = XXH3_128bits(w, n + 1 + v->text.len);
-    return seen(c, h, st) ? "duplicate" : NULL;
+    h = XXH3_128bits(w, n + 1 + v->text.len);
+    if (c->setcap)
+        __builtin_prefetch(&c->set[(size_t)h.low64 & (c->setcap - 1)]);
+    return h;
 }
 
 /* ---- apply -------------------------------------------------------------- */
@@ -665,6 +783,9 @@ cs_status cs_filter_chain_apply(cs_filter_chain *c, const cs_candidate *cand,
     memset(&parts, 0, sizeof parts);
     reasons[c->fi[F_URL]] = url_filter(c, cand->url, &parts);
     reasons[c->fi[F_TEXT]] = text_filter(c, cand->text, v, &st);
+    XXH128_hash_t dkey = {0, 0};
+    if (c->fi[F_DEDUPE] >= 0 && !st)
+        dkey = dedupe_key(c, cand->url, &parts, v, &st);
     if (c->fi[F_LANG] >= 0)
         reasons[c->fi[F_LANG]] = lang_filter(c, cand, v);
     if (c->fi[F_UNSAFE] >= 0 && !st) {
@@ -675,7 +796,7 @@ cs_status cs_filter_chain_apply(cs_filter_chain *c, const cs_candidate *cand,
             tagged[c->fi[F_UNSAFE]] = v->unsafe;
     }
     if (c->fi[F_DEDUPE] >= 0 && !st)
-        reasons[c->fi[F_DEDUPE]] = dedupe_filter(c, cand->url, v, &st);
+        reasons[c->fi[F_DEDUPE]] = seen(c, dkey, &st) ? "duplicate" : NULL;
     size_t keylen = 0;
     if ((c->bloom || c->delta) && !st && cand->url.ptr) {
         cs_buf_reset(&c->low);
@@ -705,13 +826,23 @@ cs_status cs_filter_chain_apply(cs_filter_chain *c, const cs_candidate *cand,
     if (v->keep && c->delta && cand->url.ptr && cand->url.len)
         cs_bloom_add(c->delta, c->low.data, keylen);
     cs_slice dom = {c->domain, c->hostlen == (size_t)-1 ? 0 : c->domlen};
-    return cs_filter_stats_add(c->stats, dom, cand->url, reasons, tagged);
+    st = cs_filter_stats_add(c->stats, dom, cand->url, reasons, tagged);
+    if (!st && c->also)
+        st = cs_filter_stats_add(c->also, dom, cand->url, reasons, tagged);
+    return st;
 }
 
 size_t cs_filter_url_norm(const char *url, size_t n, char *out)
 {
     cs_url_parts p;
     cs_url_split(url, n, &p);
+    return url_norm_parts(url, n, &p, out);
+}
+
+/* cs_filter_url_norm with the URL already split. */
+static size_t url_norm_parts(const char *url, size_t n, const cs_url_parts *pp, char *out)
+{
+    const cs_url_parts p = *pp;
     if (p.has_fragment)
         n = (size_t)(p.fragment.ptr - 1 - url);
     size_t lower_end = 0;

@@ -4,6 +4,11 @@
 
 #include "crawlset/filter.h"
 
+#ifndef PCRE2_CODE_UNIT_WIDTH
+#define PCRE2_CODE_UNIT_WIDTH 8
+#endif
+#include <pcre2.h>
+
 void cs__strlist_clear(cs_strlist *l);
 cs_status cs__strlist_push(cs_strlist *l, const char *s, size_t n);
 cs_status cs__strlist_copy(cs_strlist *dst, const cs_strlist *src);
@@ -17,5 +22,11 @@ void cs__cld2_detect(const char *s, size_t n, const char *hint, char *code, size
 
 /* Reads a list file (one item per line, '#' comments) into l. */
 cs_status cs__read_list_file(const char *path, cs_strlist *l, char *err, size_t errlen);
+
+/* One PCRE2 alternation of the items of l (escaped; caseless, UTF); words
+ * get letter/digit boundaries. *out is NULL for an empty list. CS_EINVAL
+ * with err naming `what` when it does not compile. */
+cs_status cs__re_compile_list(const cs_strlist *l, bool words, pcre2_code **out, char *err,
+                              size_t errlen, const char *what);
 
 #endif

@@ -25,6 +25,7 @@ typedef enum {
     K_FILE,  /* appends a file's lines to a list */
     K_UNSAFE,
     K_PATH,  /* a file name (resolved against the rules file's directory) */
+    K_STR,   /* a plain string */
 } ktype;
 
 typedef struct keydef {
@@ -66,12 +67,19 @@ static const keydef KEYS[] = {
     {"dedupe-max", K_INT, F(dedupe_max), "keys remembered at most (default 0: no limit)"},
     {"bloom", K_PATH, F(bloom), "Bloom filter file of URLs seen before: they are dropped"},
     {"bloom-delta", K_PATH, F(bloom_delta), "write the URLs kept to this new Bloom file"},
+    {"doc-required", K_LIST, F(doc_required), "documents: fields that must not be empty (default title)"},
+    {"doc-dangerous-words", K_LIST, F(doc_dangerous_words), "documents: title words that drop them"},
+    {"doc-dangerous-words-file", K_FILE, F(doc_dangerous_words), "documents: file of dangerous title words"},
+    {"doc-min-steps", K_INT, F(doc_min_steps), "documents: fewest steps kept (default 2; 0 = off)"},
+    {"doc-dedupe-title", K_BOOL, F(doc_dedupe_title), "documents: drop repeated titles (default true)"},
+    {"doc-title-field", K_STR, F(doc_title_field), "documents: the title field (default title)"},
+    {"doc-steps-field", K_STR, F(doc_steps_field), "documents: the steps field (default steps)"},
     {"failed-urls-max", K_INT, F(failed_urls_max), "failed URLs listed per filter in the stats (default 100)"},
     {"max-domains", K_INT, F(max_domains), "domains in the per-domain stats (default 100000; 0 = off)"},
     {NULL, K_INT, 0, NULL},
 };
 
-static const char *const TYPE_NAMES[] = {"int", "bool", "list", "list", "file", "enum", "path"};
+static const char *const TYPE_NAMES[] = {"int", "bool", "list", "list", "file", "enum", "path", "string"};
 
 const cs_filter_rule_key *cs_filter_rule_keys(void)
 {
@@ -119,7 +127,9 @@ cs_status cs_filter_rules_init(cs_filter_rules *r)
     r->dedupe = true;
     r->failed_urls_max = 100;
     r->max_domains = 100000;
-    if (push_all(&r->schemes, schemes) || push_all(&r->exclude_ext, exts) ||
+    r->doc_min_steps = 2;
+    r->doc_dedupe_title = true;
+    if (cs__strlist_push(&r->doc_required, "title", 5) || push_all(&r->schemes, schemes) || push_all(&r->exclude_ext, exts) ||
         push_all(&r->text_fields, fields) || push_all(&r->placeholder_words, PLACEHOLDERS)) {
         cs_filter_rules_cleanup(r);
         return CS_ENOMEM;
@@ -133,9 +143,13 @@ void cs_filter_rules_cleanup(cs_filter_rules *r)
         return;
     cs_strlist *lists[] = {&r->schemes, &r->exclude_ext, &r->block_domains, &r->allow_domains,
                            &r->text_fields, &r->placeholder_words, &r->langs,
-                           &r->unsafe_words, &r->unsafe_phrases, &r->unsafe_regex};
+                           &r->unsafe_words, &r->unsafe_phrases, &r->unsafe_regex,
+                           &r->doc_required, &r->doc_dangerous_words};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
         cs__strlist_clear(lists[i]);
+    cs_free(r->doc_title_field);
+    cs_free(r->doc_steps_field);
+    r->doc_title_field = r->doc_steps_field = NULL;
     cs_free(r->base_dir);
     cs_free(r->bloom);
     cs_free(r->bloom_delta);
@@ -252,6 +266,15 @@ cs_status cs_filter_rules_set(cs_filter_rules *r, const char *key, const char *v
                 break;
             p = c + 1;
         }
+        return CS_OK;
+    }
+    case K_STR: {
+        char **dst = field;
+        char *v = *value ? cs_strdup(value) : NULL;
+        if (*value && !v)
+            return CS_ENOMEM;
+        cs_free(*dst);
+        *dst = v;
         return CS_OK;
     }
     case K_PATH: {

@@ -67,6 +67,16 @@ cs_status cs__strlist_push(cs_strlist *l, const char *s, size_t n)
     return CS_OK;
 }
 
+cs_status cs_strlist_push(cs_strlist *l, const char *s, size_t n)
+{
+    return cs__strlist_push(l, s, n);
+}
+
+void cs_strlist_clear(cs_strlist *l)
+{
+    cs__strlist_clear(l);
+}
+
 cs_status cs__strlist_copy(cs_strlist *dst, const cs_strlist *src)
 {
     memset(dst, 0, sizeof *dst);

@@ -111,6 +111,13 @@ static void *work(void *arg, void *ud)
     (void)ist; /* res.reason says what happened */
     cs_dataset_sample s;
     base_sample(&s, it->row);
+    char phash[40], perr[128];
+    uint64_t ph;
+    if (res.reason == CS_IMAGE_OK && r->o->phash &&
+        cs_phash_image(res.data, res.len, &ph, perr, sizeof perr) == CS_OK) {
+        snprintf(phash, sizeof phash, "\"phash\":\"%016llx\"", (unsigned long long)ph);
+        s.extra_json = phash; /* for near-duplicate search (crawlset/filter.h) */
+    }
     s.sha256 = res.sha256[0] ? res.sha256 : NULL;
     s.original_width = res.original_width;
     s.original_height = res.original_height;
