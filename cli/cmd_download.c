@@ -67,7 +67,7 @@ static void usage_download(FILE *f)
                "per line), csv, tsv or jsonl, each optionally gzipped; '-' is stdin.\n"
                "\n"
                "input:\n"
-               "  --input-format F           txt, csv, tsv, jsonl, wat_links (default: by name)\n"
+               "  --input-format F           txt, csv, tsv, jsonl, wat-links (default: by name)\n"
                "  --url-col C                column with the URL (default url)\n"
                "  --caption-col C            column with the caption\n"
                "  --save-additional-columns A,B  columns carried into the metadata\n"
@@ -287,7 +287,7 @@ static int parse(dl_cli *c, int argc, char **argv, bool pairs)
                 return CLI_EXIT_USAGE;
             }
             if (ch == O_INFMT && !cs_urllist_format_parse(a, &c->uo.format)) {
-                cli_err("--input-format: txt, csv, tsv, jsonl or wat_links");
+                cli_err("--input-format: txt, csv, tsv, jsonl or wat-links");
                 return CLI_EXIT_USAGE;
             }
             if (ch == O_URLCOL)

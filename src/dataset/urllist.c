@@ -646,6 +646,7 @@ bool cs_urllist_format_parse(const char *name, cs_urllist_format *out)
         {"auto", CS_URLLIST_AUTO},   {"txt", CS_URLLIST_TXT},         {"csv", CS_URLLIST_CSV},
         {"tsv", CS_URLLIST_TSV},     {"jsonl", CS_URLLIST_JSONL},     {"json", CS_URLLIST_JSONL},
         {"ndjson", CS_URLLIST_JSONL}, {"wat-links", CS_URLLIST_WAT_LINKS},
+        {"wat_links", CS_URLLIST_WAT_LINKS}, /* the spelling --help used first */
     };
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (!strcasecmp(name, names[i].name)) {

@@ -329,6 +329,7 @@ TEST(urllist_sniffs_format_without_extension)
     cs_urllist_format f;
     ASSERT(cs_urllist_format_parse("ndjson", &f) && f == CS_URLLIST_JSONL);
     ASSERT(cs_urllist_format_parse("wat-links", &f) && f == CS_URLLIST_WAT_LINKS);
+    ASSERT(cs_urllist_format_parse("wat_links", &f) && f == CS_URLLIST_WAT_LINKS);
     ASSERT(!cs_urllist_format_parse("parquet", &f));
 }
 
