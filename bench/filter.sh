@@ -7,6 +7,7 @@
 #      A  crawlset wat links WAT > rows.jsonl          (the extraction)
 #      B  crawlset filter <rows.jsonl >/dev/null       (defaults: url, text, dedupe)
 #      C  crawlset filter --lang en,un --tag-unsafe    (the full chain: + cld2 + unsafe)
+#      D  C with --all-filters (every filter on every row: complete stats)
 #    CPU seconds (user+sys) and peak RSS from /usr/bin/time; ratios C/A and
 #    B/A (the filter must not make `pairs` slower than 1.3x its extraction:
 #    C/A <= 0.3), and candidates per CPU-second of C (target >= 1,000,000).
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
     --pages) PAGES=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --work) WORK=$2; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -62,25 +63,29 @@ measure() {
 }
 
 best() { sort -n | head -1; }
-declare -a A Bc Cc
+declare -a A Bc Cc Dc
 for r in $(seq "$RUNS"); do
     A+=("$(measure $CS wat links --no-progress "$WAT")")
     Bc+=("$(measure sh -c "$CS filter --no-progress <'$ROWS'")")
     Cc+=("$(measure sh -c "$CS filter --no-progress --lang en,un --tag-unsafe <'$ROWS'")")
+    Dc+=("$(measure sh -c "$CS filter --no-progress --lang en,un --tag-unsafe --all-filters <'$ROWS'")")
 done
 a=$(printf '%s\n' "${A[@]}" | best)
 b=$(printf '%s\n' "${Bc[@]}" | best)
 c=$(printf '%s\n' "${Cc[@]}" | best)
+d=$(printf '%s\n' "${Dc[@]}" | best)
 read -r acpu arss <<<"$a"
 read -r bcpu brss <<<"$b"
 read -r ccpu crss <<<"$c"
+read -r dcpu drss <<<"$d"
 echo
 echo "== candidate chain vs extraction (best of $RUNS, CPU seconds)"
 printf '  A wat links (extraction)      %7.3f s   peak RSS %6d KiB\n' "$acpu" "$arss"
 printf '  B filter, defaults             %7.3f s   peak RSS %6d KiB\n' "$bcpu" "$brss"
 printf '  C filter, full chain           %7.3f s   peak RSS %6d KiB\n' "$ccpu" "$crss"
-awk -v a="$acpu" -v b="$bcpu" -v c="$ccpu" -v n="$N" 'BEGIN {
-    printf "  ratio B/A %.2f, C/A %.2f (target C/A <= 0.30: pairs <= 1.3x extraction)\n", b / a, c / a
+printf '  D full chain, --all-filters    %7.3f s   peak RSS %6d KiB\n' "$dcpu" "$drss"
+awk -v a="$acpu" -v b="$bcpu" -v c="$ccpu" -v d="$dcpu" -v n="$N" 'BEGIN {
+    printf "  ratio B/A %.2f, C/A %.2f, D/A %.2f (target C/A <= 0.30: pairs <= 1.3x extraction)\n", b / a, c / a, d / a
     printf "  full chain through the CLI: %.0f candidates per CPU-second (target >= 1,000,000)\n", n / c
 }'
 echo

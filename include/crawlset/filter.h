@@ -4,12 +4,18 @@
  * for dedupe across jobs and workers, perceptual hashes and a near-duplicate
  * index for images, and the document / task-graph filters.
  *
- * Filter chains (OAT's ComposedFilter): every filter of a chain runs on every
- * item, so each filter's counts are complete whatever the filters before it
- * said; an item is kept when all of them pass it. Stats: per filter the
- * items in, passed and failed, failures by reason, and the first
- * failed_urls_max failed URLs; per domain (the registered domain of the
- * item's URL, libpsl) passed and failed per filter.
+ * Filter chains. The candidate chain stops at the first filter that drops
+ * an item, as every real cleaner does (Crawling@Home, img2dataset): the cheap
+ * filters run first (url, text, dedupe, bloom), the expensive ones (unsafe,
+ * then lang) only on the items still alive, and a filter's "in" count is the
+ * items that reached it. With the rule all_filters (an audit) and in the
+ * document / task-graph chain (OAT's ComposedFilter), every filter runs on
+ * every item, so each filter's counts are complete whatever the filters
+ * before it said. Either way an item is kept when all the filters pass it,
+ * and the verdicts are the same. Stats: per filter the items in, passed and
+ * failed, failures by reason, and the first failed_urls_max failed URLs; per
+ * domain (the registered domain of the item's URL, libpsl) passed and failed
+ * per filter.
  *
  * Not thread-safe: one chain per thread; cs_filter_stats_merge() adds up the
  * stats of several.
@@ -63,14 +69,15 @@ CS_API bool cs_filter_stats_counts(const cs_filter_stats *s, size_t i, uint64_t 
                                    uint64_t *passed /* OUT */, uint64_t *failed /* OUT */);
 CS_API uint64_t cs_filter_stats_reason(const cs_filter_stats *s, size_t i, const char *reason);
 
-/* Appends the stats as one JSON object:
+/* Appends the stats as one JSON object ("in": the items that reached the
+ * filter, all of them with complete stats; "out" = passed):
  *   {"items":N,"kept":N,"dropped":N,
  *    "filters":[{"name":"url","in":N,"out":N,"failed":N,
  *                "reasons":{"extension":N,...},"tagged":{"unsafe_word":N},
  *                "failed_urls":[...],"failed_urls_more":N},...],
  *    "domains":{"example.com":{"items":N,"kept":N,
  *                              "url":{"passed":N,"failed":N},...},...}}
- * ("out" = passed). with_domains false leaves "domains" out. */
+ * with_domains false leaves "domains" out. */
 CS_API cs_status cs_filter_stats_json(const cs_filter_stats *s, bool with_domains, cs_buf *out);
 
 /* ---- rules ------------------------------------------------------------- */
@@ -136,6 +143,10 @@ typedef struct cs_filter_rules {
     bool doc_dedupe_title;       /* true */
     char *doc_title_field;       /* NULL = "title" */
     char *doc_steps_field;       /* NULL = "steps" */
+    /* chain */
+    bool all_filters;            /* run every filter on every candidate, for
+                                    complete per-filter stats (an audit; false:
+                                    stop at the first filter that drops it) */
     /* stats */
     size_t failed_urls_max;      /* per filter (100) */
     size_t max_domains;          /* per-domain stats (100,000; 0 = off) */
@@ -218,15 +229,16 @@ typedef struct cs_filter_verdict {
 typedef struct cs_filter_chain cs_filter_chain;
 
 /* Builds the chain the rules describe (only the enabled filters; names in
- * order: url, text, lang, unsafe, dedupe, bloom). The rules are copied. CS_EINVAL
+ * the order they run: url, text, dedupe, bloom, unsafe, lang). The rules are copied. CS_EINVAL
  * with err set for a regex that does not compile; CS_ENOMEM. */
 CS_API CS_WARN_UNUSED cs_status cs_filter_chain_new(cs_filter_chain **out /* OUT */,
                                                     const cs_filter_rules *r, char *err,
                                                     size_t errlen);
 CS_API void cs_filter_chain_free(cs_filter_chain *c);
 
-/* Runs every filter on one candidate, records it in the stats and fills
- * *v. CS_ENOMEM only (the verdict is then a drop). */
+/* Runs the filters on one candidate until one drops it (every filter with
+ * all_filters), records it in the stats and fills *v (lang is "" when the
+ * lang filter was not reached). CS_ENOMEM only (the verdict is then a drop). */
 CS_API CS_WARN_UNUSED cs_status cs_filter_chain_apply(cs_filter_chain *c,
                                                       const cs_candidate *cand,
                                                       cs_filter_verdict *v /* OUT */);

@@ -1,7 +1,8 @@
-/* candidate.c - the candidate filter chain: URL rules, text rules,
- * language (cld2), unsafe words/phrases/regexes (PCRE2) and exact dedupe
- * (XXH3-128), every filter run on every candidate (see filter.h), and the
- * JSON Lines row parser in front of it. */
+/* candidate.c - the candidate filter chain: URL rules, text rules, exact
+ * dedupe (XXH3-128), the Bloom filter of URLs seen before, unsafe
+ * words/phrases/regexes (PCRE2) and language (cld2), in that order, stopping
+ * at the first drop (every filter on every candidate with all_filters; see
+ * filter.h), and the JSON Lines row parser in front of it. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -16,8 +17,10 @@
 #include "filter/filter_int.h"
 #include "warc/jscan.h"
 
-enum { F_URL, F_TEXT, F_LANG, F_UNSAFE, F_DEDUPE, F_BLOOM, F__N };
-static const char *const FNAMES[F__N] = {"url", "text", "lang", "unsafe", "dedupe", "bloom"};
+/* The filters in the order they run: the cheap ones first, so that the
+ * expensive ones (unsafe patterns, cld2) only see rows still alive. */
+enum { F_URL, F_TEXT, F_DEDUPE, F_BLOOM, F_UNSAFE, F_LANG, F__N };
+static const char *const FNAMES[F__N] = {"url", "text", "dedupe", "bloom", "unsafe", "lang"};
 
 /* The line members the parser looks for besides the text fields. */
 enum { K_URL, K_TITLE, K_PAGE, K_LANG, K__FIXED };
@@ -779,33 +782,55 @@ cs_status cs_filter_chain_apply(cs_filter_chain *c, const cs_candidate *cand,
     memset(v, 0, sizeof *v);
     const char *reasons[F__N] = {0}, *tagged[F__N] = {0};
     cs_status st = CS_OK;
+    const bool all = c->r.all_filters;
+    size_t nrun = c->nf; /* the filters the candidate reached */
     cs_url_parts parts;
     memset(&parts, 0, sizeof parts);
+/* stops the chain after filter f when it dropped the candidate */
+#define STOP_AFTER(f)                                                                           \
+    do {                                                                                        \
+        if (!all && reasons[c->fi[f]]) {                                                       \
+            nrun = (size_t)c->fi[f] + 1;                                                        \
+            goto done;                                                                          \
+        }                                                                                       \
+    } while (0)
     reasons[c->fi[F_URL]] = url_filter(c, cand->url, &parts);
+    STOP_AFTER(F_URL);
     reasons[c->fi[F_TEXT]] = text_filter(c, cand->text, v, &st);
-    XXH128_hash_t dkey = {0, 0};
-    if (c->fi[F_DEDUPE] >= 0 && !st)
-        dkey = dedupe_key(c, cand->url, &parts, v, &st);
-    if (c->fi[F_LANG] >= 0)
-        reasons[c->fi[F_LANG]] = lang_filter(c, cand, v);
-    if (c->fi[F_UNSAFE] >= 0 && !st) {
+    if (st)
+        goto done;
+    STOP_AFTER(F_TEXT);
+    if (c->fi[F_DEDUPE] >= 0) {
+        XXH128_hash_t dkey = dedupe_key(c, cand->url, &parts, v, &st);
+        if (!st)
+            reasons[c->fi[F_DEDUPE]] = seen(c, dkey, &st) ? "duplicate" : NULL;
+        if (st)
+            goto done;
+        STOP_AFTER(F_DEDUPE);
+    }
+    if (c->fi[F_BLOOM] >= 0 && cand->url.ptr && cand->url.len) {
+        cs_buf_reset(&c->low);
+        if ((st = cs_buf_reserve(&c->low, cand->url.len + 1)))
+            goto done;
+        size_t keylen = url_norm_parts(cand->url.ptr, cand->url.len, &parts, c->low.data);
+        if (cs_bloom_query(c->bloom, c->low.data, keylen))
+            reasons[c->fi[F_BLOOM]] = "seen";
+        STOP_AFTER(F_BLOOM);
+    }
+    if (c->fi[F_UNSAFE] >= 0) {
         v->unsafe = unsafe_filter(c, cand, v, &st);
+        if (st)
+            goto done;
         if (c->r.unsafe == CS_UNSAFE_DROP)
             reasons[c->fi[F_UNSAFE]] = v->unsafe;
         else
             tagged[c->fi[F_UNSAFE]] = v->unsafe;
+        STOP_AFTER(F_UNSAFE);
     }
-    if (c->fi[F_DEDUPE] >= 0 && !st)
-        reasons[c->fi[F_DEDUPE]] = seen(c, dkey, &st) ? "duplicate" : NULL;
-    size_t keylen = 0;
-    if ((c->bloom || c->delta) && !st && cand->url.ptr) {
-        cs_buf_reset(&c->low);
-        if (!(st = cs_buf_reserve(&c->low, cand->url.len + 1)))
-            keylen = cs_filter_url_norm(cand->url.ptr, cand->url.len, c->low.data);
-    }
-    if (c->fi[F_BLOOM] >= 0 && !st && cand->url.ptr && cand->url.len &&
-        cs_bloom_query(c->bloom, c->low.data, keylen))
-        reasons[c->fi[F_BLOOM]] = "seen";
+    if (c->fi[F_LANG] >= 0)
+        reasons[c->fi[F_LANG]] = lang_filter(c, cand, v);
+#undef STOP_AFTER
+done:
     if (st) {
         v->keep = false;
         v->filter = "internal";
@@ -813,22 +838,24 @@ cs_status cs_filter_chain_apply(cs_filter_chain *c, const cs_candidate *cand,
         return st;
     }
     v->keep = true;
-    for (size_t i = 0; i < c->nf; i++)
+    for (size_t i = 0; i < nrun; i++)
         if (reasons[i]) {
             v->keep = false;
             v->reason = reasons[i];
-            v->filter = c->stats ? NULL : NULL;
-            for (int f = 0; f < F__N; f++)
-                if (c->fi[f] == (int)i)
-                    v->filter = FNAMES[f];
+            v->filter = c->names[i];
             break;
         }
-    if (v->keep && c->delta && cand->url.ptr && cand->url.len)
+    if (v->keep && c->delta && cand->url.ptr && cand->url.len) {
+        cs_buf_reset(&c->low);
+        if ((st = cs_buf_reserve(&c->low, cand->url.len + 1)))
+            return st;
+        size_t keylen = url_norm_parts(cand->url.ptr, cand->url.len, &parts, c->low.data);
         cs_bloom_add(c->delta, c->low.data, keylen);
+    }
     cs_slice dom = {c->domain, c->hostlen == (size_t)-1 ? 0 : c->domlen};
-    st = cs_filter_stats_add(c->stats, dom, cand->url, reasons, tagged);
+    st = cs__filter_stats_add_n(c->stats, dom, cand->url, reasons, tagged, nrun);
     if (!st && c->also)
-        st = cs_filter_stats_add(c->also, dom, cand->url, reasons, tagged);
+        st = cs__filter_stats_add_n(c->also, dom, cand->url, reasons, tagged, nrun);
     return st;
 }
 

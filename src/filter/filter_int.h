@@ -19,6 +19,11 @@ cs_status cs__strlist_copy(cs_strlist *dst, const cs_strlist *src);
 void cs__cld2_detect(const char *s, size_t n, const char *hint, char *code, size_t codecap,
                      int *percent, bool *reliable);
 
+/* cs_filter_stats_add counting the item in the first nrun filters only (the
+ * ones it reached: a short-circuit chain stops at the first drop). */
+cs_status cs__filter_stats_add_n(cs_filter_stats *s, cs_slice domain, cs_slice url,
+                                 const char *const *reasons, const char *const *tagged,
+                                 size_t nrun);
 
 /* Reads a list file (one item per line, '#' comments) into l. */
 cs_status cs__read_list_file(const char *path, cs_strlist *l, char *err, size_t errlen);

@@ -74,6 +74,7 @@ static const keydef KEYS[] = {
     {"doc-dedupe-title", K_BOOL, F(doc_dedupe_title), "documents: drop repeated titles (default true)"},
     {"doc-title-field", K_STR, F(doc_title_field), "documents: the title field (default title)"},
     {"doc-steps-field", K_STR, F(doc_steps_field), "documents: the steps field (default steps)"},
+    {"all-filters", K_BOOL, F(all_filters), "run every filter on every row for complete stats (slower; default: stop at the first drop)"},
     {"failed-urls-max", K_INT, F(failed_urls_max), "failed URLs listed per filter in the stats (default 100)"},
     {"max-domains", K_INT, F(max_domains), "domains in the per-domain stats (default 100000; 0 = off)"},
     {NULL, K_INT, 0, NULL},

@@ -209,6 +209,13 @@ static void count_reason(reason_count *r, size_t *nr, const char *name, uint64_t
 cs_status cs_filter_stats_add(cs_filter_stats *s, cs_slice domain, cs_slice url,
                               const char *const *reasons, const char *const *tagged)
 {
+    return cs__filter_stats_add_n(s, domain, url, reasons, tagged, s->nf);
+}
+
+cs_status cs__filter_stats_add_n(cs_filter_stats *s, cs_slice domain, cs_slice url,
+                                 const char *const *reasons, const char *const *tagged,
+                                 size_t nrun)
+{
     bool kept = true;
     dom *d = NULL;
     if (s->max_domains) {
@@ -218,7 +225,9 @@ cs_status cs_filter_stats_add(cs_filter_stats *s, cs_slice domain, cs_slice url,
             return CS_ENOMEM;
         d->items++;
     }
-    for (size_t i = 0; i < s->nf; i++) {
+    if (nrun > s->nf)
+        nrun = s->nf;
+    for (size_t i = 0; i < nrun; i++) {
         fstat *f = &s->f[i];
         if (tagged && tagged[i])
             count_reason(f->tagged, &f->ntagged, tagged[i], 1);

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """filter_ref.py - an independent computation of `crawlset filter`'s default
-chain (url, text, dedupe) over JSON Lines, for tests/filter/test_filter.c.
+chain (url, text, dedupe) over JSON Lines, for tests/filter/test_filter.c:
+the chain stops at the first filter that drops a row (a filter's "in" is
+the rows that reached it), or with --all-filters runs every filter on every
+row.
 
 Python standard library only (json, urllib.parse, unicodedata, re): the
 C code uses its own JSON scanner, RFC 3986 splitter, GLib's Unicode tables
 and PCRE2. Prints {"items","kept","filters":{name:{"in","out","reasons"}}}.
 
-usage: filter_ref.py PLACEHOLDER_WORDS_FILE [--block DOMAIN]... < rows.jsonl
+usage: filter_ref.py PLACEHOLDER_WORDS_FILE [--block DOMAIN]... [--all-filters] < rows.jsonl
 """
 import json
 import re
@@ -16,9 +19,13 @@ from urllib.parse import urlsplit
 
 words_file = sys.argv[1]
 block = []
+all_filters = False
 args = sys.argv[2:]
 while args:
-    if args[0] == "--block":
+    if args[0] == "--all-filters":
+        all_filters = True
+        args = args[1:]
+    elif args[0] == "--block":
         block.append(args[1].lower().lstrip("."))
         args = args[2:]
     else:
@@ -152,13 +159,25 @@ for raw in sys.stdin.buffer:
             text = row[k]
             break
     items += 1
-    r_url = url_reason(url)
-    r_text, norm = text_reason(text)
-    key = dedupe_key(url, norm)
-    r_dup = "duplicate" if key in seen else None
-    seen.add(key)
     ok = True
-    for name, r in (("url", r_url), ("text", r_text), ("dedupe", r_dup)):
+    norm = None
+
+    def run_url():
+        return url_reason(url)
+
+    def run_text():
+        global norm
+        r, norm = text_reason(text)
+        return r
+
+    def run_dedupe():
+        key = dedupe_key(url, norm)
+        r = "duplicate" if key in seen else None
+        seen.add(key)
+        return r
+
+    for name, fn in (("url", run_url), ("text", run_text), ("dedupe", run_dedupe)):
+        r = fn()
         s = stats[name]
         s["in"] += 1
         if r is None:
@@ -166,5 +185,7 @@ for raw in sys.stdin.buffer:
         else:
             ok = False
             s["reasons"][r] = s["reasons"].get(r, 0) + 1
+            if not all_filters:
+                break
     kept += ok
 print(json.dumps({"items": items, "kept": kept, "filters": stats}, sort_keys=True))

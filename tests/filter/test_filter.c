@@ -146,6 +146,7 @@ TEST(filter_rules_set_and_yaml)
     ASSERT_UEQ(f.exclude_ext.n, d.exclude_ext.n);
     ASSERT_UEQ(f.text_fields.n, d.text_fields.n);
     ASSERT(f.unsafe == d.unsafe && f.dedupe == d.dedupe && f.placeholder == d.placeholder);
+    ASSERT(f.all_filters == d.all_filters);
     /* and the placeholder file lists the built-in words */
     cs_strlist words = {0};
     ASSERT_OK(cs_filter_rules_set(&f, "placeholder-words", "", err, sizeof err));
@@ -220,13 +221,31 @@ TEST(filter_url_limits_and_every_filter_runs)
     url[2048] = '\0'; /* exactly 2048 bytes: fine */
     v = apply(c, url, "A fine caption");
     ASSERT(v.keep);
-    /* both the url and the text filter counted the first row */
+    /* the chain stopped at the url filter: the text filter saw one row */
     cs_filter_stats *s = cs_filter_chain_stats(c);
     uint64_t in, passed, failed;
     ASSERT(cs_filter_stats_counts(s, 0, &in, &passed, &failed));
     ASSERT_UEQ(in, 2);
     ASSERT_UEQ(failed, 1);
     ASSERT(cs_filter_stats_counts(s, 1, &in, &passed, &failed));
+    ASSERT_UEQ(in, 1);
+    ASSERT_UEQ(failed, 0);
+    ASSERT_UEQ(cs_filter_stats_reason(s, 1, "too_short"), 0);
+    cs_filter_chain_free(c);
+    /* all-filters: both the url and the text filter counted the first row */
+    static const char *const kva[] = {"all-filters", "true", NULL};
+    c = chain_with(kva);
+    url[2048] = 'a';
+    v = apply(c, url, "ab");
+    ASSERT_STR_EQ(v.reason, "url_too_long");
+    url[2048] = '\0';
+    ASSERT(apply(c, url, "A fine caption").keep);
+    s = cs_filter_chain_stats(c);
+    ASSERT(cs_filter_stats_counts(s, 0, &in, &passed, &failed));
+    ASSERT_UEQ(in, 2);
+    ASSERT_UEQ(failed, 1);
+    ASSERT(cs_filter_stats_counts(s, 1, &in, &passed, &failed));
+    ASSERT_UEQ(in, 2);
     ASSERT_UEQ(failed, 1);
     ASSERT_UEQ(cs_filter_stats_reason(s, 1, "too_short"), 1);
     /* truncation at max-text counts characters, not bytes */
@@ -340,7 +359,7 @@ TEST(filter_unsafe_lists)
                          CS_SLICE_LIT("Érotique"), {NULL, 0}, {NULL, 0}};
     ASSERT_OK(cs_filter_chain_apply(c, &cand, &v));
     ASSERT_STR_EQ(v.unsafe, "unsafe_word");
-    ASSERT_UEQ(cs_filter_stats_reason(cs_filter_chain_stats(c), 2, "unsafe_word"), 2);
+    ASSERT_UEQ(cs_filter_stats_reason(cs_filter_chain_stats(c), 3, "unsafe_word"), 2);
     cs_filter_chain_free(c);
     /* a bad regex is refused with its offset */
     cs_filter_rules r;
@@ -535,6 +554,35 @@ TEST_T(filter_cli_wat_candidates_vs_reference, 120)
     snprintf(a, sizeof a, "%s/st.json", t);
     snprintf(b, sizeof b, "%s/ref.json", t);
     compare_stats(a, b);
+    /* --all-filters: every filter counts every row; the same rows are kept */
+    snprintf(args, sizeof args,
+             "filter --block-domains blocked.example --all-filters --stats '%s/sta.json' "
+             "<'%s/c.jsonl'", t, t);
+    char *kept_all = NULL;
+    ASSERT_EQ(cs_test_crawlset(args, &kept_all, NULL), 0);
+    ASSERT_STR_EQ(kept_all, kept);
+    cs_free(kept_all);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && python3 tests/filter/filter_ref.py data/filter/placeholder-words.txt "
+             "--block blocked.example --all-filters <'%s/c.jsonl' >'%s/refa.json'",
+             CS_SOURCE_DIR, t, t);
+    ASSERT_EQ(system(cmd), 0);
+    snprintf(a, sizeof a, "%s/sta.json", t);
+    snprintf(b, sizeof b, "%s/refa.json", t);
+    compare_stats(a, b);
+    snprintf(a, sizeof a, "%s/st.json", t);
+    snprintf(b, sizeof b, "%s/sta.json", t);
+    json_error_t je;
+    json_t *ja = json_load_file(a, 0, &je), *jb = json_load_file(b, 0, &je);
+    ASSERT(ja && jb);
+    /* the text filter sees fewer rows when the chain stops early */
+    json_int_t in_sc = json_integer_value(
+        json_object_get(json_array_get(json_object_get(ja, "filters"), 1), "in"));
+    json_int_t in_all = json_integer_value(
+        json_object_get(json_array_get(json_object_get(jb, "filters"), 1), "in"));
+    ASSERT(in_sc < in_all);
+    json_decref(ja);
+    json_decref(jb);
 
     /* kept rows are byte-identical input lines, in input order */
     size_t ilen;
