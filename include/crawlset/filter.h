@@ -123,6 +123,9 @@ typedef struct cs_filter_rules {
                                     "un" keeps text of unknown language; empty = all */
     bool lang_detect;            /* run cld2 even without langs (for the split) */
     bool lang_reliable;          /* count an unreliable detection as unknown */
+    size_t lang_min_bytes;       /* text shorter than this (bytes, 20) is of unknown
+                                    language ("un") without running cld2, which
+                                    says nothing reliable about so little text */
     /* unsafe */
     cs_unsafe_mode unsafe;       /* off (default), tag or drop */
     cs_strlist unsafe_words;     /* single words, matched as whole tokens, case-folded */

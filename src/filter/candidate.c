@@ -39,6 +39,16 @@ struct cs_filter_chain {
     size_t nblock, nallow;
     /* compiled patterns (NULL when not needed) */
     pcre2_code *re_filename, *re_words, *re_phrases, **re_user;
+    /* the unsafe words made of ASCII letters and digits only, as a hash set
+     * of their lower-case forms (one lookup per token of ASCII text), and a
+     * pattern of the others (NULL when there are none) */
+    struct word_slot {
+        uint64_t h;
+        const char *w;
+        size_t n;
+    } *wset;
+    size_t wcap;
+    pcre2_code *re_words_rest;
     size_t nuser;
     pcre2_match_data *md;
     /* per-host cache: candidates of one page share a host */
@@ -218,6 +228,8 @@ void cs_filter_chain_free(cs_filter_chain *c)
     cs_free(c->allow);
     pcre2_code_free(c->re_filename);
     pcre2_code_free(c->re_words);
+    pcre2_code_free(c->re_words_rest);
+    cs_free(c->wset);
     pcre2_code_free(c->re_phrases);
     for (size_t i = 0; i < c->nuser; i++)
         pcre2_code_free(c->re_user[i]);
@@ -271,6 +283,67 @@ static const char RE_FILENAME[] =
     "|(?:img|dsc|dscn|dscf|dcim|pxl|mvimg|image|photo|pic|screenshot|scan|gopr|sam|wp)"
     "[-_ ]?\\d{3,}[\\w-]*"
     "|[0-9a-f]{8,}(?:[-_][0-9a-f]+)*)$";
+
+static bool ascii_alnum(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+static uint64_t word_hash(const char *s, size_t n)
+{
+    return XXH3_64bits(s, n) | 1; /* 0 marks an empty slot */
+}
+
+/* The slot of the lower-case ASCII word s[0..n) in the set, or NULL. */
+static const struct word_slot *word_find(const cs_filter_chain *c, const char *s, size_t n)
+{
+    uint64_t h = word_hash(s, n);
+    for (size_t j = (size_t)h & (c->wcap - 1); c->wset[j].h; j = (j + 1) & (c->wcap - 1))
+        if (c->wset[j].h == h && c->wset[j].n == n && !memcmp(c->wset[j].w, s, n))
+            return &c->wset[j];
+    return NULL;
+}
+
+/* Splits the unsafe words into the hash set (ASCII letters and digits
+ * only, lower-cased in place in the chain's copy of the rules) and a
+ * pattern of the rest. The full pattern (re_words) stays for text that is
+ * not ASCII, where case folding and letter boundaries are Unicode's. */
+static cs_status word_set(cs_filter_chain *c, char *err, size_t errlen)
+{
+    const cs_strlist *l = &c->r.unsafe_words;
+    cs_strlist rest = {0};
+    c->wcap = 16;
+    while (c->wcap < 2 * l->n + 2)
+        c->wcap *= 2;
+    if (!(c->wset = cs_calloc(c->wcap, sizeof *c->wset)))
+        return CS_ENOMEM;
+    cs_status st = CS_OK;
+    for (size_t i = 0; !st && i < l->n; i++) {
+        char *w = l->v[i];
+        size_t n = strlen(w);
+        bool simple = n > 0;
+        for (size_t k = 0; k < n; k++)
+            simple = simple && ascii_alnum((unsigned char)w[k]);
+        if (!simple) {
+            st = cs__strlist_push(&rest, w, n);
+            continue;
+        }
+        for (size_t k = 0; k < n; k++)
+            if (w[k] >= 'A' && w[k] <= 'Z')
+                w[k] += 32;
+        if (word_find(c, w, n))
+            continue;
+        uint64_t h = word_hash(w, n);
+        size_t j = (size_t)h & (c->wcap - 1);
+        while (c->wset[j].h)
+            j = (j + 1) & (c->wcap - 1);
+        c->wset[j] = (struct word_slot){h, w, n};
+    }
+    if (!st)
+        st = cs__re_compile_list(&rest, true, &c->re_words_rest, err, errlen, "unsafe-words");
+    cs__strlist_clear(&rest);
+    return st;
+}
 
 cs_status cs_filter_chain_new(cs_filter_chain **out, const cs_filter_rules *r, char *err,
                               size_t errlen)
@@ -335,7 +408,8 @@ cs_status cs_filter_chain_new(cs_filter_chain **out, const cs_filter_rules *r, c
                       "filename pattern")))
         goto fail;
     if (r->unsafe != CS_UNSAFE_OFF) {
-        if ((st = cs__re_compile_list(&r->unsafe_words, true, &c->re_words, err, errlen,
+        if ((st = word_set(c, err, errlen)) ||
+            (st = cs__re_compile_list(&r->unsafe_words, true, &c->re_words, err, errlen,
                                "unsafe-words")) ||
             (st = cs__re_compile_list(&r->unsafe_phrases, false, &c->re_phrases, err, errlen,
                                "unsafe-phrases")))
@@ -643,9 +717,16 @@ static const char *lang_filter(cs_filter_chain *c, const cs_candidate *cand,
         memcpy(hint, cand->lang.ptr, cand->lang.len);
         hint[cand->lang.len] = '\0';
     }
-    uint64_t key = XXH3_64bits_withSeed(v->text.ptr, v->text.len, XXH3_64bits(hint, strlen(hint)));
-    struct lang_slot *ls = &c->lang_cache[key & (CACHE_SLOTS - 1)];
-    if (ls->used && ls->key == key) {
+    uint64_t key = 0;
+    struct lang_slot *ls = NULL;
+    if (v->text.len < c->r.lang_min_bytes) {
+        /* too little text for cld2 to say anything reliable */
+        strcpy(v->lang, "un");
+        v->lang_percent = 0;
+        v->lang_reliable = false;
+    } else if ((key = XXH3_64bits_withSeed(v->text.ptr, v->text.len,
+                                           XXH3_64bits(hint, strlen(hint)))),
+               (ls = &c->lang_cache[key & (CACHE_SLOTS - 1)])->used && ls->key == key) {
         memcpy(v->lang, ls->lang, sizeof v->lang);
         v->lang_percent = ls->pct;
         v->lang_reliable = ls->rel;
@@ -671,9 +752,41 @@ static const char *lang_filter(cs_filter_chain *c, const cs_candidate *cand,
     return unknown ? "lang_unknown" : "lang_not_kept";
 }
 
+/* True when ASCII text s[0..n) has a token (a run of letters and digits)
+ * in the word set, compared lower-cased. */
+static bool word_in_set(const cs_filter_chain *c, const char *s, size_t n)
+{
+    char low[64];
+    for (size_t i = 0; i < n;) {
+        if (!ascii_alnum((unsigned char)s[i])) {
+            i++;
+            continue;
+        }
+        size_t b = i;
+        while (i < n && ascii_alnum((unsigned char)s[i]))
+            i++;
+        size_t m = i - b;
+        if (m <= sizeof low) {
+            for (size_t k = 0; k < m; k++)
+                low[k] = (s[b + k] >= 'A' && s[b + k] <= 'Z') ? (char)(s[b + k] + 32) : s[b + k];
+            if (word_find(c, low, m))
+                return true;
+        } else { /* rare: a long token, against every word */
+            for (size_t j = 0; j < c->wcap; j++)
+                if (c->wset[j].h && c->wset[j].n == m && !strncasecmp(c->wset[j].w, s + b, m))
+                    return true;
+        }
+    }
+    return false;
+}
+
 static const char *unsafe_in(const cs_filter_chain *c, const char *s, size_t n)
 {
-    if (re_match(c, c->re_words, s, n))
+    bool ascii = true;
+    for (size_t i = 0; ascii && i < n; i++)
+        ascii = (unsigned char)s[i] < 0x80;
+    if (ascii ? word_in_set(c, s, n) || re_match(c, c->re_words_rest, s, n)
+              : re_match(c, c->re_words, s, n))
         return "unsafe_word";
     if (re_match(c, c->re_phrases, s, n))
         return "unsafe_phrase";

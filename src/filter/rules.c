@@ -55,6 +55,7 @@ static const keydef KEYS[] = {
     {"placeholder-words-file", K_FILE, F(placeholder_words), "file of placeholder texts"},
     {"lang", K_LIST, F(langs), "languages kept (cld2 codes: en,de,...; un = unknown)"},
     {"lang-detect", K_BOOL, F(lang_detect), "detect the language even when all are kept"},
+    {"lang-min-bytes", K_INT, F(lang_min_bytes), "shorter text is of unknown language, cld2 not run (default 20 bytes)"},
     {"lang-reliable", K_BOOL, F(lang_reliable), "an unreliable detection counts as unknown"},
     {"unsafe", K_UNSAFE, F(unsafe), "unsafe-content filter: off, tag or drop (default off)"},
     {"unsafe-words", K_LIST, F(unsafe_words), "words matched as whole tokens, case-folded"},
@@ -126,6 +127,7 @@ cs_status cs_filter_rules_init(cs_filter_rules *r)
     r->max_text = 2000;
     r->placeholder = true;
     r->dedupe = true;
+    r->lang_min_bytes = 20;
     r->failed_urls_max = 100;
     r->max_domains = 100000;
     r->doc_min_steps = 2;

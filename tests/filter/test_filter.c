@@ -146,6 +146,7 @@ TEST(filter_rules_set_and_yaml)
     ASSERT_UEQ(f.exclude_ext.n, d.exclude_ext.n);
     ASSERT_UEQ(f.text_fields.n, d.text_fields.n);
     ASSERT(f.unsafe == d.unsafe && f.dedupe == d.dedupe && f.placeholder == d.placeholder);
+    ASSERT_UEQ(f.lang_min_bytes, d.lang_min_bytes);
     ASSERT(f.all_filters == d.all_filters);
     /* and the placeholder file lists the built-in words */
     cs_strlist words = {0};
@@ -330,6 +331,19 @@ TEST(filter_language)
     ASSERT(apply(c, "https://example.com/5.jpg",
                  "Une tarte aux pommes dorée, sortie du four ce matin").keep);
     cs_filter_chain_free(c);
+    /* text under lang-min-bytes (20) is of unknown language, cld2 not run;
+     * with the threshold off, cld2 says what it says */
+    c = chain_with(kv);
+    v = apply(c, "https://example.com/6.jpg", "Der Hund schläft"); /* 17 bytes */
+    ASSERT_STR_EQ(v.reason, "lang_unknown");
+    ASSERT_STR_EQ(v.lang, "un");
+    ASSERT_EQ(v.lang_percent, 0);
+    cs_filter_chain_free(c);
+    static const char *const kv3[] = {"lang", "en", "lang-min-bytes", "0", NULL};
+    c = chain_with(kv3);
+    v = apply(c, "https://example.com/6.jpg", "Der Hund schläft");
+    ASSERT_STR_EQ(v.lang, "de");
+    cs_filter_chain_free(c);
 }
 
 TEST(filter_unsafe_lists)
@@ -347,6 +361,20 @@ TEST(filter_unsafe_lists)
     ASSERT_STR_EQ(v.reason, "unsafe_phrase");
     v = apply(c, "https://e.com/5.jpg", "best s3x cam today");
     ASSERT_STR_EQ(v.reason, "unsafe_regex");
+    cs_filter_chain_free(c);
+    /* ASCII text goes through the word set: upper-case list items, tokens at
+     * the ends, words with a hyphen (the rest pattern), a long token */
+    static const char *const kvw[] = {"unsafe", "drop", "unsafe-words", "NSFW,x-rated", NULL};
+    c = chain_with(kvw);
+    ASSERT_STR_EQ(apply(c, "https://e.com/w1.jpg", "nsfw").reason, "too_short");
+    ASSERT_STR_EQ(apply(c, "https://e.com/w2.jpg", "Gallery: nSfW").reason, "unsafe_word");
+    ASSERT_STR_EQ(apply(c, "https://e.com/w3.jpg", "An X-Rated film poster").reason,
+                  "unsafe_word");
+    ASSERT(apply(c, "https://e.com/w4.jpg", "A nsfwish x_rated thing").keep);
+    ASSERT(apply(c, "https://e.com/w5.jpg",
+                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa nsfw2")
+               .keep);
+    ASSERT_STR_EQ(apply(c, "https://e.com/w6.jpg", "café nsfw").reason, "unsafe_word");
     /* case folding beyond ASCII: the word list in another script */
     cs_filter_chain_free(c);
     static const char *const kv2[] = {"unsafe", "tag", "unsafe-words", "ÉROTIQUE", NULL};
