@@ -12,7 +12,10 @@
 #    B/A (the filter must not make `pairs` slower than 1.3x its extraction:
 #    C/A <= 0.3), and candidates per CPU-second of C (target >= 1,000,000).
 #    Then the chain in process (bench_filter chain: rows already in memory,
-#    no JSON output), which is what `pairs` pays.
+#    no JSON output), which is what `pairs` pays; and `pairs` itself up to
+#    the download (bench_filter pairs: the WAT row source, 2 threads, drained
+#    alone and through the filter row source; wall and process CPU seconds;
+#    target: wall with the full chain <= 1.3x extraction alone).
 # 2. Near-duplicate search over N = 1,000,000 64-bit hashes at radius 4 with
 #    the multi-index (bench_filter phash), against all-pairs comparison on a
 #    20,000 subset scaled by (N/20,000)^2; target speedup >= 100x.
@@ -91,6 +94,16 @@ awk -v a="$acpu" -v b="$bcpu" -v c="$ccpu" -v d="$dcpu" -v n="$N" 'BEGIN {
 echo
 echo "== the chain in process (rows in memory; bench_filter chain)"
 $B/bench_filter chain "$ROWS" data/filter | sed 's/^/  /'
+echo
+echo "== pairs before the download: WAT rows alone vs + filter (bench_filter pairs)"
+$B/bench_filter pairs "$WAT" data/filter | sed 's/^/  /' | tee "$WORK/pairs.out"
+awk '{v[$1] = $2} END {
+    printf "  wall ratio default %.2f, full %.2f; CPU ratio default %.2f, full %.2f (target full wall <= 1.30)\n",
+        v["extract_default_chain_wall_s"] / v["extract_only_wall_s"],
+        v["extract_full_chain_wall_s"] / v["extract_only_wall_s"],
+        v["extract_default_chain_cpu_s"] / v["extract_only_cpu_s"],
+        v["extract_full_chain_cpu_s"] / v["extract_only_cpu_s"]
+}' "$WORK/pairs.out"
 echo
 echo "== near-duplicate search, 1,000,000 hashes, radius 4"
 /usr/bin/time -f '  peak RSS %M KiB' $B/bench_filter phash 1000000 20000 2>&1 | sed 's/^\([a-z]\)/  \1/'
