@@ -98,9 +98,10 @@ echo
 echo "== pairs before the download: WAT rows alone vs + filter (bench_filter pairs)"
 $B/bench_filter pairs "$WAT" data/filter | sed 's/^/  /' | tee "$WORK/pairs.out"
 awk '{v[$1] = $2} END {
-    printf "  wall ratio default %.2f, full %.2f; CPU ratio default %.2f, full %.2f (target full wall <= 1.30)\n",
+    printf "  wall ratio default %.2f, full %.2f, full inline %.2f; CPU ratio default %.2f, full %.2f (target full wall <= 1.30)\n",
         v["extract_default_chain_wall_s"] / v["extract_only_wall_s"],
         v["extract_full_chain_wall_s"] / v["extract_only_wall_s"],
+        v["extract_full_chain_inline_wall_s"] / v["extract_only_wall_s"],
         v["extract_default_chain_cpu_s"] / v["extract_only_cpu_s"],
         v["extract_full_chain_cpu_s"] / v["extract_only_cpu_s"]
 }' "$WORK/pairs.out"

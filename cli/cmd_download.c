@@ -410,8 +410,9 @@ static void start_progress(dl_cli *c, const char *what)
 
 /* With --filter/--rules: puts the candidate filter chain in front of the
  * row source (*src, *src_ud replaced) and its per-shard counts into the
- * shards' _stats.json. Returns -1, or an exit code. */
-static int setup_filter(dl_cli *c, cs_row_source_fn *src, void **src_ud)
+ * shards' _stats.json; read_ahead: the source (WAT files) is read on a
+ * thread of its own. Returns -1, or an exit code. */
+static int setup_filter(dl_cli *c, cs_row_source_fn *src, void **src_ud, bool read_ahead)
 {
     if (!c->filter)
         return -1;
@@ -443,6 +444,8 @@ static int setup_filter(dl_cli *c, cs_row_source_fn *src, void **src_ud)
     if (cs_pipe_filter_rows_new(&c->frows, *src, *src_ud, c->chain,
                                 c->o.dataset.samples_per_shard))
         cli_die("out of memory");
+    if (read_ahead)
+        cs_pipe_filter_rows_read_ahead(c->frows);
     *src = cs_pipe_filter_rows_next;
     *src_ud = c->frows;
     c->o.dataset.filters_json = cs_pipe_filter_rows_shard_json;
@@ -498,7 +501,7 @@ int cmd_download(int argc, char **argv)
     }
     cs_row_source_fn src = cs_pipe_urllist_rows;
     void *src_ud = ur;
-    if ((rc = setup_filter(&c, &src, &src_ud)) >= 0) {
+    if ((rc = setup_filter(&c, &src, &src_ud, false)) >= 0) {
         cs_urllist_free(ur);
         free(c.save_buf);
         return rc;
@@ -538,7 +541,7 @@ int cmd_pairs(int argc, char **argv)
         cli_die("out of memory");
     cs_row_source_fn src = cs_pipe_wat_rows_next;
     void *src_ud = w;
-    if ((rc = setup_filter(&c, &src, &src_ud)) >= 0) {
+    if ((rc = setup_filter(&c, &src, &src_ud, true)) >= 0) {
         cs_pipe_wat_rows_free(w);
         free(c.save_buf);
         return rc;

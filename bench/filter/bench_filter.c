@@ -6,8 +6,9 @@
  *       unsafe tag with the shipped lists, exact dedupe)
  *   bench_filter pairs FILE.wat DATADIR     what `pairs` pays before the
  *       download: the WAT row source (cs_pipe_wat_rows, 2 threads) drained
- *       alone, then through the filter row source (cs_pipe_filter_rows) with
- *       the default and the full chain; wall and process CPU seconds
+ *       alone, then through the filter row source (cs_pipe_filter_rows, read
+ *       ahead as pairs does) with the default and the full chain, and the
+ *       full chain without read-ahead (_inline); wall and process CPU seconds
  *   bench_filter phash N SUBSET             near-duplicate search over N
  *       64-bit hashes (random, 10% planted near copies) at radius 4 with the
  *       multi-index, against all-pairs on the first SUBSET, scaled by
@@ -124,15 +125,15 @@ static double proc_now(void)
 static int pairs(const char *wat, const char *datadir)
 {
     static const char *const names[] = {"extract_only", "extract_default_chain",
-                                        "extract_full_chain"};
-    for (int mode = 0; mode < 3; mode++) {
+                                        "extract_full_chain", "extract_full_chain_inline"};
+    for (int mode = 0; mode < 4; mode++) {
         cs_filter_chain *c = NULL;
         char err[1024], p2[4200];
         if (mode) {
             cs_filter_rules r;
             if (cs_filter_rules_init(&r))
                 die("oom");
-            if (mode == 2) {
+            if (mode >= 2) {
                 static const char *const kv[][2] = {{"lang", "en,un"},
                                                     {"unsafe", "tag"},
                                                     {"unsafe-words-file", "unsafe-words.txt"},
@@ -157,6 +158,8 @@ static int pairs(const char *wat, const char *datadir)
         cs_pipe_filter_rows *f = NULL;
         if (c && cs_pipe_filter_rows_new(&f, cs_pipe_wat_rows_next, w, c, 0))
             die("filter rows");
+        if (f && mode < 3) /* as pairs does; _inline: the chain on the source's thread */
+            cs_pipe_filter_rows_read_ahead(f);
         double w0 = wall_now(), c0 = proc_now();
         size_t rows = 0;
         const cs_urllist_row *row;

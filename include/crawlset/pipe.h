@@ -111,6 +111,12 @@ CS_API CS_WARN_UNUSED cs_status cs_pipe_filter_rows_new(cs_pipe_filter_rows **ou
                                                         cs_filter_chain *chain,
                                                         uint64_t samples_per_shard);
 CS_API void cs_pipe_filter_rows_free(cs_pipe_filter_rows *f);
+/* Reads the source ahead on a thread of its own (bounded: 4 batches of 256
+ * rows, copied), so that the chain runs beside the source's own work. Call
+ * before the first row. Only for a source whose calls always return soon
+ * (files, not a pipe or a terminal): cs_pipe_filter_rows_free waits for the
+ * call in progress. */
+CS_API void cs_pipe_filter_rows_read_ahead(cs_pipe_filter_rows *f);
 /* A cs_row_source_fn; ud is the cs_pipe_filter_rows. */
 CS_API cs_status cs_pipe_filter_rows_next(void *ud, const cs_urllist_row **row /* OUT */);
 /* Appends the chain's stats for shard `shard` ({} when it has none). */

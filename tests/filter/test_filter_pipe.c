@@ -3,6 +3,7 @@
  * candidates never become rows, kept rows are numbered densely, and each
  * shard's _stats.json carries the chain's counts for its candidates. */
 #include <jansson.h>
+#include <unistd.h>
 
 #include "origin.h"
 #include "../test.h"
@@ -156,4 +157,114 @@ TEST_T(filter_in_pairs, 90)
     ASSERT_CONTAINS(st, "{\"name\":\"url\",\"in\":14,");
     cs_free(st);
     cs_origin_stop(o);
+}
+
+/* ---- read-ahead: a source of numbered rows ------------------------------ */
+
+typedef struct num_src {
+    size_t next, total;
+    cs_status end; /* after the last row */
+    char url[64], cap[64], page[64];
+    cs_urllist_column col[2];
+    cs_urllist_row row;
+} num_src;
+
+static cs_status num_next(void *ud, const cs_urllist_row **out)
+{
+    num_src *s = ud;
+    if (s->next == s->total)
+        return s->end;
+    size_t i = s->next++;
+    snprintf(s->url, sizeof s->url, "https://e%zu.example.com/%zu.jpg", i % 7, i);
+    snprintf(s->cap, sizeof s->cap, "A caption for picture %zu", i);
+    snprintf(s->page, sizeof s->page, "https://e.example.com/p%zu", i / 10);
+    s->col[0] = (cs_urllist_column){"page", s->page, NULL};
+    s->col[1] = (cs_urllist_column){"extra", i % 3 ? NULL : "x", i % 3 ? NULL : "[1]"};
+    s->row = (cs_urllist_row){.index = i, .url = s->url, .caption = i % 5 ? s->cap : NULL,
+                              .columns = s->col, .ncolumns = 2, .line = i + 1};
+    *out = &s->row;
+    return CS_OK;
+}
+
+/* Runs n rows through the filter rows (read ahead or not); checks every
+ * kept row against the source's and returns the final status. */
+static cs_status drain(bool ahead, size_t total, cs_status end, size_t *kept)
+{
+    cs_filter_rules r;
+    char err[256];
+    ASSERT_OK(cs_filter_rules_init(&r));
+    cs_filter_chain *c;
+    ASSERT_OK(cs_filter_chain_new(&c, &r, err, sizeof err));
+    cs_filter_rules_cleanup(&r);
+    num_src s = {.total = total, .end = end};
+    cs_pipe_filter_rows *f;
+    ASSERT_OK(cs_pipe_filter_rows_new(&f, num_next, &s, c, 100));
+    if (ahead)
+        cs_pipe_filter_rows_read_ahead(f);
+    const cs_urllist_row *row;
+    cs_status st;
+    size_t k = 0;
+    while ((st = cs_pipe_filter_rows_next(f, &row)) == CS_OK) {
+        /* rows without a caption are dropped (no_text): the kept rows are
+         * the source's rows i with i % 5 != 0, in order */
+        size_t i = k + k / 4 + 1;
+        char want[64];
+        snprintf(want, sizeof want, "https://e%zu.example.com/%zu.jpg", i % 7, i);
+        ASSERT_STR_EQ(row->url, want);
+        snprintf(want, sizeof want, "A caption for picture %zu", i);
+        ASSERT_STR_EQ(row->caption, want);
+        ASSERT_UEQ(row->index, k);
+        ASSERT_UEQ(row->line, i + 1);
+        ASSERT_UEQ(row->ncolumns, 2);
+        snprintf(want, sizeof want, "https://e.example.com/p%zu", i / 10);
+        ASSERT_STR_EQ(row->columns[0].value, want);
+        ASSERT_STR_EQ(row->columns[1].name, "extra");
+        if (i % 3)
+            ASSERT(!row->columns[1].value && !row->columns[1].json);
+        else
+            ASSERT_STR_EQ(row->columns[1].json, "[1]");
+        k++;
+    }
+    /* the end status stays */
+    ASSERT_ST(cs_pipe_filter_rows_next(f, &row), st == CS_DONE ? CS_DONE : st);
+    uint64_t seen, kk;
+    cs_pipe_filter_rows_counts(f, &seen, &kk);
+    ASSERT_UEQ(seen, total);
+    ASSERT_UEQ(kk, k);
+    cs_pipe_filter_rows_free(f);
+    cs_filter_chain_free(c);
+    *kept = k;
+    return st;
+}
+
+TEST(filter_rows_read_ahead)
+{
+    size_t a, b;
+    /* more rows than the queue holds, and a partial last batch */
+    ASSERT_ST(drain(false, 3001, CS_DONE, &a), CS_DONE);
+    ASSERT_ST(drain(true, 3001, CS_DONE, &b), CS_DONE);
+    ASSERT_UEQ(a, 2400);
+    ASSERT_UEQ(b, a);
+    /* a source error after its rows comes out after them */
+    ASSERT_ST(drain(true, 700, CS_EIO, &b), CS_EIO);
+    ASSERT_UEQ(b, 560);
+    ASSERT_ST(drain(true, 0, CS_DONE, &b), CS_DONE);
+    ASSERT_UEQ(b, 0);
+    /* freed early, with the reader waiting on a full queue */
+    cs_filter_rules r;
+    char err[256];
+    ASSERT_OK(cs_filter_rules_init(&r));
+    cs_filter_chain *c;
+    ASSERT_OK(cs_filter_chain_new(&c, &r, err, sizeof err));
+    cs_filter_rules_cleanup(&r);
+    num_src s = {.total = 100000, .end = CS_DONE};
+    cs_pipe_filter_rows *f;
+    ASSERT_OK(cs_pipe_filter_rows_new(&f, num_next, &s, c, 0));
+    cs_pipe_filter_rows_read_ahead(f);
+    const cs_urllist_row *row;
+    ASSERT_OK(cs_pipe_filter_rows_next(f, &row));
+    usleep(20000);
+    ASSERT(s.next < 100000); /* bounded */
+    cs_pipe_filter_rows_free(f);
+    cs_filter_chain_free(c);
 }
