@@ -95,8 +95,12 @@ echo
 echo "== the chain in process (rows in memory; bench_filter chain)"
 $B/bench_filter chain "$ROWS" data/filter | sed 's/^/  /'
 echo
-echo "== pairs before the download: WAT rows alone vs + filter (bench_filter pairs)"
-$B/bench_filter pairs "$WAT" data/filter | sed 's/^/  /' | tee "$WORK/pairs.out"
+echo "== pairs before the download: WAT rows alone vs + filter (bench_filter pairs, best of $RUNS)"
+: >"$WORK/pairs.out"
+for r in $(seq "$RUNS"); do $B/bench_filter pairs "$WAT" data/filter >>"$WORK/pairs.out"; done
+awk '!($1 in v) || $2 < v[$1] {v[$1] = $2} END {for (k in v) print k, v[k]}' "$WORK/pairs.best" |
+    sort >"$WORK/pairs.best"
+sed 's/^/  /' "$WORK/pairs.best"
 awk '{v[$1] = $2} END {
     printf "  wall ratio default %.2f, full %.2f, full inline %.2f; CPU ratio default %.2f, full %.2f (target full wall <= 1.30)\n",
         v["extract_default_chain_wall_s"] / v["extract_only_wall_s"],
@@ -104,7 +108,7 @@ awk '{v[$1] = $2} END {
         v["extract_full_chain_inline_wall_s"] / v["extract_only_wall_s"],
         v["extract_default_chain_cpu_s"] / v["extract_only_cpu_s"],
         v["extract_full_chain_cpu_s"] / v["extract_only_cpu_s"]
-}' "$WORK/pairs.out"
+}' "$WORK/pairs.best"
 echo
 echo "== near-duplicate search, 1,000,000 hashes, radius 4"
 /usr/bin/time -f '  peak RSS %M KiB' $B/bench_filter phash 1000000 20000 2>&1 | sed 's/^\([a-z]\)/  \1/'
