@@ -236,6 +236,82 @@ static const char *const SCHEMA[2] = {
 
 static const char *const BEGIN_TX[2] = {"BEGIN IMMEDIATE", "BEGIN"};
 
+/* PostgreSQL: the two hot calls (newJob, markAsDone) as server-side
+ * functions, so that each is one round trip instead of four or five. They
+ * do exactly what lease_tx and complete_tx do with separate statements
+ * (same statements, same row-lock order: worker, then job) and answer with
+ * rc: 0 done, 1 unknown token, 2 wrong type (w_type: the worker's), 3 no
+ * open job (lease: the worker's job is cleared) or no job held (complete),
+ * 4 the held job is not this worker's any more. Refusals 1, 2, 4 and
+ * complete's 3 write nothing. */
+static const char *const PG_FUNCS[] = {
+    "CREATE OR REPLACE FUNCTION cs_lease(p_token text, p_type text, p_stage int,"
+    " p_now bigint, OUT rc int, OUT j_id bigint, OUT j_start bigint, OUT j_end bigint,"
+    " OUT j_shard int, OUT j_stage int, OUT j_input text, OUT w_type text)"
+    " LANGUAGE plpgsql AS $f$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE w_job bigint;\n"
+    "BEGIN\n"
+    " SELECT job, type INTO w_job, w_type FROM workers WHERE token = p_token FOR UPDATE;\n"
+    " IF NOT FOUND THEN rc := 1; RETURN; END IF;\n"
+    " IF p_type IS NOT NULL AND p_type <> w_type THEN rc := 2; RETURN; END IF;\n"
+    " IF w_job IS NOT NULL AND w_job <> 0 THEN\n"
+    "  UPDATE jobs SET state = 0, holder = NULL, leased_at = NULL"
+    " WHERE id = w_job AND holder = p_token AND state = 1;\n"
+    " END IF;\n"
+    " UPDATE jobs SET state = 1, holder = p_token, leased_at = p_now WHERE id ="
+    " (SELECT id FROM jobs WHERE stage = p_stage AND state = 0 ORDER BY id LIMIT 1"
+    " FOR UPDATE SKIP LOCKED) RETURNING id, start_id, end_id, shard, stage,"
+    " CASE stage WHEN 1 THEN i1 WHEN 2 THEN i2 WHEN 3 THEN i3 WHEN 4 THEN i4 ELSE i5 END"
+    " INTO j_id, j_start, j_end, j_shard, j_stage, j_input;\n"
+    " IF NOT FOUND THEN\n"
+    "  UPDATE workers SET job = NULL, last_seen = p_now WHERE token = p_token;\n"
+    "  rc := 3; RETURN;\n"
+    " END IF;\n"
+    " UPDATE workers SET job = j_id, last_seen = p_now WHERE token = p_token;\n"
+    " rc := 0;\n"
+    "END $f$",
+
+    "CREATE OR REPLACE FUNCTION cs_complete(p_token text, p_type text, p_output text,"
+    " p_count bigint, p_now bigint, OUT rc int, OUT w_type text, OUT w_job bigint)"
+    " LANGUAGE plpgsql AS $f$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE w_last bigint; w_nick text; j_stage int;\n"
+    "BEGIN\n"
+    " SELECT job, last_job, nickname, type INTO w_job, w_last, w_nick, w_type"
+    " FROM workers WHERE token = p_token FOR UPDATE;\n"
+    " IF NOT FOUND THEN rc := 1; RETURN; END IF;\n"
+    " IF p_type IS NOT NULL AND p_type <> w_type THEN rc := 2; RETURN; END IF;\n"
+    " IF w_job IS NULL OR w_job = 0 THEN\n"
+    "  IF w_last IS NOT NULL AND w_last <> 0 THEN\n"
+    "   UPDATE workers SET last_seen = p_now WHERE token = p_token;\n"
+    "   rc := 0; RETURN;\n"
+    "  END IF;\n"
+    "  rc := 3; RETURN;\n"
+    " END IF;\n"
+    " IF p_output IS NOT NULL THEN\n"
+    "  UPDATE jobs SET stage = stage + 1, state = 0, holder = NULL, leased_at = NULL,"
+    " i2 = CASE WHEN stage = 1 THEN p_output ELSE i2 END,"
+    " i3 = CASE WHEN stage = 2 THEN p_output ELSE i3 END,"
+    " i4 = CASE WHEN stage = 3 THEN p_output ELSE i4 END,"
+    " i5 = CASE WHEN stage = 4 THEN p_output ELSE i5 END"
+    " WHERE id = w_job AND holder = p_token AND state = 1 AND stage < 5"
+    " RETURNING stage - 1 INTO j_stage;\n"
+    " END IF;\n"
+    " IF j_stage IS NULL THEN\n"
+    "  UPDATE jobs SET state = 2, holder = NULL, done_at = p_now, pairs = p_count"
+    " WHERE id = w_job AND holder = p_token AND state = 1 RETURNING stage INTO j_stage;\n"
+    " END IF;\n"
+    " IF j_stage IS NULL THEN rc := 4; RETURN; END IF;\n"
+    " INSERT INTO completions (job, stage, worker, nickname, at, count)"
+    " VALUES (w_job, j_stage, p_token, w_nick, p_now,"
+    " CASE WHEN p_output IS NULL THEN p_count ELSE 0 END);\n"
+    " UPDATE workers SET job = NULL, last_job = w_job, last_seen = p_now,"
+    " jobs_done = jobs_done + 1 WHERE token = p_token;\n"
+    " rc := 0;\n"
+    "END $f$",
+};
+
 /* ---- transactions ------------------------------------------------------------------ */
 
 typedef cs_status (*tx_fn)(cs_tracker_store *s, cs__tdb *c, void *arg);
@@ -425,6 +501,12 @@ static cs_status create_schema(cs_tracker_store *s, cs__tdb *c, void *arg)
             return st;
         p += n + (e ? 1 : 0);
     }
+    if (D(s) == CS__TDB_PG)
+        for (size_t i = 0; i < sizeof PG_FUNCS / sizeof *PG_FUNCS; i++) {
+            cs_status st = run(c, PG_FUNCS[i], false, NULL, NULL, 0, NULL);
+            if (st)
+                return st;
+        }
     return CS_OK;
 }
 
@@ -666,6 +748,59 @@ typedef struct lease_args {
     cs__tjob *job;
 } lease_args;
 
+/* The rc of cs_lease / cs_complete (see PG_FUNCS) as a status. */
+static cs_status pg_rc(const cs__tres *r, const char *type, const char *wtype, const char *job)
+{
+    switch (cell_i64(r, 0, 0)) {
+    case 0:
+        return CS_OK;
+    case 1:
+        cs__tstore_seterr("unknown or timed-out worker token");
+        return CS_ENOTFOUND;
+    case 2:
+        cs__tstore_seterr("type %s is not this worker's type (%.15s)", type ? type : "",
+                          wtype ? wtype : "");
+        return CS_EINVAL;
+    case 3:
+        return CS_DONE;
+    case 4:
+        cs__tstore_seterr("job %s is not held by this worker", job ? job : "?");
+        return CS_EINVAL;
+    default:
+        cs__tstore_seterr("postgresql: unexpected answer from a tracker function");
+        return CS_EIO;
+    }
+}
+
+static cs_status lease_pg(cs__tdb *c, lease_args *a)
+{
+    char b1[24], b2[24];
+    cs__tres r;
+    cs_status st = Q(c, "SELECT * FROM cs_lease($1, $2, $3, $4)", &r, NULL, a->token, a->type,
+                     i64s(b1, a->stage), i64s(b2, a->now));
+    if (st)
+        return st;
+    if (r.nrows != 1 || r.ncols != 8) {
+        cs__tres_free(&r);
+        cs__tstore_seterr("postgresql: unexpected answer from cs_lease");
+        return CS_EIO;
+    }
+    st = pg_rc(&r, a->type, cs__tres_get(&r, 0, 7), NULL);
+    if (!st) {
+        cs__tjob *j = a->job;
+        j->id = cell_i64(&r, 0, 1);
+        j->start_id = cell_i64(&r, 0, 2);
+        j->end_id = cell_i64(&r, 0, 3);
+        j->shard = (int)cell_i64(&r, 0, 4);
+        j->stage = (int)cell_i64(&r, 0, 5);
+        j->input = cs_strdup(cs__tres_get(&r, 0, 6) ? cs__tres_get(&r, 0, 6) : "");
+        if (!j->input)
+            st = CS_ENOMEM;
+    }
+    cs__tres_free(&r);
+    return st;
+}
+
 static cs_status lease_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
 {
     lease_args *a = arg;
@@ -674,6 +809,8 @@ static cs_status lease_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
     cs__tres r = {0};
     cs_free(a->job->input); /* a retried batch runs this again */
     memset(a->job, 0, sizeof *a->job);
+    if (D(s) == CS__TDB_PG)
+        return lease_pg(c, a);
     cs_status st = worker_lock(s, c, a->token, a->type, &w);
     if (st)
         return st;
@@ -729,6 +866,24 @@ static cs_status complete_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
     wrow w;
     char bj[24], bn[24], bc[24], bs[24];
     cs__tres r;
+    if (D(s) == CS__TDB_PG) {
+        cs_status st = Q(c, "SELECT * FROM cs_complete($1, $2, $3, $4, $5)", &r, NULL,
+                         a->token, a->type, a->output, i64s(bc, a->count), i64s(bn, a->now));
+        if (st)
+            return st;
+        if (r.nrows != 1 || r.ncols != 3) {
+            cs__tres_free(&r);
+            cs__tstore_seterr("postgresql: unexpected answer from cs_complete");
+            return CS_EIO;
+        }
+        st = pg_rc(&r, a->type, cs__tres_get(&r, 0, 1), cs__tres_get(&r, 0, 2));
+        if (st == CS_DONE) {
+            cs__tstore_seterr("this worker holds no job");
+            st = CS_EINVAL;
+        }
+        cs__tres_free(&r);
+        return st;
+    }
     cs_status st = worker_lock(s, c, a->token, a->type, &w);
     if (st)
         return st;
