@@ -66,10 +66,20 @@ typedef struct pool {
     pthread_cond_t cv;
 } pool;
 
+/* An operation that is one statement (PostgreSQL functions): its SQL and
+ * parameters, and what makes its status of the statement's rows. */
+typedef struct gpipe {
+    const char *sql;
+    const char *params[6];
+    int nparams;
+    cs_status (*finish)(void *arg, cs__tres *r);
+} gpipe;
+
 /* A write operation waiting for the group commit. */
 typedef struct gop {
     cs_status (*fn)(struct cs_tracker_store *s, cs__tdb *c, void *arg);
     void *arg;
+    const gpipe *pipe;        /* NULL: fn only */
     cs_status st;             /* its result, once done */
     bool done;
     bool lead;                /* handed the leadership by the last leader */
@@ -368,16 +378,73 @@ static bool clean_refusal(cs_status st)
 
 #define BATCH_MAX 256
 
+_Static_assert(BATCH_MAX + 2 <= CS__TPIPE_MAX, "a batch fits a pipeline");
+
+/* The batch as one pipeline (BEGIN, each operation's statement, COMMIT):
+ * one round trip. CS_OK: committed, each op's st set. */
+static cs_status run_pipe(cs__tdb *c, gop **ops, size_t n)
+{
+    const char *sql[CS__TPIPE_MAX];
+    const char *const *params[CS__TPIPE_MAX];
+    int np[CS__TPIPE_MAX];
+    cs__tres res[CS__TPIPE_MAX];
+    sql[0] = BEGIN_TX[CS__TDB_PG];
+    sql[n + 1] = "COMMIT";
+    params[0] = params[n + 1] = NULL;
+    np[0] = np[n + 1] = 0;
+    for (size_t i = 0; i < n; i++) {
+        sql[i + 1] = ops[i]->pipe->sql;
+        params[i + 1] = ops[i]->pipe->params;
+        np[i + 1] = ops[i]->pipe->nparams;
+    }
+    cs_status st = c->ops->pipeline(c, n + 2, sql, params, np, res);
+    if (st) {
+        if (st == CS_EIO)
+            cs__tstore_seterr("%s", c->err);
+        return st;
+    }
+    /* committed: what each operation answers */
+    for (size_t i = 0; i < n; i++) {
+        t_err[0] = 0;
+        ops[i]->st = ops[i]->pipe->finish(ops[i]->arg, &res[i + 1]);
+        snprintf(ops[i]->err, sizeof ops[i]->err, "%s", t_err);
+        cs__tres_free(&res[i + 1]);
+    }
+    cs__tres_free(&res[0]);
+    cs__tres_free(&res[n + 1]);
+    return CS_OK;
+}
+
 /* Runs ops[0..n) in one transaction. CS_OK: committed, each op's st set.
  * Otherwise nothing was committed (the caller runs them one by one). */
 static cs_status run_batch(cs_tracker_store *s, gop **ops, size_t n)
 {
     cs_status st = CS_OK;
+    bool piped = D(s) == CS__TDB_PG;
+    for (size_t i = 0; i < n && piped; i++)
+        piped = ops[i]->pipe != NULL;
     for (int attempt = 0; attempt < 5; attempt++) {
         cs__tdb *c;
         if ((st = acquire(s, true, &c)))
             return st;
         bool retry = false, broken = false;
+        if (piped && c->ops->pipeline) {
+            st = run_pipe(c, ops, n);
+            if (!st) {
+                release(s, true, c, false);
+                return CS_OK;
+            }
+            if (st == CS_EIO)
+                retry = c->ops->retryable(c);
+            if (Q0(c, "ROLLBACK", NULL, NULL) != CS_OK)
+                broken = true;
+            release(s, true, c, broken);
+            if (!retry)
+                return st;
+            struct timespec ts = {0, (long)(1000000L << attempt)};
+            nanosleep(&ts, NULL);
+            continue;
+        }
         st = Q0(c, BEGIN_TX[D(s)], NULL, NULL);
         for (size_t i = 0; i < n && !st; i++) {
             t_err[0] = 0;
@@ -412,11 +479,12 @@ static cs_status run_batch(cs_tracker_store *s, gop **ops, size_t n)
  * them), then wakes the others. An operation that fails with a store error
  * makes the leader run the batch again one operation per transaction, so
  * one bad operation never fails another. Reads run directly. */
-static cs_status run_tx(cs_tracker_store *s, bool write, tx_fn fn, void *arg)
+static cs_status run_tx_pipe(cs_tracker_store *s, bool write, tx_fn fn, void *arg,
+                             const gpipe *pipe)
 {
     if (!write)
         return run_tx_single(s, false, fn, arg);
-    gop o = {.fn = fn, .arg = arg};
+    gop o = {.fn = fn, .arg = arg, .pipe = pipe};
     pthread_cond_init(&o.cv, NULL);
     pthread_mutex_lock(&s->gmu);
     if (s->qtail)
@@ -468,6 +536,11 @@ static cs_status run_tx(cs_tracker_store *s, bool write, tx_fn fn, void *arg)
     if (o.st)
         cs__tstore_seterr("%s", o.err[0] ? o.err : cs_strerror(o.st));
     return o.st;
+}
+
+static cs_status run_tx(cs_tracker_store *s, bool write, tx_fn fn, void *arg)
+{
+    return run_tx_pipe(s, write, fn, arg, NULL);
 }
 
 /* ---- open / close -------------------------------------------------------------------- */
@@ -772,20 +845,22 @@ static cs_status pg_rc(const cs__tres *r, const char *type, const char *wtype, c
     }
 }
 
-static cs_status lease_pg(cs__tdb *c, lease_args *a)
+static const char Q_PG_LEASE[] = "SELECT * FROM cs_lease($1, $2, $3, $4)";
+static const char Q_PG_COMPLETE[] = "SELECT * FROM cs_complete($1, $2, $3, $4, $5)";
+
+static cs_status lease_pg_finish(void *arg, cs__tres *rp)
 {
-    char b1[24], b2[24];
-    cs__tres r;
-    cs_status st = Q(c, "SELECT * FROM cs_lease($1, $2, $3, $4)", &r, NULL, a->token, a->type,
-                     i64s(b1, a->stage), i64s(b2, a->now));
-    if (st)
-        return st;
+    lease_args *a = arg;
+    cs__tres r = *rp;
+    memset(rp, 0, sizeof *rp);
+    cs_free(a->job->input);
+    memset(a->job, 0, sizeof *a->job);
     if (r.nrows != 1 || r.ncols != 8) {
         cs__tres_free(&r);
         cs__tstore_seterr("postgresql: unexpected answer from cs_lease");
         return CS_EIO;
     }
-    st = pg_rc(&r, a->type, cs__tres_get(&r, 0, 7), NULL);
+    cs_status st = pg_rc(&r, a->type, cs__tres_get(&r, 0, 7), NULL);
     if (!st) {
         cs__tjob *j = a->job;
         j->id = cell_i64(&r, 0, 1);
@@ -799,6 +874,15 @@ static cs_status lease_pg(cs__tdb *c, lease_args *a)
     }
     cs__tres_free(&r);
     return st;
+}
+
+static cs_status lease_pg(cs__tdb *c, lease_args *a)
+{
+    char b1[24], b2[24];
+    cs__tres r;
+    cs_status st = Q(c, Q_PG_LEASE, &r, NULL, a->token, a->type, i64s(b1, a->stage),
+                     i64s(b2, a->now));
+    return st ? st : lease_pg_finish(a, &r);
 }
 
 static cs_status lease_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
@@ -850,7 +934,11 @@ cs_status cs__tstore_job_lease(cs_tracker_store *s, const char *token, const cha
 {
     memset(job, 0, sizeof *job);
     lease_args a = {token, type, stage, now, job};
-    return run_tx(s, true, lease_tx, &a);
+    if (s->dialect != CS__TDB_PG)
+        return run_tx(s, true, lease_tx, &a);
+    char b1[24], b2[24];
+    gpipe p = {Q_PG_LEASE, {token, type, i64s(b1, stage), i64s(b2, now)}, 4, lease_pg_finish};
+    return run_tx_pipe(s, true, lease_tx, &a, &p);
 }
 
 /* ---- completion ---------------------------------------------------------------------------- */
@@ -860,6 +948,25 @@ typedef struct complete_args {
     int64_t count, now;
 } complete_args;
 
+static cs_status complete_pg_finish(void *arg, cs__tres *rp)
+{
+    complete_args *a = arg;
+    cs__tres r = *rp;
+    memset(rp, 0, sizeof *rp);
+    if (r.nrows != 1 || r.ncols != 3) {
+        cs__tres_free(&r);
+        cs__tstore_seterr("postgresql: unexpected answer from cs_complete");
+        return CS_EIO;
+    }
+    cs_status st = pg_rc(&r, a->type, cs__tres_get(&r, 0, 1), cs__tres_get(&r, 0, 2));
+    if (st == CS_DONE) {
+        cs__tstore_seterr("this worker holds no job");
+        st = CS_EINVAL;
+    }
+    cs__tres_free(&r);
+    return st;
+}
+
 static cs_status complete_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
 {
     complete_args *a = arg;
@@ -867,22 +974,9 @@ static cs_status complete_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
     char bj[24], bn[24], bc[24], bs[24];
     cs__tres r;
     if (D(s) == CS__TDB_PG) {
-        cs_status st = Q(c, "SELECT * FROM cs_complete($1, $2, $3, $4, $5)", &r, NULL,
-                         a->token, a->type, a->output, i64s(bc, a->count), i64s(bn, a->now));
-        if (st)
-            return st;
-        if (r.nrows != 1 || r.ncols != 3) {
-            cs__tres_free(&r);
-            cs__tstore_seterr("postgresql: unexpected answer from cs_complete");
-            return CS_EIO;
-        }
-        st = pg_rc(&r, a->type, cs__tres_get(&r, 0, 1), cs__tres_get(&r, 0, 2));
-        if (st == CS_DONE) {
-            cs__tstore_seterr("this worker holds no job");
-            st = CS_EINVAL;
-        }
-        cs__tres_free(&r);
-        return st;
+        cs_status st = Q(c, Q_PG_COMPLETE, &r, NULL, a->token, a->type, a->output,
+                         i64s(bc, a->count), i64s(bn, a->now));
+        return st ? st : complete_pg_finish(a, &r);
     }
     cs_status st = worker_lock(s, c, a->token, a->type, &w);
     if (st)
@@ -943,7 +1037,12 @@ cs_status cs__tstore_job_complete(cs_tracker_store *s, const char *token, const 
                                   const char *output, int64_t count, int64_t now)
 {
     complete_args a = {token, type, output, count, now};
-    return run_tx(s, true, complete_tx, &a);
+    if (s->dialect != CS__TDB_PG)
+        return run_tx(s, true, complete_tx, &a);
+    char bc[24], bn[24];
+    gpipe p = {Q_PG_COMPLETE, {token, type, output, i64s(bc, count), i64s(bn, now)}, 5,
+               complete_pg_finish};
+    return run_tx_pipe(s, true, complete_tx, &a, &p);
 }
 
 /* ---- giving jobs back ------------------------------------------------------------------------ */

@@ -39,6 +39,7 @@ static inline const char *cs__tres_get(const cs__tres *r, size_t row, size_t col
 }
 
 typedef struct cs__tdb cs__tdb;
+#define CS__TPIPE_MAX 260 /* statements in one pipeline */
 typedef struct cs__tdb_ops {
     /* Runs sql with text parameters $1..$n (NULL = SQL NULL). When cached,
      * sql is a string literal whose address keys a per-connection prepared
@@ -51,6 +52,13 @@ typedef struct cs__tdb_ops {
      * (deadlock, serialization failure, busy). */
     bool (*retryable)(cs__tdb *c);
     void (*close)(cs__tdb *c);
+    /* Optional (NULL: not supported): runs the n cached statements sql[i]
+     * (parameters params[i][0..nparams[i])) sent at once, results read
+     * after (one round trip); res[i] receives statement i's rows (none
+     * when out of memory). CS_OK when the last statement went through;
+     * CS_EIO when one failed (c->err says which; later ones were skipped). */
+    cs_status (*pipeline)(cs__tdb *c, size_t n, const char *const *sql,
+                          const char *const *const *params, const int *nparams, cs__tres *res);
 } cs__tdb_ops;
 
 struct cs__tdb {

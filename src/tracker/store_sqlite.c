@@ -180,7 +180,7 @@ out:
     return rc;
 }
 
-static const cs__tdb_ops SQ_OPS = {sq_exec, sq_retryable, sq_close};
+static const cs__tdb_ops SQ_OPS = {sq_exec, sq_retryable, sq_close, NULL};
 
 cs_status cs__tdb_sqlite_open(const char *path, cs__tdb **out, char *err, size_t errcap)
 {
