@@ -1045,6 +1045,76 @@ cs_status cs__tstore_job_complete(cs_tracker_store *s, const char *token, const 
     return run_tx_pipe(s, true, complete_tx, &a, &p);
 }
 
+bool cs__tstore_is_pg(const cs_tracker_store *s) { return s->dialect == CS__TDB_PG; }
+
+/* One call's operation as the group commit sees it. */
+typedef struct call_slot {
+    gop o;
+    lease_args la;
+    complete_args ca;
+    gpipe p;
+    char b1[24], b2[24];
+} call_slot;
+
+void cs__tstore_calls(cs_tracker_store *s, cs__tcall *const *calls, size_t n)
+{
+    call_slot *slots = cs_calloc(n < BATCH_MAX ? (n ? n : 1) : BATCH_MAX, sizeof *slots);
+    for (size_t base = 0; base < n; base += BATCH_MAX) {
+        size_t m = n - base < BATCH_MAX ? n - base : BATCH_MAX;
+        gop *ops[BATCH_MAX];
+        for (size_t i = 0; i < m; i++) {
+            cs__tcall *c = calls[base + i];
+            memset(&c->job, 0, sizeof c->job);
+            c->err[0] = 0;
+            if (!slots) {
+                c->st = CS_ENOMEM;
+                snprintf(c->err, sizeof c->err, "%s", cs_strerror(CS_ENOMEM));
+                continue;
+            }
+            call_slot *k = &slots[i];
+            memset(k, 0, sizeof *k);
+            if (c->complete) {
+                k->ca = (complete_args){c->token, c->type, c->output, c->count, c->now};
+                k->o.fn = complete_tx;
+                k->o.arg = &k->ca;
+                k->p = (gpipe){Q_PG_COMPLETE,
+                               {c->token, c->type, c->output, i64s(k->b1, c->count),
+                                i64s(k->b2, c->now)},
+                               5,
+                               complete_pg_finish};
+            } else {
+                k->la = (lease_args){c->token, c->type, c->stage, c->now, &c->job};
+                k->o.fn = lease_tx;
+                k->o.arg = &k->la;
+                k->p = (gpipe){Q_PG_LEASE,
+                               {c->token, c->type, i64s(k->b1, c->stage), i64s(k->b2, c->now)},
+                               4,
+                               lease_pg_finish};
+            }
+            if (D(s) == CS__TDB_PG)
+                k->o.pipe = &k->p;
+            ops[i] = &k->o;
+        }
+        if (!slots)
+            continue;
+        if (run_batch(s, ops, m) != CS_OK) {
+            for (size_t i = 0; i < m; i++) {
+                t_err[0] = 0;
+                ops[i]->st = run_tx_single(s, true, ops[i]->fn, ops[i]->arg);
+                snprintf(ops[i]->err, sizeof ops[i]->err, "%s", t_err);
+            }
+        }
+        for (size_t i = 0; i < m; i++) {
+            cs__tcall *c = calls[base + i];
+            c->st = ops[i]->st;
+            snprintf(c->err, sizeof c->err, "%s", ops[i]->st ? ops[i]->err : "");
+            if (c->st && !c->err[0])
+                snprintf(c->err, sizeof c->err, "%s", cs_strerror(c->st));
+        }
+    }
+    cs_free(slots);
+}
+
 /* ---- giving jobs back ------------------------------------------------------------------------ */
 
 typedef struct release_args {

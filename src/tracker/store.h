@@ -127,6 +127,22 @@ CS_WARN_UNUSED cs_status cs__tstore_job_complete(cs_tracker_store *s, const char
                                                  const char *type,
                                                  const char *output, int64_t count,
                                                  int64_t now);
+/* A lease or a completion to run in a batch with others (cs__tstore_calls),
+ * with exactly the effect and answer of cs__tstore_job_lease / _complete. */
+typedef struct cs__tcall {
+    bool complete;                     /* false: lease */
+    const char *token, *type, *output; /* borrowed */
+    int stage;                         /* lease */
+    int64_t count, now;
+    cs__tjob job;                      /* lease: OUT (input cs_malloc'd) */
+    cs_status st;                      /* OUT */
+    char err[CS_ERRMSG_MAX];           /* OUT: the message when st != CS_OK */
+} cs__tcall;
+/* Runs calls[0..n) in as few transactions as it can (one per 256 when no
+ * call fails with a store error; else each on its own); returns once every
+ * effect is committed. */
+void cs__tstore_calls(cs_tracker_store *s, cs__tcall *const *calls, size_t n);
+bool cs__tstore_is_pg(const cs_tracker_store *s);
 /* How the worker gives its job back. */
 typedef enum cs__trelease {
     CS__TREL_REOPEN,   /* open again at the same stage */
