@@ -209,13 +209,16 @@ static const char *const SCHEMA[2] = {
     " holder TEXT, leased_at INTEGER, pairs INTEGER NOT NULL DEFAULT 0,"
     " done_at INTEGER, i1 TEXT NOT NULL, i2 TEXT, i3 TEXT, i4 TEXT, i5 TEXT);"
     "CREATE INDEX IF NOT EXISTS jobs_pick ON jobs(stage, state, id);"
-    "CREATE INDEX IF NOT EXISTS jobs_holder ON jobs(holder) WHERE holder IS NOT NULL;"
+    /* no index on jobs(holder) nor workers(last_seen): every call would
+     * rewrite one; the sweep (every few seconds) finds held jobs through
+     * workers.job and scans the workers table, which is small */
+    "DROP INDEX IF EXISTS jobs_holder;"
     "CREATE TABLE IF NOT EXISTS workers ("
     " token TEXT PRIMARY KEY, nickname TEXT NOT NULL, type TEXT NOT NULL,"
     " display_name TEXT NOT NULL, created INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
     " progress TEXT NOT NULL DEFAULT '', job INTEGER, last_job INTEGER,"
     " jobs_done INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX IF NOT EXISTS workers_seen ON workers(last_seen);"
+    "DROP INDEX IF EXISTS workers_seen;"
     "CREATE TABLE IF NOT EXISTS flags ("
     " job INTEGER NOT NULL, stage INTEGER NOT NULL, worker TEXT NOT NULL,"
     " PRIMARY KEY (job, stage, worker));"
@@ -1235,9 +1238,13 @@ static cs_status sweep_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
         cs__tres_free(&r);
         return CS_OK;
     }
+    /* a held job is its holder's workers.job (lease, completion, release
+     * and sweep change both in one transaction) */
     cs_status st = Q(c,
                      "UPDATE jobs SET state = 0, holder = NULL, leased_at = NULL"
-                     " WHERE holder IN (SELECT token FROM workers WHERE last_seen < $1)"
+                     " WHERE id IN (SELECT job FROM workers WHERE last_seen < $1"
+                     " AND job IS NOT NULL)"
+                     " AND holder IN (SELECT token FROM workers WHERE last_seen < $1)"
                      " AND state = 1",
                      NULL, NULL, b);
     if (!st)
