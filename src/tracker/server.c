@@ -910,8 +910,10 @@ cs_status cs_tracker_listen(cs_tracker *t, const char *host_port, uint16_t *port
         snprintf(err, errcap, "listen address '%s': %s", host_port, gai_strerror(gr));
         return CS_EINVAL;
     }
-    /* SQLite (one writer anyway): the event loop below. PostgreSQL: a thread
-     * pool, whose group commit keeps several batches in flight. */
+    /* SQLite (one writer anyway): the event loop (loop_main). PostgreSQL: a
+     * pool of t->threads, whose group commit keeps several pipelined
+     * batches in flight (one loop blocking on each commit measured no
+     * faster and had stalls of up to 0.8 s at p99 on a loaded box) */
     bool loop = !cs__tstore_is_pg(t->store);
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO;
     if (loop)
