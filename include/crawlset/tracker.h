@@ -73,8 +73,9 @@ typedef struct cs_tracker_options {
     const char *upload_address; /* getUploadAddress / new's upload_address ("" default) */
     const char *admin_key;      /* enables admin calls; NULL/"" = disabled */
     double idle_timeout;        /* seconds before an unseen worker's job re-opens (7200) */
-    unsigned threads;           /* HTTP worker threads (0 = 64; a request waits for
-                                   the store's group commit in its thread) */
+    unsigned threads;           /* PostgreSQL: HTTP worker threads (0 = 64; a request
+                                   waits for the group commit in its thread). SQLite:
+                                   unused, one event loop serves HTTP and batches */
     unsigned invalid_threshold; /* distinct workers flagging a job to roll it back (3) */
     size_t max_body;            /* request body limit, bytes (0 = 64 KiB) */
 } cs_tracker_options;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -241,26 +242,6 @@ static cs_status api_new(cs_tracker *t, const req *rq, cs_tracker_response *r)
     return cs__tracker_take(r, 200, "application/json", &b);
 }
 
-static cs_status api_new_job(cs_tracker *t, const req *rq, cs_tracker_response *r)
-{
-    const char *ferr;
-    NEED(token, "token", 128)
-    NEED_TYPE(type)
-    cs__tjob j;
-    cs_status st = cs__tstore_job_lease(t->store, token, type, type_stage(type), cs__tnow_ms(), &j);
-    if (st)
-        return store_error(t, r, st);
-    cs_buf b;
-    cs_buf_init(&b, 0);
-    cs_buf_puts(&b, "{\"url\":");
-    cs_json_put_str(&b, j.input, strlen(j.input));
-    cs_buf_printf(&b, ",\"start_id\":%lld,\"end_id\":%lld,\"shard\":%d,\"number\":%lld}",
-                  (long long)j.start_id, (long long)j.end_id, j.shard, (long long)j.id);
-    cs_free(j.input);
-    atomic_fetch_add(&t->leased, 1);
-    return cs__tracker_take(r, 200, "application/json", &b);
-}
-
 /* count: a non-negative integer (or a string of digits) */
 static bool get_count(const req *rq, int64_t *out)
 {
@@ -285,13 +266,27 @@ static bool get_count(const req *rq, int64_t *out)
     return false;
 }
 
-static cs_status api_mark_done(cs_tracker *t, const req *rq, cs_tracker_response *r)
+/* The fields of newJob (h->complete false) and markAsDone, checked and
+ * copied into h; r->status set when the request is refused. */
+typedef struct hotreq {
+    bool complete;
+    bool queued;        /* deferred to the event loop's batch */
+    char token[129];
+    const char *type;   /* a static name */
+    char *url;          /* a CPU completion's output (cs_malloc'd) */
+    int64_t count;
+} hotreq;
+
+static cs_status hot_fields(const req *rq, hotreq *h, cs_tracker_response *r)
 {
     const char *ferr;
     NEED(token, "token", 128)
     NEED_TYPE(type)
+    snprintf(h->token, sizeof h->token, "%s", token);
+    h->type = type;
+    if (!h->complete)
+        return CS_OK;
     const char *url = NULL;
-    int64_t count = 0;
     char url_q[8192];
     if (!strcmp(type, "CPU")) {
         url = field(rq, "url", url_q, sizeof url_q, &ferr);
@@ -301,15 +296,65 @@ static cs_status api_mark_done(cs_tracker *t, const req *rq, cs_tracker_response
             return cs__tracker_text(r, 400, "a CPU completion needs the 'url' of its output");
         if ((ferr = check_text(url, 8192)))
             return cs__tracker_text(r, 400, "url %s", ferr);
-    } else if (!get_count(rq, &count)) {
+        if (!(h->url = cs_strdup(url)))
+            return CS_ENOMEM;
+    } else if (!get_count(rq, &h->count)) {
         return cs__tracker_text(r, 400, "a %s completion needs a non-negative integer 'count'",
                                 type);
     }
-    cs_status st = cs__tstore_job_complete(t->store, token, type, url, count, cs__tnow_ms());
+    return CS_OK;
+}
+
+/* newJob's answer once the lease ran (st, j: its result; j->input freed). */
+static cs_status lease_answer(cs_tracker *t, cs_tracker_response *r, cs_status st, cs__tjob *j)
+{
+    if (st) {
+        cs_free(j->input);
+        j->input = NULL;
+        return store_error(t, r, st);
+    }
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    cs_buf_puts(&b, "{\"url\":");
+    cs_json_put_str(&b, j->input, strlen(j->input));
+    cs_buf_printf(&b, ",\"start_id\":%lld,\"end_id\":%lld,\"shard\":%d,\"number\":%lld}",
+                  (long long)j->start_id, (long long)j->end_id, j->shard, (long long)j->id);
+    cs_free(j->input);
+    j->input = NULL;
+    atomic_fetch_add(&t->leased, 1);
+    return cs__tracker_take(r, 200, "application/json", &b);
+}
+
+/* markAsDone's answer once the completion ran. */
+static cs_status done_answer(cs_tracker *t, cs_tracker_response *r, cs_status st)
+{
     if (st)
         return store_error(t, r, st);
     atomic_fetch_add(&t->completed, 1);
     return cs__tracker_text(r, 200, "success");
+}
+
+static cs_status api_new_job(cs_tracker *t, const req *rq, cs_tracker_response *r)
+{
+    hotreq h = {0};
+    cs_status st = hot_fields(rq, &h, r);
+    if (st || r->status)
+        return st;
+    cs__tjob j;
+    st = cs__tstore_job_lease(t->store, h.token, h.type, type_stage(h.type), cs__tnow_ms(), &j);
+    return lease_answer(t, r, st, &j);
+}
+
+static cs_status api_mark_done(cs_tracker *t, const req *rq, cs_tracker_response *r)
+{
+    hotreq h = {.complete = true};
+    cs_status st = hot_fields(rq, &h, r);
+    if (!st && !r->status) {
+        st = cs__tstore_job_complete(t->store, h.token, h.type, h.url, h.count, cs__tnow_ms());
+        st = done_answer(t, r, st);
+    }
+    cs_free(h.url);
+    return st;
 }
 
 static cs_status api_release(cs_tracker *t, const req *rq, cs_tracker_response *r,
@@ -456,9 +501,11 @@ static const struct {
     {"admin/addJobs", api_add_jobs},
 };
 
-cs_status cs_tracker_handle(cs_tracker *t, const char *method, const char *path,
-                            const char *query, const char *body, size_t body_len,
-                            cs_tracker_response *r)
+/* defer (may be NULL): newJob and markAsDone only read and check their
+ * fields into it (defer->queued) for the event loop to run in a batch. */
+static cs_status handle(cs_tracker *t, const char *method, const char *path, const char *query,
+                        const char *body, size_t body_len, cs_tracker_response *r,
+                        hotreq *defer)
 {
     memset(r, 0, sizeof *r);
     atomic_fetch_add(&t->requests, 1);
@@ -495,13 +542,32 @@ cs_status cs_tracker_handle(cs_tracker *t, const char *method, const char *path,
         }
         rq.body = j;
     }
-    cs_status st = fn(t, &rq, r);
+    cs_status st;
+    if (defer && (fn == api_new_job || fn == api_mark_done)) {
+        defer->complete = fn == api_mark_done;
+        st = hot_fields(&rq, defer, r);
+        if (!st && !r->status)
+            defer->queued = true;
+        if (!defer->queued) {
+            cs_free(defer->url);
+            defer->url = NULL;
+        }
+    } else {
+        st = fn(t, &rq, r);
+    }
     json_decref(rq.body);
     if (st == CS_ENOMEM) {
         cs_tracker_response_cleanup(r);
         return CS_ENOMEM;
     }
     return st;
+}
+
+cs_status cs_tracker_handle(cs_tracker *t, const char *method, const char *path,
+                            const char *query, const char *body, size_t body_len,
+                            cs_tracker_response *r)
+{
+    return handle(t, method, path, query, body, body_len, r, NULL);
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------------- */
@@ -597,6 +663,12 @@ static void *sweeper(void *arg)
 typedef struct conn_ctx {
     cs_buf body;
     bool too_big;
+    int phase;                  /* 0 reading, 1 suspended in the batch, 2 answer ready */
+    struct MHD_Connection *conn;
+    hotreq h;                   /* phase 1 */
+    cs__tcall call;
+    cs_tracker_response resp;   /* phase 2 */
+    struct conn_ctx *next;      /* in t->batch */
 } conn_ctx;
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -675,15 +747,45 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     cs_tracker_response r;
     cs_status st;
+    if (cx->phase == 2) { /* the batch ran: its answer */
+        cx->phase = 0;
+        r = cx->resp;
+        memset(&cx->resp, 0, sizeof cx->resp);
+        if (!r.status)
+            return MHD_NO; /* out of memory: drop the connection */
+        atomic_fetch_add(&t->by_class[r.status / 100 < 6 ? r.status / 100 : 5], 1);
+        return send_text(conn, r.status, r.content_type, r.body, r.body_len);
+    }
     if (cx->too_big) {
         st = cs__tracker_text(&r, 400, "request body larger than %zu bytes", t->max_body);
     } else {
         cs_buf q;
         cs_buf_init(&q, 1 << 20);
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
-        st = cs_tracker_handle(t, method, url, q.data ? q.data : "", cx->body.data ? cx->body.data : "",
-                               cx->body.len, &r);
+        memset(&cx->h, 0, sizeof cx->h);
+        st = handle(t, method, url, q.data ? q.data : "", cx->body.data ? cx->body.data : "",
+                    cx->body.len, &r, t->loop_running ? &cx->h : NULL);
         cs_buf_cleanup(&q);
+        if (!st && cx->h.queued) {
+            /* the event loop runs it with the others of this round, then
+             * resumes the connection with the answer */
+            cs__tcall *c = &cx->call;
+            memset(c, 0, sizeof *c);
+            c->complete = cx->h.complete;
+            c->token = cx->h.token;
+            c->type = cx->h.type;
+            c->output = cx->h.url;
+            c->stage = type_stage(cx->h.type);
+            c->count = cx->h.count;
+            c->now = cs__tnow_ms();
+            cx->conn = conn;
+            cx->phase = 1;
+            cx->next = t->batch;
+            t->batch = cx;
+            t->nbatch++;
+            MHD_suspend_connection(conn);
+            return MHD_YES;
+        }
     }
     if (st)
         return MHD_NO;
@@ -700,9 +802,77 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     if (cx) {
         cs_buf_cleanup(&cx->body);
+        cs_free(cx->h.url);
+        cs_tracker_response_cleanup(&cx->resp);
         cs_free(cx);
         *con_cls = NULL;
     }
+}
+
+/* Runs the round's queued calls in one batch (answered only once
+ * committed) and resumes their connections with the answers. */
+static void run_batch(cs_tracker *t)
+{
+    size_t n = t->nbatch;
+    cs__tcall **calls = cs_malloc((n ? n : 1) * sizeof *calls);
+    size_t i = 0;
+    for (conn_ctx *cx = t->batch; cx && calls; cx = cx->next)
+        calls[n - 1 - i++] = &cx->call; /* arrival order */
+    if (calls)
+        cs__tstore_calls(t->store, calls, n);
+    cs_free(calls);
+    conn_ctx *next;
+    for (conn_ctx *cx = t->batch; cx; cx = next) {
+        next = cx->next;
+        cx->next = NULL;
+        cs__tcall *c = &cx->call;
+        cs_status st = calls ? c->st : CS_ENOMEM;
+        cs__tstore_seterr("%s", calls ? c->err : cs_strerror(CS_ENOMEM));
+        cs_tracker_response *r = &cx->resp;
+        memset(r, 0, sizeof *r);
+        cs_status rs = c->complete ? done_answer(t, r, st) : lease_answer(t, r, st, &c->job);
+        if (rs && cs__tracker_text(r, 500, "out of memory"))
+            r->status = 0;
+        cs_free(cx->h.url);
+        cx->h.url = NULL;
+        cx->phase = 2;
+        MHD_resume_connection(cx->conn);
+    }
+    t->batch = NULL;
+    t->nbatch = 0;
+}
+
+/* The event loop: one thread runs libmicrohttpd (epoll) and, after each
+ * round of ready connections, the newJob / markAsDone calls that round
+ * read, as one transaction; no hand-offs between threads on the hot path. */
+static void *loop_main(void *arg)
+{
+    cs_tracker *t = arg;
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(t->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    int efd = di ? di->epoll_fd : -1;
+    bool again = false;
+    while (!atomic_load(&t->loop_stop)) {
+        if (!again && efd >= 0) {
+            MHD_UNSIGNED_LONG_LONG to = 0;
+            int ms = 50;
+            if (MHD_get_timeout(t->daemon, &to) == MHD_YES && to < 50)
+                ms = (int)to;
+            /* poll, not epoll_wait: waiting must not consume the
+             * (edge-triggered) events that MHD_run reads from its epoll set */
+            struct pollfd pfd = {efd, POLLIN, 0};
+            (void)poll(&pfd, 1, ms);
+        } else if (efd < 0) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+        again = false;
+        MHD_run(t->daemon);
+        if (t->batch) {
+            run_batch(t);
+            again = true; /* send the answers at once */
+        }
+    }
+    return NULL;
 }
 
 cs_status cs_tracker_listen(cs_tracker *t, const char *host_port, uint16_t *port, char *err,
@@ -740,15 +910,24 @@ cs_status cs_tracker_listen(cs_tracker *t, const char *host_port, uint16_t *port
         snprintf(err, errcap, "listen address '%s': %s", host_port, gai_strerror(gr));
         return CS_EINVAL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_TURBO;
+    /* SQLite (one writer anyway): the event loop (loop_main). PostgreSQL: a
+     * pool of t->threads, whose group commit keeps several pipelined
+     * batches in flight (one loop blocking on each commit measured no
+     * faster and had stalls of up to 0.8 s at p99 on a loaded box) */
+    bool loop = !cs__tstore_is_pg(t->store);
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO;
+    if (loop)
+        flags |= MHD_ALLOW_SUSPEND_RESUME;
+    else
+        flags |= MHD_USE_INTERNAL_POLLING_THREAD;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     t->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, t, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_THREAD_POOL_SIZE, t->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, t,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+        MHD_OPTION_THREAD_POOL_SIZE, loop ? 0u : t->threads, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, t, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)1024, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!t->daemon) {
         snprintf(err, errcap, "cannot listen on %s (address in use or not available)",
@@ -759,6 +938,17 @@ cs_status cs_tracker_listen(cs_tracker *t, const char *host_port, uint16_t *port
     if (port)
         *port = di ? di->port : 0;
     t->stopping = false;
+    if (loop) {
+        atomic_store(&t->loop_stop, false);
+        t->loop_running = true;
+        if (pthread_create(&t->loop_thread, NULL, loop_main, t) != 0) {
+            t->loop_running = false;
+            MHD_stop_daemon(t->daemon);
+            t->daemon = NULL;
+            snprintf(err, errcap, "cannot start the tracker's event loop thread");
+            return CS_EIO;
+        }
+    }
     if (pthread_create(&t->sweep_thread, NULL, sweeper, t) == 0)
         t->sweeping = true;
     return CS_OK;
@@ -775,6 +965,11 @@ void cs_tracker_stop(cs_tracker *t)
         pthread_mutex_unlock(&t->mu);
         pthread_join(t->sweep_thread, NULL);
         t->sweeping = false;
+    }
+    if (t->loop_running) {
+        atomic_store(&t->loop_stop, true);
+        pthread_join(t->loop_thread, NULL);
+        t->loop_running = false;
     }
     if (t->daemon) {
         MHD_stop_daemon(t->daemon);

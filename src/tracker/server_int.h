@@ -20,6 +20,11 @@ struct cs_tracker {
     size_t max_body;            /* request body limit */
     struct MHD_Daemon *daemon;  /* NULL until cs_tracker_listen */
     pthread_t sweep_thread;
+    pthread_t loop_thread;      /* the event loop (SQLite stores) */
+    bool loop_running;
+    atomic_bool loop_stop;
+    struct conn_ctx *batch;     /* calls queued this round (loop thread only) */
+    size_t nbatch;
     bool sweeping;              /* sweep_thread runs */
     bool stopping;              /* asks the sweeper to end (under mu) */
     bool sync_init;             /* mu and cv initialised */

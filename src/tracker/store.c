@@ -66,10 +66,20 @@ typedef struct pool {
     pthread_cond_t cv;
 } pool;
 
+/* An operation that is one statement (PostgreSQL functions): its SQL and
+ * parameters, and what makes its status of the statement's rows. */
+typedef struct gpipe {
+    const char *sql;
+    const char *params[6];
+    int nparams;
+    cs_status (*finish)(void *arg, cs__tres *r);
+} gpipe;
+
 /* A write operation waiting for the group commit. */
 typedef struct gop {
     cs_status (*fn)(struct cs_tracker_store *s, cs__tdb *c, void *arg);
     void *arg;
+    const gpipe *pipe;        /* NULL: fn only */
     cs_status st;             /* its result, once done */
     bool done;
     bool lead;                /* handed the leadership by the last leader */
@@ -199,13 +209,16 @@ static const char *const SCHEMA[2] = {
     " holder TEXT, leased_at INTEGER, pairs INTEGER NOT NULL DEFAULT 0,"
     " done_at INTEGER, i1 TEXT NOT NULL, i2 TEXT, i3 TEXT, i4 TEXT, i5 TEXT);"
     "CREATE INDEX IF NOT EXISTS jobs_pick ON jobs(stage, state, id);"
-    "CREATE INDEX IF NOT EXISTS jobs_holder ON jobs(holder) WHERE holder IS NOT NULL;"
+    /* no index on jobs(holder) nor workers(last_seen): every call would
+     * rewrite one; the sweep (every few seconds) finds held jobs through
+     * workers.job and scans the workers table, which is small */
+    "DROP INDEX IF EXISTS jobs_holder;"
     "CREATE TABLE IF NOT EXISTS workers ("
     " token TEXT PRIMARY KEY, nickname TEXT NOT NULL, type TEXT NOT NULL,"
     " display_name TEXT NOT NULL, created INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
     " progress TEXT NOT NULL DEFAULT '', job INTEGER, last_job INTEGER,"
     " jobs_done INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX IF NOT EXISTS workers_seen ON workers(last_seen);"
+    "DROP INDEX IF EXISTS workers_seen;"
     "CREATE TABLE IF NOT EXISTS flags ("
     " job INTEGER NOT NULL, stage INTEGER NOT NULL, worker TEXT NOT NULL,"
     " PRIMARY KEY (job, stage, worker));"
@@ -235,6 +248,82 @@ static const char *const SCHEMA[2] = {
 };
 
 static const char *const BEGIN_TX[2] = {"BEGIN IMMEDIATE", "BEGIN"};
+
+/* PostgreSQL: the two hot calls (newJob, markAsDone) as server-side
+ * functions, so that each is one round trip instead of four or five. They
+ * do exactly what lease_tx and complete_tx do with separate statements
+ * (same statements, same row-lock order: worker, then job) and answer with
+ * rc: 0 done, 1 unknown token, 2 wrong type (w_type: the worker's), 3 no
+ * open job (lease: the worker's job is cleared) or no job held (complete),
+ * 4 the held job is not this worker's any more. Refusals 1, 2, 4 and
+ * complete's 3 write nothing. */
+static const char *const PG_FUNCS[] = {
+    "CREATE OR REPLACE FUNCTION cs_lease(p_token text, p_type text, p_stage int,"
+    " p_now bigint, OUT rc int, OUT j_id bigint, OUT j_start bigint, OUT j_end bigint,"
+    " OUT j_shard int, OUT j_stage int, OUT j_input text, OUT w_type text)"
+    " LANGUAGE plpgsql AS $f$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE w_job bigint;\n"
+    "BEGIN\n"
+    " SELECT job, type INTO w_job, w_type FROM workers WHERE token = p_token FOR UPDATE;\n"
+    " IF NOT FOUND THEN rc := 1; RETURN; END IF;\n"
+    " IF p_type IS NOT NULL AND p_type <> w_type THEN rc := 2; RETURN; END IF;\n"
+    " IF w_job IS NOT NULL AND w_job <> 0 THEN\n"
+    "  UPDATE jobs SET state = 0, holder = NULL, leased_at = NULL"
+    " WHERE id = w_job AND holder = p_token AND state = 1;\n"
+    " END IF;\n"
+    " UPDATE jobs SET state = 1, holder = p_token, leased_at = p_now WHERE id ="
+    " (SELECT id FROM jobs WHERE stage = p_stage AND state = 0 ORDER BY id LIMIT 1"
+    " FOR UPDATE SKIP LOCKED) RETURNING id, start_id, end_id, shard, stage,"
+    " CASE stage WHEN 1 THEN i1 WHEN 2 THEN i2 WHEN 3 THEN i3 WHEN 4 THEN i4 ELSE i5 END"
+    " INTO j_id, j_start, j_end, j_shard, j_stage, j_input;\n"
+    " IF NOT FOUND THEN\n"
+    "  UPDATE workers SET job = NULL, last_seen = p_now WHERE token = p_token;\n"
+    "  rc := 3; RETURN;\n"
+    " END IF;\n"
+    " UPDATE workers SET job = j_id, last_seen = p_now WHERE token = p_token;\n"
+    " rc := 0;\n"
+    "END $f$",
+
+    "CREATE OR REPLACE FUNCTION cs_complete(p_token text, p_type text, p_output text,"
+    " p_count bigint, p_now bigint, OUT rc int, OUT w_type text, OUT w_job bigint)"
+    " LANGUAGE plpgsql AS $f$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE w_last bigint; w_nick text; j_stage int;\n"
+    "BEGIN\n"
+    " SELECT job, last_job, nickname, type INTO w_job, w_last, w_nick, w_type"
+    " FROM workers WHERE token = p_token FOR UPDATE;\n"
+    " IF NOT FOUND THEN rc := 1; RETURN; END IF;\n"
+    " IF p_type IS NOT NULL AND p_type <> w_type THEN rc := 2; RETURN; END IF;\n"
+    " IF w_job IS NULL OR w_job = 0 THEN\n"
+    "  IF w_last IS NOT NULL AND w_last <> 0 THEN\n"
+    "   UPDATE workers SET last_seen = p_now WHERE token = p_token;\n"
+    "   rc := 0; RETURN;\n"
+    "  END IF;\n"
+    "  rc := 3; RETURN;\n"
+    " END IF;\n"
+    " IF p_output IS NOT NULL THEN\n"
+    "  UPDATE jobs SET stage = stage + 1, state = 0, holder = NULL, leased_at = NULL,"
+    " i2 = CASE WHEN stage = 1 THEN p_output ELSE i2 END,"
+    " i3 = CASE WHEN stage = 2 THEN p_output ELSE i3 END,"
+    " i4 = CASE WHEN stage = 3 THEN p_output ELSE i4 END,"
+    " i5 = CASE WHEN stage = 4 THEN p_output ELSE i5 END"
+    " WHERE id = w_job AND holder = p_token AND state = 1 AND stage < 5"
+    " RETURNING stage - 1 INTO j_stage;\n"
+    " END IF;\n"
+    " IF j_stage IS NULL THEN\n"
+    "  UPDATE jobs SET state = 2, holder = NULL, done_at = p_now, pairs = p_count"
+    " WHERE id = w_job AND holder = p_token AND state = 1 RETURNING stage INTO j_stage;\n"
+    " END IF;\n"
+    " IF j_stage IS NULL THEN rc := 4; RETURN; END IF;\n"
+    " INSERT INTO completions (job, stage, worker, nickname, at, count)"
+    " VALUES (w_job, j_stage, p_token, w_nick, p_now,"
+    " CASE WHEN p_output IS NULL THEN p_count ELSE 0 END);\n"
+    " UPDATE workers SET job = NULL, last_job = w_job, last_seen = p_now,"
+    " jobs_done = jobs_done + 1 WHERE token = p_token;\n"
+    " rc := 0;\n"
+    "END $f$",
+};
 
 /* ---- transactions ------------------------------------------------------------------ */
 
@@ -292,16 +381,73 @@ static bool clean_refusal(cs_status st)
 
 #define BATCH_MAX 256
 
+_Static_assert(BATCH_MAX + 2 <= CS__TPIPE_MAX, "a batch fits a pipeline");
+
+/* The batch as one pipeline (BEGIN, each operation's statement, COMMIT):
+ * one round trip. CS_OK: committed, each op's st set. */
+static cs_status run_pipe(cs__tdb *c, gop **ops, size_t n)
+{
+    const char *sql[CS__TPIPE_MAX];
+    const char *const *params[CS__TPIPE_MAX];
+    int np[CS__TPIPE_MAX];
+    cs__tres res[CS__TPIPE_MAX];
+    sql[0] = BEGIN_TX[CS__TDB_PG];
+    sql[n + 1] = "COMMIT";
+    params[0] = params[n + 1] = NULL;
+    np[0] = np[n + 1] = 0;
+    for (size_t i = 0; i < n; i++) {
+        sql[i + 1] = ops[i]->pipe->sql;
+        params[i + 1] = ops[i]->pipe->params;
+        np[i + 1] = ops[i]->pipe->nparams;
+    }
+    cs_status st = c->ops->pipeline(c, n + 2, sql, params, np, res);
+    if (st) {
+        if (st == CS_EIO)
+            cs__tstore_seterr("%s", c->err);
+        return st;
+    }
+    /* committed: what each operation answers */
+    for (size_t i = 0; i < n; i++) {
+        t_err[0] = 0;
+        ops[i]->st = ops[i]->pipe->finish(ops[i]->arg, &res[i + 1]);
+        snprintf(ops[i]->err, sizeof ops[i]->err, "%s", t_err);
+        cs__tres_free(&res[i + 1]);
+    }
+    cs__tres_free(&res[0]);
+    cs__tres_free(&res[n + 1]);
+    return CS_OK;
+}
+
 /* Runs ops[0..n) in one transaction. CS_OK: committed, each op's st set.
  * Otherwise nothing was committed (the caller runs them one by one). */
 static cs_status run_batch(cs_tracker_store *s, gop **ops, size_t n)
 {
     cs_status st = CS_OK;
+    bool piped = D(s) == CS__TDB_PG;
+    for (size_t i = 0; i < n && piped; i++)
+        piped = ops[i]->pipe != NULL;
     for (int attempt = 0; attempt < 5; attempt++) {
         cs__tdb *c;
         if ((st = acquire(s, true, &c)))
             return st;
         bool retry = false, broken = false;
+        if (piped && c->ops->pipeline) {
+            st = run_pipe(c, ops, n);
+            if (!st) {
+                release(s, true, c, false);
+                return CS_OK;
+            }
+            if (st == CS_EIO)
+                retry = c->ops->retryable(c);
+            if (Q0(c, "ROLLBACK", NULL, NULL) != CS_OK)
+                broken = true;
+            release(s, true, c, broken);
+            if (!retry)
+                return st;
+            struct timespec ts = {0, (long)(1000000L << attempt)};
+            nanosleep(&ts, NULL);
+            continue;
+        }
         st = Q0(c, BEGIN_TX[D(s)], NULL, NULL);
         for (size_t i = 0; i < n && !st; i++) {
             t_err[0] = 0;
@@ -336,11 +482,12 @@ static cs_status run_batch(cs_tracker_store *s, gop **ops, size_t n)
  * them), then wakes the others. An operation that fails with a store error
  * makes the leader run the batch again one operation per transaction, so
  * one bad operation never fails another. Reads run directly. */
-static cs_status run_tx(cs_tracker_store *s, bool write, tx_fn fn, void *arg)
+static cs_status run_tx_pipe(cs_tracker_store *s, bool write, tx_fn fn, void *arg,
+                             const gpipe *pipe)
 {
     if (!write)
         return run_tx_single(s, false, fn, arg);
-    gop o = {.fn = fn, .arg = arg};
+    gop o = {.fn = fn, .arg = arg, .pipe = pipe};
     pthread_cond_init(&o.cv, NULL);
     pthread_mutex_lock(&s->gmu);
     if (s->qtail)
@@ -394,6 +541,11 @@ static cs_status run_tx(cs_tracker_store *s, bool write, tx_fn fn, void *arg)
     return o.st;
 }
 
+static cs_status run_tx(cs_tracker_store *s, bool write, tx_fn fn, void *arg)
+{
+    return run_tx_pipe(s, write, fn, arg, NULL);
+}
+
 /* ---- open / close -------------------------------------------------------------------- */
 
 static bool is_pg_url(const char *db)
@@ -425,6 +577,12 @@ static cs_status create_schema(cs_tracker_store *s, cs__tdb *c, void *arg)
             return st;
         p += n + (e ? 1 : 0);
     }
+    if (D(s) == CS__TDB_PG)
+        for (size_t i = 0; i < sizeof PG_FUNCS / sizeof *PG_FUNCS; i++) {
+            cs_status st = run(c, PG_FUNCS[i], false, NULL, NULL, 0, NULL);
+            if (st)
+                return st;
+        }
     return CS_OK;
 }
 
@@ -666,6 +824,70 @@ typedef struct lease_args {
     cs__tjob *job;
 } lease_args;
 
+/* The rc of cs_lease / cs_complete (see PG_FUNCS) as a status. */
+static cs_status pg_rc(const cs__tres *r, const char *type, const char *wtype, const char *job)
+{
+    switch (cell_i64(r, 0, 0)) {
+    case 0:
+        return CS_OK;
+    case 1:
+        cs__tstore_seterr("unknown or timed-out worker token");
+        return CS_ENOTFOUND;
+    case 2:
+        cs__tstore_seterr("type %s is not this worker's type (%.15s)", type ? type : "",
+                          wtype ? wtype : "");
+        return CS_EINVAL;
+    case 3:
+        return CS_DONE;
+    case 4:
+        cs__tstore_seterr("job %s is not held by this worker", job ? job : "?");
+        return CS_EINVAL;
+    default:
+        cs__tstore_seterr("postgresql: unexpected answer from a tracker function");
+        return CS_EIO;
+    }
+}
+
+static const char Q_PG_LEASE[] = "SELECT * FROM cs_lease($1, $2, $3, $4)";
+static const char Q_PG_COMPLETE[] = "SELECT * FROM cs_complete($1, $2, $3, $4, $5)";
+
+static cs_status lease_pg_finish(void *arg, cs__tres *rp)
+{
+    lease_args *a = arg;
+    cs__tres r = *rp;
+    memset(rp, 0, sizeof *rp);
+    cs_free(a->job->input);
+    memset(a->job, 0, sizeof *a->job);
+    if (r.nrows != 1 || r.ncols != 8) {
+        cs__tres_free(&r);
+        cs__tstore_seterr("postgresql: unexpected answer from cs_lease");
+        return CS_EIO;
+    }
+    cs_status st = pg_rc(&r, a->type, cs__tres_get(&r, 0, 7), NULL);
+    if (!st) {
+        cs__tjob *j = a->job;
+        j->id = cell_i64(&r, 0, 1);
+        j->start_id = cell_i64(&r, 0, 2);
+        j->end_id = cell_i64(&r, 0, 3);
+        j->shard = (int)cell_i64(&r, 0, 4);
+        j->stage = (int)cell_i64(&r, 0, 5);
+        j->input = cs_strdup(cs__tres_get(&r, 0, 6) ? cs__tres_get(&r, 0, 6) : "");
+        if (!j->input)
+            st = CS_ENOMEM;
+    }
+    cs__tres_free(&r);
+    return st;
+}
+
+static cs_status lease_pg(cs__tdb *c, lease_args *a)
+{
+    char b1[24], b2[24];
+    cs__tres r;
+    cs_status st = Q(c, Q_PG_LEASE, &r, NULL, a->token, a->type, i64s(b1, a->stage),
+                     i64s(b2, a->now));
+    return st ? st : lease_pg_finish(a, &r);
+}
+
 static cs_status lease_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
 {
     lease_args *a = arg;
@@ -674,6 +896,8 @@ static cs_status lease_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
     cs__tres r = {0};
     cs_free(a->job->input); /* a retried batch runs this again */
     memset(a->job, 0, sizeof *a->job);
+    if (D(s) == CS__TDB_PG)
+        return lease_pg(c, a);
     cs_status st = worker_lock(s, c, a->token, a->type, &w);
     if (st)
         return st;
@@ -713,7 +937,11 @@ cs_status cs__tstore_job_lease(cs_tracker_store *s, const char *token, const cha
 {
     memset(job, 0, sizeof *job);
     lease_args a = {token, type, stage, now, job};
-    return run_tx(s, true, lease_tx, &a);
+    if (s->dialect != CS__TDB_PG)
+        return run_tx(s, true, lease_tx, &a);
+    char b1[24], b2[24];
+    gpipe p = {Q_PG_LEASE, {token, type, i64s(b1, stage), i64s(b2, now)}, 4, lease_pg_finish};
+    return run_tx_pipe(s, true, lease_tx, &a, &p);
 }
 
 /* ---- completion ---------------------------------------------------------------------------- */
@@ -723,12 +951,36 @@ typedef struct complete_args {
     int64_t count, now;
 } complete_args;
 
+static cs_status complete_pg_finish(void *arg, cs__tres *rp)
+{
+    complete_args *a = arg;
+    cs__tres r = *rp;
+    memset(rp, 0, sizeof *rp);
+    if (r.nrows != 1 || r.ncols != 3) {
+        cs__tres_free(&r);
+        cs__tstore_seterr("postgresql: unexpected answer from cs_complete");
+        return CS_EIO;
+    }
+    cs_status st = pg_rc(&r, a->type, cs__tres_get(&r, 0, 1), cs__tres_get(&r, 0, 2));
+    if (st == CS_DONE) {
+        cs__tstore_seterr("this worker holds no job");
+        st = CS_EINVAL;
+    }
+    cs__tres_free(&r);
+    return st;
+}
+
 static cs_status complete_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
 {
     complete_args *a = arg;
     wrow w;
     char bj[24], bn[24], bc[24], bs[24];
     cs__tres r;
+    if (D(s) == CS__TDB_PG) {
+        cs_status st = Q(c, Q_PG_COMPLETE, &r, NULL, a->token, a->type, a->output,
+                         i64s(bc, a->count), i64s(bn, a->now));
+        return st ? st : complete_pg_finish(a, &r);
+    }
     cs_status st = worker_lock(s, c, a->token, a->type, &w);
     if (st)
         return st;
@@ -788,7 +1040,82 @@ cs_status cs__tstore_job_complete(cs_tracker_store *s, const char *token, const 
                                   const char *output, int64_t count, int64_t now)
 {
     complete_args a = {token, type, output, count, now};
-    return run_tx(s, true, complete_tx, &a);
+    if (s->dialect != CS__TDB_PG)
+        return run_tx(s, true, complete_tx, &a);
+    char bc[24], bn[24];
+    gpipe p = {Q_PG_COMPLETE, {token, type, output, i64s(bc, count), i64s(bn, now)}, 5,
+               complete_pg_finish};
+    return run_tx_pipe(s, true, complete_tx, &a, &p);
+}
+
+bool cs__tstore_is_pg(const cs_tracker_store *s) { return s->dialect == CS__TDB_PG; }
+
+/* One call's operation as the group commit sees it. */
+typedef struct call_slot {
+    gop o;
+    lease_args la;
+    complete_args ca;
+    gpipe p;
+    char b1[24], b2[24];
+} call_slot;
+
+void cs__tstore_calls(cs_tracker_store *s, cs__tcall *const *calls, size_t n)
+{
+    call_slot *slots = cs_calloc(n < BATCH_MAX ? (n ? n : 1) : BATCH_MAX, sizeof *slots);
+    for (size_t base = 0; base < n; base += BATCH_MAX) {
+        size_t m = n - base < BATCH_MAX ? n - base : BATCH_MAX;
+        gop *ops[BATCH_MAX];
+        for (size_t i = 0; i < m; i++) {
+            cs__tcall *c = calls[base + i];
+            memset(&c->job, 0, sizeof c->job);
+            c->err[0] = 0;
+            if (!slots) {
+                c->st = CS_ENOMEM;
+                snprintf(c->err, sizeof c->err, "%s", cs_strerror(CS_ENOMEM));
+                continue;
+            }
+            call_slot *k = &slots[i];
+            memset(k, 0, sizeof *k);
+            if (c->complete) {
+                k->ca = (complete_args){c->token, c->type, c->output, c->count, c->now};
+                k->o.fn = complete_tx;
+                k->o.arg = &k->ca;
+                k->p = (gpipe){Q_PG_COMPLETE,
+                               {c->token, c->type, c->output, i64s(k->b1, c->count),
+                                i64s(k->b2, c->now)},
+                               5,
+                               complete_pg_finish};
+            } else {
+                k->la = (lease_args){c->token, c->type, c->stage, c->now, &c->job};
+                k->o.fn = lease_tx;
+                k->o.arg = &k->la;
+                k->p = (gpipe){Q_PG_LEASE,
+                               {c->token, c->type, i64s(k->b1, c->stage), i64s(k->b2, c->now)},
+                               4,
+                               lease_pg_finish};
+            }
+            if (D(s) == CS__TDB_PG)
+                k->o.pipe = &k->p;
+            ops[i] = &k->o;
+        }
+        if (!slots)
+            continue;
+        if (run_batch(s, ops, m) != CS_OK) {
+            for (size_t i = 0; i < m; i++) {
+                t_err[0] = 0;
+                ops[i]->st = run_tx_single(s, true, ops[i]->fn, ops[i]->arg);
+                snprintf(ops[i]->err, sizeof ops[i]->err, "%s", t_err);
+            }
+        }
+        for (size_t i = 0; i < m; i++) {
+            cs__tcall *c = calls[base + i];
+            c->st = ops[i]->st;
+            snprintf(c->err, sizeof c->err, "%s", ops[i]->st ? ops[i]->err : "");
+            if (c->st && !c->err[0])
+                snprintf(c->err, sizeof c->err, "%s", cs_strerror(c->st));
+        }
+    }
+    cs_free(slots);
 }
 
 /* ---- giving jobs back ------------------------------------------------------------------------ */
@@ -911,9 +1238,13 @@ static cs_status sweep_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
         cs__tres_free(&r);
         return CS_OK;
     }
+    /* a held job is its holder's workers.job (lease, completion, release
+     * and sweep change both in one transaction) */
     cs_status st = Q(c,
                      "UPDATE jobs SET state = 0, holder = NULL, leased_at = NULL"
-                     " WHERE holder IN (SELECT token FROM workers WHERE last_seen < $1)"
+                     " WHERE id IN (SELECT job FROM workers WHERE last_seen < $1"
+                     " AND job IS NOT NULL)"
+                     " AND holder IN (SELECT token FROM workers WHERE last_seen < $1)"
                      " AND state = 1",
                      NULL, NULL, b);
     if (!st)

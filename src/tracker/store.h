@@ -39,6 +39,7 @@ static inline const char *cs__tres_get(const cs__tres *r, size_t row, size_t col
 }
 
 typedef struct cs__tdb cs__tdb;
+#define CS__TPIPE_MAX 260 /* statements in one pipeline */
 typedef struct cs__tdb_ops {
     /* Runs sql with text parameters $1..$n (NULL = SQL NULL). When cached,
      * sql is a string literal whose address keys a per-connection prepared
@@ -51,6 +52,13 @@ typedef struct cs__tdb_ops {
      * (deadlock, serialization failure, busy). */
     bool (*retryable)(cs__tdb *c);
     void (*close)(cs__tdb *c);
+    /* Optional (NULL: not supported): runs the n cached statements sql[i]
+     * (parameters params[i][0..nparams[i])) sent at once, results read
+     * after (one round trip); res[i] receives statement i's rows (none
+     * when out of memory). CS_OK when the last statement went through;
+     * CS_EIO when one failed (c->err says which; later ones were skipped). */
+    cs_status (*pipeline)(cs__tdb *c, size_t n, const char *const *sql,
+                          const char *const *const *params, const int *nparams, cs__tres *res);
 } cs__tdb_ops;
 
 struct cs__tdb {
@@ -119,6 +127,22 @@ CS_WARN_UNUSED cs_status cs__tstore_job_complete(cs_tracker_store *s, const char
                                                  const char *type,
                                                  const char *output, int64_t count,
                                                  int64_t now);
+/* A lease or a completion to run in a batch with others (cs__tstore_calls),
+ * with exactly the effect and answer of cs__tstore_job_lease / _complete. */
+typedef struct cs__tcall {
+    bool complete;                     /* false: lease */
+    const char *token, *type, *output; /* borrowed */
+    int stage;                         /* lease */
+    int64_t count, now;
+    cs__tjob job;                      /* lease: OUT (input cs_malloc'd) */
+    cs_status st;                      /* OUT */
+    char err[CS_ERRMSG_MAX];           /* OUT: the message when st != CS_OK */
+} cs__tcall;
+/* Runs calls[0..n) in as few transactions as it can (one per 256 when no
+ * call fails with a store error; else each on its own); returns once every
+ * effect is committed. */
+void cs__tstore_calls(cs_tracker_store *s, cs__tcall *const *calls, size_t n);
+bool cs__tstore_is_pg(const cs_tracker_store *s);
 /* How the worker gives its job back. */
 typedef enum cs__trelease {
     CS__TREL_REOPEN,   /* open again at the same stage */

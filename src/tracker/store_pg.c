@@ -57,6 +57,135 @@ static cs_status pg_fail(pg_conn *p, PGresult *r, const char *what)
     return CS_EIO;
 }
 
+/* The prepared-statement slot of sql (prepared now if new); STMT_CACHE when
+ * the cache is full. CS_EIO when preparing failed. */
+static cs_status pg_slot(pg_conn *p, const char *sql, size_t *slot)
+{
+    *slot = STMT_CACHE;
+    for (size_t i = 0; i < p->nprepared; i++)
+        if (p->prepared[i] == sql) {
+            *slot = i;
+            return CS_OK;
+        }
+    if (p->nprepared < STMT_CACHE) {
+        char name[16];
+        snprintf(name, sizeof name, "s%zu", p->nprepared);
+        PGresult *r = PQprepare(p->pg, name, sql, 0, NULL);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            return pg_fail(p, r, "prepare");
+        PQclear(r);
+        *slot = p->nprepared;
+        p->prepared[p->nprepared++] = sql;
+    }
+    return CS_OK;
+}
+
+/* Copies r's rows into res (r stays the caller's). */
+static cs_status pg_rows(PGresult *r, cs__tres *res)
+{
+    size_t nr = (size_t)PQntuples(r), nc = (size_t)PQnfields(r);
+    if (nr && nc) {
+        res->cells = cs_calloc(nr * nc, sizeof *res->cells);
+        if (!res->cells)
+            return CS_ENOMEM;
+    }
+    res->nrows = nr;
+    res->ncols = nc;
+    for (size_t i = 0; i < nr; i++)
+        for (size_t j = 0; j < nc; j++) {
+            if (PQgetisnull(r, (int)i, (int)j))
+                continue;
+            char *v = cs_strdup(PQgetvalue(r, (int)i, (int)j));
+            if (!v) {
+                cs__tres_free(res);
+                return CS_ENOMEM;
+            }
+            res->cells[i * nc + j] = v;
+        }
+    return CS_OK;
+}
+
+static cs_status pg_pipeline(cs__tdb *c, size_t n, const char *const *sql,
+                             const char *const *const *params, const int *nparams,
+                             cs__tres *res)
+{
+    pg_conn *p = (pg_conn *)c;
+    p->sqlstate[0] = 0;
+    for (size_t i = 0; i < n; i++)
+        memset(&res[i], 0, sizeof res[i]);
+    size_t slots[CS__TPIPE_MAX];
+    if (n > CS__TPIPE_MAX) {
+        snprintf(p->base.err, sizeof p->base.err, "postgresql: pipeline of %zu statements", n);
+        return CS_EIO;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (pg_slot(p, sql[i], &slots[i]))
+            return CS_EIO;
+        if (slots[i] == STMT_CACHE) {
+            snprintf(p->base.err, sizeof p->base.err, "postgresql: statement cache full");
+            return CS_EIO;
+        }
+    }
+    if (!PQenterPipelineMode(p->pg))
+        return pg_fail(p, NULL, "pipeline");
+    cs_status st = CS_OK;
+    bool committed = false;
+    size_t sent = 0;
+    for (; sent < n; sent++) {
+        char name[16];
+        snprintf(name, sizeof name, "s%zu", slots[sent]);
+        if (!PQsendQueryPrepared(p->pg, name, nparams[sent], params[sent], NULL, NULL, 0)) {
+            st = pg_fail(p, NULL, "pipeline send");
+            break;
+        }
+    }
+    bool synced = PQpipelineSync(p->pg) == 1;
+    if (!synced && !st)
+        st = pg_fail(p, NULL, "pipeline sync");
+    /* every sent statement has one result (then NULL), then the sync's */
+    for (size_t i = 0; i < sent; i++) {
+        PGresult *r = PQgetResult(p->pg);
+        if (!r) {
+            if (!st)
+                st = pg_fail(p, NULL, "pipeline result");
+            break;
+        }
+        ExecStatusType es = PQresultStatus(r);
+        if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
+            /* out of memory: res[i] stays empty (the caller sees no row);
+             * the transaction's fate must not depend on it */
+            if (es == PGRES_TUPLES_OK)
+                (void)pg_rows(r, &res[i]);
+            PQclear(r);
+            if (i == n - 1 && !st)
+                committed = true;
+        } else if (es == PGRES_PIPELINE_ABORTED) {
+            PQclear(r);
+        } else if (!st) {
+            st = pg_fail(p, r, "query"); /* clears r */
+        } else {
+            PQclear(r);
+        }
+        while ((r = PQgetResult(p->pg)))
+            PQclear(r);
+    }
+    if (synced) {
+        PGresult *r = PQgetResult(p->pg);
+        if (PQresultStatus(r) != PGRES_PIPELINE_SYNC && !st)
+            st = pg_fail(p, r, "pipeline sync");
+        else
+            PQclear(r);
+    }
+    if (!PQexitPipelineMode(p->pg) && !st)
+        st = pg_fail(p, NULL, "pipeline end");
+    if (committed)
+        return CS_OK; /* whatever else happened: the last statement (COMMIT) went through */
+    if (st)
+        for (size_t i = 0; i < n; i++)
+            cs__tres_free(&res[i]);
+    return st;
+}
+
 static cs_status pg_exec(cs__tdb *c, const char *sql, bool cached, const char *const *params,
                          int nparams, cs__tres *res, int64_t *changes)
 {
@@ -66,23 +195,8 @@ static cs_status pg_exec(cs__tdb *c, const char *sql, bool cached, const char *c
     if (res)
         memset(res, 0, sizeof *res);
     size_t slot = STMT_CACHE;
-    if (cached) {
-        for (size_t i = 0; i < p->nprepared; i++)
-            if (p->prepared[i] == sql) {
-                slot = i;
-                break;
-            }
-        if (slot == STMT_CACHE && p->nprepared < STMT_CACHE) {
-            char name[16];
-            snprintf(name, sizeof name, "s%zu", p->nprepared);
-            r = PQprepare(p->pg, name, sql, 0, NULL);
-            if (PQresultStatus(r) != PGRES_COMMAND_OK)
-                return pg_fail(p, r, "prepare");
-            PQclear(r);
-            slot = p->nprepared;
-            p->prepared[p->nprepared++] = sql;
-        }
-    }
+    if (cached && pg_slot(p, sql, &slot))
+        return CS_EIO;
     if (slot != STMT_CACHE) {
         char name[16];
         snprintf(name, sizeof name, "s%zu", slot);
@@ -125,7 +239,7 @@ static cs_status pg_exec(cs__tdb *c, const char *sql, bool cached, const char *c
     return CS_OK;
 }
 
-static const cs__tdb_ops PG_OPS = {pg_exec, pg_retryable, pg_close};
+static const cs__tdb_ops PG_OPS = {pg_exec, pg_retryable, pg_close, pg_pipeline};
 
 static void quiet_notice(void *arg, const char *msg)
 {

@@ -180,10 +180,18 @@ out:
     return rc;
 }
 
-static const cs__tdb_ops SQ_OPS = {sq_exec, sq_retryable, sq_close};
+static const cs__tdb_ops SQ_OPS = {sq_exec, sq_retryable, sq_close, NULL};
+
+/* Memory statistics make every SQLite allocation take a global mutex (about
+ * 5% of the tracker's hot loop); the library never reads them. Only
+ * possible before SQLite initialises: once that happened (another user in
+ * the process) the call is refused and changes nothing. */
+static void sq_config_once(void) { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
 
 cs_status cs__tdb_sqlite_open(const char *path, cs__tdb **out, char *err, size_t errcap)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sq_config_once);
     *out = NULL;
     sq_conn *q = cs_calloc(1, sizeof *q);
     if (!q)
