@@ -7,9 +7,11 @@
  * handoff never blocks the fetch loop (transfers in flight keep being
  * served, so their timeouts stay honest): a body the full pool cannot take
  * waits in a backlog, and while there is one no new row is pulled (next_row
- * says CS_EAGAIN), so memory stays bounded by the fetcher's max_queued.
- * Workers wake the fetch loop when they finish an item (pool notify ->
- * cs_fetch_wakeup) so the backlog drains as soon as there is room.
+ * says CS_EAGAIN). Transfers already in flight still land there, so the
+ * backlog is bounded by max_backlog_bytes: past it the loop waits for a
+ * worker to free a slot. Workers wake the fetch loop when they finish an
+ * item (pool notify -> cs_fetch_wakeup) so the backlog drains as soon as
+ * there is room.
  * Workers decode/resize/encode and add the sample to the writer, which is
  * thread-safe and keeps the output deterministic whatever the completion
  * order. */
