@@ -551,76 +551,61 @@ cs_status cs_urllist_next(cs_urllist_reader *r, const cs_urllist_row **row)
     if (r->dead)
         return CS_DONE;
     bool quoted = r->format == CS_URLLIST_CSV || r->format == CS_URLLIST_TSV;
-    for (;;) {
-        cs_arena_reset(&r->arena);
-        if (r->json) {
-            json_decref(r->json);
-            r->json = NULL;
-        }
-        size_t len, adv;
-        bool found;
-        cs_status st = cs__lines_next(&r->in, quoted, r->delim, &len, &adv, &found);
-        if (st == CS_ETOOBIG || st == CS_EFORMAT) {
-            uint64_t line = r->in.line + 1;
-            r->stats.errors++;
-            if (st == CS_ETOOBIG)
-                FAIL(r, CS_ETOOBIG, line, "row longer than %zu bytes", r->in.max_line);
-            else
-                FAIL(r, CS_EFORMAT, line, "a quote opened here never closes");
-            cs__lines_drop(&r->in, adv);
-            r->stats.lines = r->in.line;
-            return st;
-        }
-        if (st || !found) {
-            if (!st)
-                r->stats.lines = r->in.line;
-            st = cs__lines_end(&r->in, st);
-            r->dead = st != CS_DONE;
-            return st;
-        }
-        const char *p = cs__lines_data(&r->in) + r->in.start;
-        uint64_t line = cs__lines_take(&r->in, len, adv);
-        r->stats.lines = r->in.line;
-        if (cs_slice_trim((cs_slice){p, len}).len == 0)
-            continue; /* blank lines are not rows */
-        memset(&r->row, 0, sizeof r->row);
-        for (size_t k = 0; k < r->nsave; k++)
-            r->cols[k].value = r->cols[k].json = NULL;
-        r->repaired = false;
-        switch (r->format) {
-        case CS_URLLIST_TXT:
-            if (len && p[len - 1] == '\r')
-                len--;
-            r->row.url = clean_url(r, p, len, line, &st);
-            if (!r->row.url && st == CS_OK)
-                st = CS_ENOMEM;
-            break;
-        case CS_URLLIST_CSV:
-        case CS_URLLIST_TSV:
-            st = csv_row(r, p, len, line);
-            break;
-        default:
-            st = jsonl_row(r, p, len, line);
-            break;
-        }
-        if (st == CS_ENOMEM) {
-            FAIL(r, st, line, "out of memory");
-            return st;
-        }
-        if (st) {
-            r->stats.errors++;
-            return st;
-        }
-        r->row.index = r->next_index++;
-        r->row.line = line;
-        r->row.columns = r->nsave ? r->cols : NULL;
-        r->row.ncolumns = r->nsave;
-        r->stats.rows++;
-        if (r->repaired)
-            r->stats.repaired++;
-        *row = &r->row;
-        return CS_OK;
+    cs_arena_reset(&r->arena);
+    if (r->json) {
+        json_decref(r->json);
+        r->json = NULL;
     }
+    const char *p;
+    size_t len;
+    uint64_t line;
+    cs_status st = cs__lines_record(&r->in, quoted, r->delim, &p, &len, &line);
+    r->stats.lines = r->in.line;
+    if (st == CS_ETOOBIG || st == CS_EFORMAT) {
+        r->stats.errors++;
+        return st;
+    }
+    if (st) {
+        r->dead = st != CS_DONE;
+        return st;
+    }
+    memset(&r->row, 0, sizeof r->row);
+    for (size_t k = 0; k < r->nsave; k++)
+        r->cols[k].value = r->cols[k].json = NULL;
+    r->repaired = false;
+    switch (r->format) {
+    case CS_URLLIST_TXT:
+        if (len && p[len - 1] == '\r')
+            len--;
+        r->row.url = clean_url(r, p, len, line, &st);
+        if (!r->row.url && st == CS_OK)
+            st = CS_ENOMEM;
+        break;
+    case CS_URLLIST_CSV:
+    case CS_URLLIST_TSV:
+        st = csv_row(r, p, len, line);
+        break;
+    default:
+        st = jsonl_row(r, p, len, line);
+        break;
+    }
+    if (st == CS_ENOMEM) {
+        FAIL(r, st, line, "out of memory");
+        return st;
+    }
+    if (st) {
+        r->stats.errors++;
+        return st;
+    }
+    r->row.index = r->next_index++;
+    r->row.line = line;
+    r->row.columns = r->nsave ? r->cols : NULL;
+    r->row.ncolumns = r->nsave;
+    r->stats.rows++;
+    if (r->repaired)
+        r->stats.repaired++;
+    *row = &r->row;
+    return CS_OK;
 }
 
 cs_urllist_format cs_urllist_format_of(const cs_urllist_reader *r) { return r->format; }

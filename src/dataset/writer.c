@@ -210,16 +210,24 @@ static cs_status mkdir_p(cs_dataset_writer *w, const char *dir)
     return CS_OK;
 }
 
-static cs_status sync_dir(cs_dataset_writer *w, const char *dir)
+/* fsync of a directory (its entries), or with whole_fs a syncfs of the
+ * file system under it (the staged files of a files layout, one call for
+ * the lot). Nothing with no_fsync. */
+static cs_status sync_path(cs_dataset_writer *w, const char *dir, bool whole_fs)
 {
     if (w->o.no_fsync)
         return CS_OK;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return fail_errno(w, "open", dir);
-    int rc = fsync(fd);
+    int rc = whole_fs ? syncfs(fd) : fsync(fd);
     close(fd);
-    return rc ? fail_errno(w, "fsync", dir) : CS_OK;
+    return rc ? fail_errno(w, whole_fs ? "syncfs" : "fsync", dir) : CS_OK;
+}
+
+static cs_status sync_dir(cs_dataset_writer *w, const char *dir)
+{
+    return sync_path(w, dir, false);
 }
 
 static cs_status write_all(cs_dataset_writer *w, int fd, const void *p, size_t n, uint64_t off,
@@ -861,19 +869,6 @@ static cs_status move_one(cs_dataset_writer *w, const char *local, const char *r
     return CS_OK;
 }
 
-/* Sync the staged files of a files layout (one syncfs for the lot). */
-static cs_status sync_staged(cs_dataset_writer *w, const char *dir)
-{
-    if (w->o.no_fsync)
-        return CS_OK;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return fail_errno(w, "open", dir);
-    int rc = syncfs(fd);
-    close(fd);
-    return rc ? fail_errno(w, "syncfs", dir) : CS_OK;
-}
-
 /* The committer's half (no lock held; s is its own now): close the files,
  * then put them in place, stats last. */
 static cs_status publish(cs_dataset_writer *w, shard *s)
@@ -913,7 +908,7 @@ static cs_status publish(cs_dataset_writer *w, shard *s)
         goto fail;
     if (w->o.format != CS_DATASET_WEBDATASET) {
         path(p, w->tmp, s->name, NULL);
-        if ((st = sync_staged(w, p)))
+        if ((st = sync_path(w, p, true)))
             goto fail;
     }
 

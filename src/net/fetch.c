@@ -1557,8 +1557,10 @@ static cs_status on_done(cs_fetch *f, CURL *e, CURLcode rc)
         if (w >= 0)
             j->retry_after = w;
     }
-    cs_buf_cleanup(&j->ebody);
-    cs_buf_init(&j->ebody, ERROR_BODY_MAX);
+    if (j->ebody.data) { /* the hint's body is not kept past its answer */
+        cs_buf_cleanup(&j->ebody);
+        cs_buf_init(&j->ebody, ERROR_BODY_MAX);
+    }
     if (j->reason == CS_FETCH_OK) {
         finish(f, j, CS_FETCH_OK);
     } else if (j->reason == CS_FETCH_HTTP_OTHER && to) {

@@ -40,7 +40,7 @@ typedef struct run {
     bool src_done;
     cs_urllist_row *pending; /* a row the writer asked us to hold back */
     item *backlog, *backlog_tail; /* bodies the full pool could not take yet */
-    size_t nbacklog, peak_backlog, backlog_bytes, max_backlog;
+    size_t nbacklog, backlog_bytes, max_backlog;
     bool drain;              /* the current fetch run ends to let shards commit */
     uint64_t rows_total;     /* rows taken from the source */
     pthread_mutex_t mu;      /* guards st, err, and the worker-side counters */
@@ -227,10 +227,9 @@ static void backlog_push(run *r, item *it)
         r->backlog = it;
     r->backlog_tail = it;
     r->backlog_bytes += it->len;
-    if (++r->nbacklog > r->peak_backlog) {
-        r->peak_backlog = r->nbacklog;
+    if (++r->nbacklog > r->st.peak_backlog) { /* only this thread writes it */
         pthread_mutex_lock(&r->mu);
-        r->st.peak_backlog = r->peak_backlog;
+        r->st.peak_backlog = r->nbacklog;
         pthread_mutex_unlock(&r->mu);
     }
 }

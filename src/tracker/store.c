@@ -418,8 +418,26 @@ static cs_status run_pipe(cs__tdb *c, gop **ops, size_t n)
     return CS_OK;
 }
 
-/* Runs ops[0..n) in one transaction. CS_OK: committed, each op's st set.
- * Otherwise nothing was committed (the caller runs them one by one). */
+/* Runs ops[0..n) between BEGIN and COMMIT on c, one statement at a time;
+ * each op's st is set as it goes. */
+static cs_status run_plain(cs_tracker_store *s, cs__tdb *c, gop **ops, size_t n)
+{
+    cs_status st = Q0(c, BEGIN_TX[D(s)], NULL, NULL);
+    for (size_t i = 0; i < n && !st; i++) {
+        t_err[0] = 0;
+        cs_status ost = ops[i]->fn(s, c, ops[i]->arg);
+        if (!clean_refusal(ost))
+            return ost;
+        ops[i]->st = ost;
+        snprintf(ops[i]->err, sizeof ops[i]->err, "%s", t_err);
+    }
+    return st ? st : Q0(c, "COMMIT", NULL, NULL);
+}
+
+/* Runs ops[0..n) in one transaction (one libpq pipeline where every op has
+ * a pipelined form). CS_OK: committed, each op's st set. Otherwise nothing
+ * was committed (the caller runs them one by one); a retryable store error
+ * is tried again, with a growing pause, up to 5 times. */
 static cs_status run_batch(cs_tracker_store *s, gop **ops, size_t n)
 {
     cs_status st = CS_OK;
@@ -430,43 +448,13 @@ static cs_status run_batch(cs_tracker_store *s, gop **ops, size_t n)
         cs__tdb *c;
         if ((st = acquire(s, true, &c)))
             return st;
-        bool retry = false, broken = false;
-        if (piped && c->ops->pipeline) {
-            st = run_pipe(c, ops, n);
-            if (!st) {
-                release(s, true, c, false);
-                return CS_OK;
-            }
-            if (st == CS_EIO)
-                retry = c->ops->retryable(c);
-            if (Q0(c, "ROLLBACK", NULL, NULL) != CS_OK)
-                broken = true;
-            release(s, true, c, broken);
-            if (!retry)
-                return st;
-            struct timespec ts = {0, (long)(1000000L << attempt)};
-            nanosleep(&ts, NULL);
-            continue;
-        }
-        st = Q0(c, BEGIN_TX[D(s)], NULL, NULL);
-        for (size_t i = 0; i < n && !st; i++) {
-            t_err[0] = 0;
-            cs_status ost = ops[i]->fn(s, c, ops[i]->arg);
-            if (!clean_refusal(ost)) {
-                st = ost;
-                break;
-            }
-            ops[i]->st = ost;
-            snprintf(ops[i]->err, sizeof ops[i]->err, "%s", t_err);
-        }
-        if (!st && !(st = Q0(c, "COMMIT", NULL, NULL))) {
+        st = piped && c->ops->pipeline ? run_pipe(c, ops, n) : run_plain(s, c, ops, n);
+        if (!st) {
             release(s, true, c, false);
             return CS_OK;
         }
-        if (st == CS_EIO)
-            retry = c->ops->retryable(c);
-        if (Q0(c, "ROLLBACK", NULL, NULL) != CS_OK)
-            broken = true;
+        bool retry = st == CS_EIO && c->ops->retryable(c);
+        bool broken = Q0(c, "ROLLBACK", NULL, NULL) != CS_OK;
         release(s, true, c, broken);
         if (!retry)
             return st;

@@ -267,6 +267,35 @@ cs_status cs__lines_end(cs__lines *l, cs_status st)
     return l->input_err ? l->input_err : CS_DONE;
 }
 
+cs_status cs__lines_record(cs__lines *l, bool quoted, char delim, const char **rec,
+                           size_t *len, uint64_t *line)
+{
+    for (;;) {
+        size_t n, adv;
+        bool found;
+        cs_status st = cs__lines_next(l, quoted, delim, &n, &adv, &found);
+        if (st == CS_ETOOBIG || st == CS_EFORMAT) {
+            uint64_t at = l->line + 1;
+            if (st == CS_ETOOBIG)
+                cs__lines_fail(l, st, at, "row longer than %zu bytes", l->max_line);
+            else
+                cs__lines_fail(l, st, at, "a quote opened here never closes");
+            cs__lines_drop(l, adv);
+            return st;
+        }
+        if (st || !found)
+            return cs__lines_end(l, st);
+        const char *p = cs__lines_data(l) + l->start;
+        uint64_t first = cs__lines_take(l, n, adv);
+        if (cs_slice_trim((cs_slice){p, n}).len == 0)
+            continue; /* blank lines are not records */
+        *rec = p;
+        *len = n;
+        *line = first;
+        return CS_OK;
+    }
+}
+
 uint64_t cs__lines_take(cs__lines *l, size_t len, size_t adv)
 {
     uint64_t first = l->line + 1;

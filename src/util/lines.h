@@ -102,6 +102,13 @@ void cs__lines_drop(cs__lines *l, size_t adv);
  * else the input error; errmsg says "...; the input ends inside this row"
  * when a cut-off row was left. */
 cs_status cs__lines_end(cs__lines *l, cs_status st);
+/* The whole step of a reader's next(): the next non-blank record, consumed.
+ * CS_OK with *rec, *len and *line (the number of its first line); a
+ * spoilt record (CS_ETOOBIG, CS_EFORMAT) is dropped, with errmsg naming its
+ * line; at the end what cs__lines_end answers (CS_DONE or the input error;
+ * CS_ENOMEM). */
+cs_status cs__lines_record(cs__lines *l, bool quoted, char delim, const char **rec /* OUT */,
+                           size_t *len /* OUT */, uint64_t *line /* OUT */);
 /* Newlines in [p, p+n). */
 uint64_t cs__lines_count_nl(const char *p, size_t n);
 

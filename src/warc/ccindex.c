@@ -454,48 +454,37 @@ cs_status cs_ccindex_next(cs_ccindex_reader *r, const cs_ccindex_row **row)
         return FAIL(r, CS_EINVAL, 0, "reader did not open");
     if (r->dead)
         return CS_DONE;
-    for (;;) {
-        cs_arena_reset(&r->arena);
-        if (r->json) {
-            json_decref(r->json);
-            r->json = NULL;
-        }
-        r->f.n = 0;
-        r->surt = r->timestamp = "";
-        size_t len, adv;
-        bool found;
-        bool csv = r->format == CS_CCINDEX_CSV;
-        cs_status st = cs__lines_next(&r->in, csv, ',', &len, &adv, &found);
-        if (st == CS_ETOOBIG) {
-            r->stats.errors++;
-            FAIL(r, CS_ETOOBIG, r->in.line + 1, "row longer than %zu bytes", r->in.max_line);
-            cs__lines_drop(&r->in, adv);
-            r->stats.lines = r->in.line;
-            return CS_ETOOBIG;
-        }
-        if (st || !found) {
-            if (!st)
-                r->stats.lines = r->in.line;
-            st = cs__lines_end(&r->in, st);
-            r->dead = st != CS_DONE;
-            return st;
-        }
-        const char *p = cs__lines_data(&r->in) + r->in.start;
-        uint64_t line = cs__lines_take(&r->in, len, adv);
-        r->stats.lines = r->in.line;
-        if (cs_slice_trim((cs_slice){p, len}).len == 0)
-            continue; /* blank lines are not rows */
-        st = csv ? csv_row(r, p, len, line) : cdx_row(r, p, len, line);
-        if (st == CS_ENOMEM)
-            return st;
-        if (st) {
-            r->stats.errors++;
-            return st;
-        }
-        r->stats.rows++;
-        *row = &r->row;
-        return CS_OK;
+    cs_arena_reset(&r->arena);
+    if (r->json) {
+        json_decref(r->json);
+        r->json = NULL;
     }
+    r->f.n = 0;
+    r->surt = r->timestamp = "";
+    bool csv = r->format == CS_CCINDEX_CSV;
+    const char *p;
+    size_t len;
+    uint64_t line;
+    cs_status st = cs__lines_record(&r->in, csv, ',', &p, &len, &line);
+    r->stats.lines = r->in.line;
+    if (st == CS_ETOOBIG || st == CS_EFORMAT) {
+        r->stats.errors++;
+        return st;
+    }
+    if (st) {
+        r->dead = st != CS_DONE;
+        return st;
+    }
+    st = csv ? csv_row(r, p, len, line) : cdx_row(r, p, len, line);
+    if (st == CS_ENOMEM)
+        return st;
+    if (st) {
+        r->stats.errors++;
+        return st;
+    }
+    r->stats.rows++;
+    *row = &r->row;
+    return CS_OK;
 }
 
 bool cs_ccindex_get(cs_ccindex_reader *r, const char *name, cs_slice *value)
