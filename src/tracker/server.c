@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tracker/server_int.h"
 
@@ -589,6 +591,7 @@ cs_status cs_tracker_new(const cs_tracker_options *opt, cs_tracker **out, char *
     cs_tracker *t = cs_calloc(1, sizeof *t);
     if (!t)
         return CS_ENOMEM;
+    t->wake_fd = -1;
     t->upload_address = cs_strdup(opt->upload_address ? opt->upload_address : "");
     t->admin_key = cs_strdup(opt->admin_key ? opt->admin_key : "");
     t->idle_timeout = opt->idle_timeout > 0 ? opt->idle_timeout : 7200;
@@ -597,6 +600,8 @@ cs_status cs_tracker_new(const cs_tracker_options *opt, cs_tracker **out, char *
     t->max_body = opt->max_body ? opt->max_body : 64 * 1024;
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);
+    pthread_mutex_init(&t->cmu, NULL);
+    pthread_cond_init(&t->ccv, NULL);
     t->sync_init = true;
     cs_status st = CS_ENOMEM;
     if (!t->upload_address || !t->admin_key)
@@ -809,22 +814,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
-/* Runs the round's queued calls in one batch (answered only once
- * committed) and resumes their connections with the answers. */
-static void run_batch(cs_tracker *t)
+/* Runs a batch's calls (answered only once committed) and leaves each
+ * connection's answer in its context (phase 2). The committer thread. */
+static void run_batch(cs_tracker *t, conn_ctx *batch, size_t n)
 {
-    size_t n = t->nbatch;
     cs__tcall **calls = cs_malloc((n ? n : 1) * sizeof *calls);
     size_t i = 0;
-    for (conn_ctx *cx = t->batch; cx && calls; cx = cx->next)
+    for (conn_ctx *cx = batch; cx && calls; cx = cx->next)
         calls[n - 1 - i++] = &cx->call; /* arrival order */
     if (calls)
         cs__tstore_calls(t->store, calls, n);
     cs_free(calls);
-    conn_ctx *next;
-    for (conn_ctx *cx = t->batch; cx; cx = next) {
-        next = cx->next;
-        cx->next = NULL;
+    for (conn_ctx *cx = batch; cx; cx = cx->next) {
         cs__tcall *c = &cx->call;
         cs_status st = calls ? c->st : CS_ENOMEM;
         cs__tstore_seterr("%s", calls ? c->err : cs_strerror(CS_ENOMEM));
@@ -836,15 +837,83 @@ static void run_batch(cs_tracker *t)
         cs_free(cx->h.url);
         cx->h.url = NULL;
         cx->phase = 2;
-        MHD_resume_connection(cx->conn);
     }
-    t->batch = NULL;
-    t->nbatch = 0;
 }
 
-/* The event loop: one thread runs libmicrohttpd (epoll) and, after each
- * round of ready connections, the newJob / markAsDone calls that round
- * read, as one transaction; no hand-offs between threads on the hot path. */
+/* The committer: takes the batch the loop hands it, commits it, gives it
+ * back answered and wakes the loop. On stop it still runs a batch handed
+ * to it, so every call the loop queued is committed or never started. */
+static void *commit_main(void *arg)
+{
+    cs_tracker *t = arg;
+    pthread_mutex_lock(&t->cmu);
+    for (;;) {
+        while (!t->handoff && !atomic_load(&t->loop_stop))
+            pthread_cond_wait(&t->ccv, &t->cmu);
+        if (!t->handoff)
+            break;
+        conn_ctx *batch = t->handoff;
+        size_t n = t->nhandoff;
+        t->handoff = NULL;
+        t->nhandoff = 0;
+        pthread_mutex_unlock(&t->cmu);
+        run_batch(t, batch, n);
+        pthread_mutex_lock(&t->cmu);
+        conn_ctx *last = batch;
+        while (last->next)
+            last = last->next;
+        last->next = t->answered;
+        t->answered = batch;
+        t->commit_busy = false;
+        uint64_t one = 1;
+        ssize_t wr = write(t->wake_fd, &one, sizeof one); /* fails only when the counter is full */
+        (void)wr;
+    }
+    pthread_mutex_unlock(&t->cmu);
+    return NULL;
+}
+
+/* Resumes the connections of the answered batches. Loop thread (or the
+ * stopping thread once the loop ended). */
+static bool resume_answered(cs_tracker *t)
+{
+    pthread_mutex_lock(&t->cmu);
+    conn_ctx *cx = t->answered;
+    t->answered = NULL;
+    pthread_mutex_unlock(&t->cmu);
+    bool any = cx != NULL;
+    for (conn_ctx *next; cx; cx = next) {
+        next = cx->next;
+        cx->next = NULL;
+        MHD_resume_connection(cx->conn);
+    }
+    return any;
+}
+
+/* Hands the round's queued calls to the committer when it is idle (else
+ * they wait, and more join them, until it is). */
+static void hand_off(cs_tracker *t)
+{
+    if (!t->batch)
+        return;
+    pthread_mutex_lock(&t->cmu);
+    if (!t->commit_busy) {
+        t->handoff = t->batch;
+        t->nhandoff = t->nbatch;
+        t->commit_busy = true;
+        t->batch = NULL;
+        t->nbatch = 0;
+        pthread_cond_signal(&t->ccv);
+    }
+    pthread_mutex_unlock(&t->cmu);
+}
+
+/* The event loop: one thread runs libmicrohttpd (epoll) and queues the
+ * newJob / markAsDone calls it reads; the committer thread runs them in
+ * batches, one transaction each, while the loop reads the next batch
+ * (group commit that sizes itself: the longer a commit takes, the more
+ * calls the next one carries). An answer is sent only after its batch
+ * committed. */
 static void *loop_main(void *arg)
 {
     cs_tracker *t = arg;
@@ -859,18 +928,20 @@ static void *loop_main(void *arg)
                 ms = (int)to;
             /* poll, not epoll_wait: waiting must not consume the
              * (edge-triggered) events that MHD_run reads from its epoll set */
-            struct pollfd pfd = {efd, POLLIN, 0};
-            (void)poll(&pfd, 1, ms);
+            struct pollfd pfd[2] = {{efd, POLLIN, 0}, {t->wake_fd, POLLIN, 0}};
+            (void)poll(pfd, 2, ms);
+            if (pfd[1].revents & POLLIN) {
+                uint64_t v;
+                ssize_t rd = read(t->wake_fd, &v, sizeof v);
+                (void)rd;
+            }
         } else if (efd < 0) {
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
         }
-        again = false;
         MHD_run(t->daemon);
-        if (t->batch) {
-            run_batch(t);
-            again = true; /* send the answers at once */
-        }
+        again = resume_answered(t); /* send the answers at once */
+        hand_off(t);
     }
     return NULL;
 }
@@ -940,12 +1011,15 @@ cs_status cs_tracker_listen(cs_tracker *t, const char *host_port, uint16_t *port
     t->stopping = false;
     if (loop) {
         atomic_store(&t->loop_stop, false);
-        t->loop_running = true;
-        if (pthread_create(&t->loop_thread, NULL, loop_main, t) != 0) {
+        if (t->wake_fd < 0)
+            t->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (t->wake_fd >= 0 && pthread_create(&t->commit_thread, NULL, commit_main, t) == 0)
+            t->committing = true;
+        t->loop_running = t->committing;
+        if (!t->committing || pthread_create(&t->loop_thread, NULL, loop_main, t) != 0) {
             t->loop_running = false;
-            MHD_stop_daemon(t->daemon);
-            t->daemon = NULL;
-            snprintf(err, errcap, "cannot start the tracker's event loop thread");
+            cs_tracker_stop(t);
+            snprintf(err, errcap, "cannot start the tracker's event loop threads");
             return CS_EIO;
         }
     }
@@ -966,10 +1040,34 @@ void cs_tracker_stop(cs_tracker *t)
         pthread_join(t->sweep_thread, NULL);
         t->sweeping = false;
     }
+    atomic_store(&t->loop_stop, true);
     if (t->loop_running) {
-        atomic_store(&t->loop_stop, true);
         pthread_join(t->loop_thread, NULL);
         t->loop_running = false;
+    }
+    if (t->committing) {
+        /* the loop ended: a batch it handed off is still committed, then
+         * the calls queued and not handed off are answered 503 */
+        pthread_mutex_lock(&t->cmu);
+        pthread_cond_signal(&t->ccv);
+        pthread_mutex_unlock(&t->cmu);
+        pthread_join(t->commit_thread, NULL);
+        t->committing = false;
+        for (conn_ctx *cx = t->batch, *next; cx; cx = next) {
+            next = cx->next;
+            cx->next = t->answered;
+            t->answered = cx;
+            cs_free(cx->h.url);
+            cx->h.url = NULL;
+            cx->phase = 2;
+            if (cs__tracker_text(&cx->resp, 503, "the tracker is stopping"))
+                cx->resp.status = 0;
+        }
+        t->batch = NULL;
+        t->nbatch = 0;
+        if (resume_answered(t) && t->daemon)
+            for (int i = 0; i < 4; i++) /* send what is answered */
+                MHD_run(t->daemon);
     }
     if (t->daemon) {
         MHD_stop_daemon(t->daemon);
@@ -986,7 +1084,11 @@ void cs_tracker_free(cs_tracker *t)
     if (t->sync_init) {
         pthread_mutex_destroy(&t->mu);
         pthread_cond_destroy(&t->cv);
+        pthread_mutex_destroy(&t->cmu);
+        pthread_cond_destroy(&t->ccv);
     }
+    if (t->wake_fd >= 0)
+        close(t->wake_fd);
     cs_free(t->upload_address);
     cs_free(t->admin_key);
     cs_free(t);

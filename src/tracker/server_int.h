@@ -25,6 +25,19 @@ struct cs_tracker {
     atomic_bool loop_stop;
     struct conn_ctx *batch;     /* calls queued this round (loop thread only) */
     size_t nbatch;
+    /* The committer thread runs one batch at a time while the loop reads
+     * the next: the loop hands it `handoff` when it is idle, it gives the
+     * answered batch back in `answered` and wakes the loop through
+     * wake_fd (an eventfd). cmu guards handoff, answered, commit_busy. */
+    pthread_t commit_thread;
+    bool committing;            /* commit_thread runs */
+    struct conn_ctx *handoff;
+    size_t nhandoff;
+    struct conn_ctx *answered;
+    bool commit_busy;           /* a batch is handed off and not yet answered */
+    pthread_mutex_t cmu;
+    pthread_cond_t ccv;
+    int wake_fd;
     bool sweeping;              /* sweep_thread runs */
     bool stopping;              /* asks the sweeper to end (under mu) */
     bool sync_init;             /* mu and cv initialised */

@@ -88,6 +88,21 @@ typedef struct gop {
     struct gop *next;
 } gop;
 
+/* A worker's row as newJob / markAsDone read it. */
+typedef struct wrow {
+    int64_t job, last_job;
+    char nickname[256];
+    char type[16];
+} wrow;
+
+#define WC_SLOTS 4096 /* the SQLite writer's worker cache (see wc_get) */
+typedef struct wslot {
+    uint64_t gen;
+    char token[33];
+    wrow w;
+} wslot;
+
+
 struct cs_tracker_store {
     cs__tdialect dialect;
     char *url;
@@ -101,6 +116,11 @@ struct cs_tracker_store {
     cs__tckpt *ckpt; /* SQLite: the background checkpointer */
     int leaders;     /* batches running */
     int max_leaders; /* SQLite 1 (one writer); PostgreSQL several connections */
+    /* SQLite: the writer's cache of worker rows (see wc_*), used only by
+     * the thread that holds the writer connection */
+    struct wslot *wc; /* WC_SLOTS entries; NULL: no cache */
+    uint64_t wc_gen;     /* entries of another generation are empty */
+    int64_t wc_version;  /* PRAGMA data_version when the cache was last valid */
 };
 
 static cs_status db_open(cs_tracker_store *s, cs__tdb **out, char *err, size_t errcap)
@@ -140,6 +160,8 @@ static void release(cs_tracker_store *s, bool write, cs__tdb *c, bool broken)
     pool *p = (write || s->dialect == CS__TDB_PG) ? &s->wr : &s->rd;
     pthread_mutex_lock(&s->mu);
     if (broken) {
+        if (p == &s->wr)
+            s->wc_gen++; /* a new writer connection: data_version restarts */
         p->open--;
         c->ops->close(c);
     } else {
@@ -329,6 +351,36 @@ static const char *const PG_FUNCS[] = {
 
 typedef cs_status (*tx_fn)(cs_tracker_store *s, cs__tdb *c, void *arg);
 
+static cs_status lease_tx(cs_tracker_store *s, cs__tdb *c, void *arg);
+static cs_status complete_tx(cs_tracker_store *s, cs__tdb *c, void *arg);
+static void wc_clear(cs_tracker_store *s);
+
+/* After fn ran in a write transaction: the worker cache survives only
+ * leases and completions (they keep it up to date). */
+static void wc_after(cs_tracker_store *s, tx_fn fn)
+{
+    if (fn != lease_tx && fn != complete_tx)
+        wc_clear(s);
+}
+
+/* At the start of a write transaction (the write lock held): a commit by
+ * another connection since the last one empties the worker cache. */
+static cs_status wc_check(cs_tracker_store *s, cs__tdb *c)
+{
+    if (D(s) != CS__TDB_SQLITE)
+        return CS_OK;
+    cs__tres r;
+    cs_status st = Q0(c, "PRAGMA data_version", &r, NULL);
+    if (st)
+        return st;
+    int64_t v = cell_i64(&r, 0, 0);
+    cs__tres_free(&r);
+    if (v != s->wc_version)
+        wc_clear(s);
+    s->wc_version = v;
+    return CS_OK;
+}
+
 /* Runs fn in one transaction, committed when fn returns CS_OK or CS_DONE,
  * rolled back otherwise, retried a few times on deadlocks and the like. */
 static cs_status run_tx_single(cs_tracker_store *s, bool write, tx_fn fn, void *arg)
@@ -349,15 +401,29 @@ static cs_status run_tx_single(cs_tracker_store *s, bool write, tx_fn fn, void *
                 continue;
             return st;
         }
+        if (write && (st = wc_check(s, c)) != CS_OK) {
+            retry = c->ops->retryable(c);
+            if (Q0(c, "ROLLBACK", NULL, NULL) != CS_OK)
+                broken = true;
+            release(s, write, c, broken);
+            if (retry)
+                continue;
+            return st;
+        }
         st = fn(s, c, arg);
+        if (write)
+            wc_after(s, fn);
         if (st == CS_OK || st == CS_DONE) {
             cs_status cst = Q0(c, "COMMIT", NULL, NULL);
             if (cst) {
                 retry = c->ops->retryable(c);
                 (void)Q0(c, "ROLLBACK", NULL, NULL);
+                wc_clear(s);
                 st = cst;
             }
         } else {
+            if (write)
+                wc_clear(s);
             if (st == CS_EIO)
                 retry = c->ops->retryable(c);
             if (Q0(c, "ROLLBACK", NULL, NULL) != CS_OK)
@@ -423,9 +489,12 @@ static cs_status run_pipe(cs__tdb *c, gop **ops, size_t n)
 static cs_status run_plain(cs_tracker_store *s, cs__tdb *c, gop **ops, size_t n)
 {
     cs_status st = Q0(c, BEGIN_TX[D(s)], NULL, NULL);
+    if (!st)
+        st = wc_check(s, c);
     for (size_t i = 0; i < n && !st; i++) {
         t_err[0] = 0;
         cs_status ost = ops[i]->fn(s, c, ops[i]->arg);
+        wc_after(s, ops[i]->fn);
         if (!clean_refusal(ost))
             return ost;
         ops[i]->st = ost;
@@ -455,6 +524,7 @@ static cs_status run_batch(cs_tracker_store *s, gop **ops, size_t n)
         }
         bool retry = st == CS_EIO && c->ops->retryable(c);
         bool broken = Q0(c, "ROLLBACK", NULL, NULL) != CS_OK;
+        wc_clear(s);
         release(s, true, c, broken);
         if (!retry)
             return st;
@@ -615,6 +685,9 @@ cs_status cs_tracker_store_open(const char *db, cs_tracker_store **out, char *er
         snprintf(err, errcap, "cannot create the schema: %s", cs_tracker_store_errmsg());
         goto fail;
     }
+    if (s->dialect == CS__TDB_SQLITE)
+        s->wc = cs_calloc(WC_SLOTS, sizeof *s->wc); /* none: no cache, same answers */
+    s->wc_gen = 1;
     if (s->dialect == CS__TDB_SQLITE && cs__tsqlite_ckpt_start(db, &s->ckpt) != CS_OK)
         s->ckpt = NULL; /* the writer's autocheckpoint still bounds the WAL */
     *out = s;
@@ -633,6 +706,7 @@ void cs_tracker_store_free(cs_tracker_store *s)
     pool_cleanup(&s->rd);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->gmu);
+    cs_free(s->wc);
     cs_free(s->url);
     cs_free(s);
 }
@@ -737,16 +811,65 @@ static const char *const Q_WORKER_LOCK[2] = {
     "SELECT job, last_job, nickname, type FROM workers WHERE token = $1 FOR UPDATE",
 };
 
-typedef struct wrow {
-    int64_t job, last_job;
-    char nickname[256];
-    char type[16];
-} wrow;
+
+/* ---- the SQLite writer's worker cache ------------------------------------------------------
+ * newJob and markAsDone read the worker's row (its type, nickname, held
+ * job) before writing; with one writer those rows change only through it,
+ * so it keeps them: a direct-mapped table by token, filled on a miss. Its
+ * rules: a lease or completion updates the entry once its statements
+ * succeeded; every other write, every rolled-back transaction and every
+ * commit by another connection (PRAGMA data_version, checked at the start
+ * of each write transaction) empties it (a new generation). PostgreSQL
+ * never uses it: several trackers may share that database. */
+
+static wslot *wc_slot(cs_tracker_store *s, const char *token)
+{
+    if (!s->wc || strlen(token) != 32)
+        return NULL;
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = token; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return &s->wc[h & (WC_SLOTS - 1)];
+}
+
+static const wrow *wc_get(cs_tracker_store *s, const char *token)
+{
+    wslot *e = wc_slot(s, token);
+    return e && e->gen == s->wc_gen && !strcmp(e->token, token) ? &e->w : NULL;
+}
+
+static void wc_put(cs_tracker_store *s, const char *token, const wrow *w)
+{
+    wslot *e = wc_slot(s, token);
+    if (!e)
+        return;
+    e->gen = s->wc_gen;
+    memcpy(e->token, token, 33);
+    e->w = *w;
+}
+
+/* The worker's held job changed (and its last completed one, when last >= 0). */
+static void wc_set_job(cs_tracker_store *s, const char *token, int64_t job, int64_t last)
+{
+    wslot *e = wc_slot(s, token);
+    if (e && e->gen == s->wc_gen && !strcmp(e->token, token)) {
+        e->w.job = job;
+        if (last >= 0)
+            e->w.last_job = last;
+    }
+}
+
+static void wc_clear(cs_tracker_store *s) { s->wc_gen++; }
 
 /* type (may be NULL): the type the request claims; it must be the worker's. */
 static cs_status worker_lock(cs_tracker_store *s, cs__tdb *c, const char *token,
                              const char *type, wrow *w)
 {
+    const wrow *cached = wc_get(s, token);
+    if (cached) {
+        *w = *cached;
+        goto check_type;
+    }
     cs__tres r;
     cs_status st = Q(c, Q_WORKER_LOCK[D(s)], &r, NULL, token);
     if (st)
@@ -761,6 +884,8 @@ static cs_status worker_lock(cs_tracker_store *s, cs__tdb *c, const char *token,
     snprintf(w->nickname, sizeof w->nickname, "%s", cs__tres_get(&r, 0, 2) ? cs__tres_get(&r, 0, 2) : "");
     snprintf(w->type, sizeof w->type, "%s", cs__tres_get(&r, 0, 3) ? cs__tres_get(&r, 0, 3) : "");
     cs__tres_free(&r);
+    wc_put(s, token, w);
+check_type:
     if (type && strcmp(type, w->type) != 0) {
         cs__tstore_seterr("type %s is not this worker's type (%s)", type, w->type);
         return CS_EINVAL;
@@ -898,6 +1023,8 @@ static cs_status lease_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
     if (!r.nrows) {
         st = Q(c, "UPDATE workers SET job = NULL, last_seen = $2 WHERE token = $1", NULL, NULL,
                a->token, b2);
+        if (!st)
+            wc_set_job(s, a->token, 0, -1);
         return st ? st : CS_DONE;
     }
     cs__tjob *j = a->job;
@@ -916,6 +1043,8 @@ static cs_status lease_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
     if (st) {
         cs_free(j->input);
         j->input = NULL;
+    } else {
+        wc_set_job(s, a->token, j->id, -1);
     }
     return st;
 }
@@ -1021,6 +1150,8 @@ static cs_status complete_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
                "UPDATE workers SET job = NULL, last_job = $2, last_seen = $3,"
                " jobs_done = jobs_done + 1 WHERE token = $1",
                NULL, NULL, a->token, bj, bn);
+    if (!st)
+        wc_set_job(s, a->token, 0, w.job);
     return st;
 }
 

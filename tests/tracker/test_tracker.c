@@ -503,3 +503,35 @@ TRACKER_TEST_T(tracker_handler_out_of_memory, 120)
     ASSERT_EQ(r.status, 200);
     cs_tracker_free(t);
 }
+
+/* Two trackers on one store: what one writes, the other sees at once (the
+ * SQLite writer's worker cache is emptied by another connection's commit;
+ * a stale cache would answer from the worker's old job). */
+TRACKER_TEST(tracker_two_trackers_see_each_others_writes)
+{
+    cs_tracker *a = tt_open(db, 60, 2);
+    add(a, db, 2);
+    cs_tracker *b = tt_open(db, 60, 2);
+    const char *w = tt_worker(a, "carol", "HYBRID");
+    tt_resp r = tt_post(a, "newJob", w, "HYBRID", "");
+    ASSERT_EQ(r.status, 200);
+    long long j1 = tt_json_int(r.body, "number");
+    /* b completes that job and leases the next one for the same worker */
+    ASSERT_EQ(tt_post(b, "markAsDone", w, "HYBRID", ",\"count\":3").status, 200);
+    r = tt_post(b, "newJob", w, "HYBRID", "");
+    ASSERT_EQ(r.status, 200);
+    long long j2 = tt_json_int(r.body, "number");
+    ASSERT(j2 != j1);
+    /* a completes the job the worker holds now */
+    r = tt_post(a, "markAsDone", w, "HYBRID", ",\"count\":4");
+    ASSERT_EQ(r.status, 200);
+    ASSERT_EQ(status_field(a, 1, "done"), 2);
+    /* b says bye: a no longer knows the worker */
+    ASSERT_EQ(tt_post(a, "newJob", w, "HYBRID", "").status, 200);
+    ASSERT_EQ(tt_post(b, "bye", w, "HYBRID", "").status, 200);
+    ASSERT_EQ(tt_post(a, "markAsDone", w, "HYBRID", ",\"count\":1").status, 404);
+    ASSERT_EQ(tt_post(a, "newJob", w, "HYBRID", "").status, 404);
+    ASSERT_EQ(status_field(a, 1, "open"), 2);
+    cs_tracker_free(b);
+    cs_tracker_free(a);
+}
