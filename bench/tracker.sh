@@ -8,7 +8,9 @@
 # tracker is read from /proc (VmHWM).
 #
 # wrk drives one HYBRID worker per connection (bench/tracker_cycle.lua; -t and
-# -c equal so a worker's token stays on one connection). Installs wrk, nginx
+# -c equal so a worker's token stays on one connection); the workers are
+# registered with curl first and their tokens given to the script, which then
+# only replays two prebuilt requests (no Lua per response). Installs wrk, nginx
 # and postgresql from Debian when missing.
 # Usage: bench/tracker.sh [--jobs N] [--seconds S] [--clients C] [--threads T]
 #                         [--store sqlite|pg|both] [--pg-async-commit]
@@ -125,7 +127,15 @@ run_store() {
     local spid=$!
     PIDS+=($spid)
     for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/api/jobCount?type=HYBRID" >/dev/null && break; sleep 0.1; done
-    wrk -t "$CLIENTS" -c "$CLIENTS" -d "${SECS}s" --latency -s bench/tracker_cycle.lua "http://127.0.0.1:$port" >"$W/$store.wrk"
+    # one HYBRID worker per wrk thread, registered here (the script sends only
+    # newJob and markAsDone, with these tokens)
+    local toks=()
+    for i in $(seq "$CLIENTS"); do
+        toks+=("$(curl -sf "http://127.0.0.1:$port/api/new?nickname=bench$i&type=HYBRID" |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')")
+    done
+    wrk -t "$CLIENTS" -c "$CLIENTS" -d "${SECS}s" --latency -s bench/tracker_cycle.lua \
+        "http://127.0.0.1:$port" -- "${toks[@]}" >"$W/$store.wrk"
     local rss=$(awk '/VmHWM/ {print $2}' /proc/$spid/status)
     kill -TERM $spid; wait $spid || true
     local line=$(grep '^CYCLES' "$W/$store.wrk")

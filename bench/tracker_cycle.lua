@@ -30,7 +30,17 @@ function init(args)
     step = 0
 end
 
+-- The first two requests of every thread are newJob: wrk builds one request
+-- of one thread before it connects and never sends it, and a markAsDone of a
+-- worker that holds no job would be answered 400 (a second newJob is
+-- harmless: the first job goes back to open).
+local started = 0
 function request()
+    if started < 2 then
+        started = started + 1
+        step = 1
+        return reqs[1]
+    end
     step = step + 1
     if step > 2 then step = 1 end
     return reqs[step]
