@@ -256,10 +256,11 @@ static void *ckpt_main(void *arg)
 {
     cs__tckpt *k = arg;
     pthread_mutex_lock(&k->mu);
+    long wait_ms = 100;
     while (!k->stop) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000000L;
+        ts.tv_nsec += wait_ms * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
@@ -272,6 +273,12 @@ static void *ckpt_main(void *arg)
         if (sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt) !=
             SQLITE_OK)
             cs_log(CS_LOG_DEBUG, "sqlite checkpoint: %s", sqlite3_errmsg(k->db));
+        /* under a steady stream of commits, keep up with the writer: the
+         * WAL restarts (at the writer's next transaction) only once every
+         * frame is copied back, and what is left when the writer's own
+         * autocheckpoint fires is copied inside one of its commits, a
+         * stall for every waiting request */
+        wait_ms = nlog > 2048 ? 2 : 100;
         pthread_mutex_lock(&k->mu);
     }
     pthread_mutex_unlock(&k->mu);
@@ -291,6 +298,11 @@ cs_status cs__tsqlite_ckpt_start(const char *path, cs__tckpt **out)
         return CS_EIO;
     }
     sqlite3_busy_timeout(k->db, 1000);
+    /* a connection that has read nothing does not know the file is in WAL
+     * mode: its checkpoints would do nothing (sqlite3_wal_checkpoint_v2
+     * answers -1 frames); one read opens the WAL */
+    if (sqlite3_exec(k->db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL) != SQLITE_OK)
+        cs_log(CS_LOG_DEBUG, "sqlite checkpointer: %s", sqlite3_errmsg(k->db));
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cv, NULL);
     if (pthread_create(&k->thread, NULL, ckpt_main, k) != 0) {
