@@ -997,6 +997,7 @@ cs_status cs_tracker_listen(cs_tracker *t, const char *host_port, uint16_t *port
         flags, 0, NULL, NULL, on_request, t, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, loop ? 0u : t->threads, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, t, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)1024, MHD_OPTION_END);
     freeaddrinfo(ai);
