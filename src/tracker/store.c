@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,7 @@ struct cs_tracker_store {
     struct wslot *wc; /* WC_SLOTS entries; NULL: no cache */
     uint64_t wc_gen;     /* entries of another generation are empty */
     int64_t wc_version;  /* PRAGMA data_version when the cache was last valid */
+    _Atomic int64_t lease_after[CS__TSTAGES + 1]; /* PostgreSQL: see lease_args_init */
 };
 
 static cs_status db_open(cs_tracker_store *s, cs__tdb **out, char *err, size_t errcap)
@@ -281,7 +283,7 @@ static const char *const BEGIN_TX[2] = {"BEGIN IMMEDIATE", "BEGIN"};
  * complete's 3 write nothing. */
 static const char *const PG_FUNCS[] = {
     "CREATE OR REPLACE FUNCTION cs_lease(p_token text, p_type text, p_stage int,"
-    " p_now bigint, OUT rc int, OUT j_id bigint, OUT j_start bigint, OUT j_end bigint,"
+    " p_now bigint, p_after bigint, OUT rc int, OUT j_id bigint, OUT j_start bigint, OUT j_end bigint,"
     " OUT j_shard int, OUT j_stage int, OUT j_input text, OUT w_type text)"
     " LANGUAGE plpgsql AS $f$\n"
     "#variable_conflict use_column\n"
@@ -295,10 +297,17 @@ static const char *const PG_FUNCS[] = {
     " WHERE id = w_job AND holder = p_token AND state = 1;\n"
     " END IF;\n"
     " UPDATE jobs SET state = 1, holder = p_token, leased_at = p_now WHERE id ="
-    " (SELECT id FROM jobs WHERE stage = p_stage AND state = 0 ORDER BY id LIMIT 1"
-    " FOR UPDATE SKIP LOCKED) RETURNING id, start_id, end_id, shard, stage,"
-    " CASE stage WHEN 1 THEN i1 WHEN 2 THEN i2 WHEN 3 THEN i3 WHEN 4 THEN i4 ELSE i5 END"
+    " (SELECT id FROM jobs WHERE stage = p_stage AND state = 0 AND id > p_after"
+    " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, start_id, end_id, shard,"
+    " stage, CASE stage WHEN 1 THEN i1 WHEN 2 THEN i2 WHEN 3 THEN i3 WHEN 4 THEN i4 ELSE i5 END"
     " INTO j_id, j_start, j_end, j_shard, j_stage, j_input;\n"
+    " IF NOT FOUND AND p_after > 0 THEN\n"
+    "  UPDATE jobs SET state = 1, holder = p_token, leased_at = p_now WHERE id ="
+    " (SELECT id FROM jobs WHERE stage = p_stage AND state = 0"
+    " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, start_id, end_id, shard,"
+    " stage, CASE stage WHEN 1 THEN i1 WHEN 2 THEN i2 WHEN 3 THEN i3 WHEN 4 THEN i4 ELSE i5 END"
+    " INTO j_id, j_start, j_end, j_shard, j_stage, j_input;\n"
+    " END IF;\n"
     " IF NOT FOUND THEN\n"
     "  UPDATE workers SET job = NULL, last_seen = p_now WHERE token = p_token;\n"
     "  rc := 3; RETURN;\n"
@@ -935,7 +944,24 @@ typedef struct lease_args {
     int stage;
     int64_t now;
     cs__tjob *job;
+    cs_tracker_store *s;
+    char after[24]; /* PostgreSQL: lease_after of the stage, as text */
 } lease_args;
+
+/* PostgreSQL leases search for an open job from just after the last one
+ * this store leased at the stage, and from the start only when none is
+ * open there: a leased row's old version stays in the index until vacuum,
+ * and a search from the lowest number walks over every one of them (a
+ * store slowed from 7,400 to 3,600 cycles/s within 15 s). Job numbers are
+ * a random permutation, so the order handed out stays random; a job
+ * re-opened behind the cursor waits for the next pass. */
+static void lease_args_init(lease_args *a, cs_tracker_store *s, const char *token,
+                            const char *type, int stage, int64_t now, cs__tjob *job)
+{
+    *a = (lease_args){token, type, stage, now, job, s, ""};
+    int64_t after = stage >= 1 && stage <= CS__TSTAGES ? atomic_load(&s->lease_after[stage]) : 0;
+    snprintf(a->after, sizeof a->after, "%lld", (long long)after);
+}
 
 /* The rc of cs_lease / cs_complete (see PG_FUNCS) as a status. */
 static cs_status pg_rc(const cs__tres *r, const char *type, const char *wtype, const char *job)
@@ -961,7 +987,8 @@ static cs_status pg_rc(const cs__tres *r, const char *type, const char *wtype, c
     }
 }
 
-static const char Q_PG_LEASE[] = "SELECT * FROM cs_lease($1, $2, $3, $4)";
+/* $5: the job number to search on from (see lease_after) */
+static const char Q_PG_LEASE[] = "SELECT * FROM cs_lease($1, $2, $3, $4, $5)";
 static const char Q_PG_COMPLETE[] = "SELECT * FROM cs_complete($1, $2, $3, $4, $5)";
 
 static cs_status lease_pg_finish(void *arg, cs__tres *rp)
@@ -987,6 +1014,8 @@ static cs_status lease_pg_finish(void *arg, cs__tres *rp)
         j->input = cs_strdup(cs__tres_get(&r, 0, 6) ? cs__tres_get(&r, 0, 6) : "");
         if (!j->input)
             st = CS_ENOMEM;
+        if (j->stage >= 1 && j->stage <= CS__TSTAGES)
+            atomic_store(&a->s->lease_after[j->stage], j->id);
     }
     cs__tres_free(&r);
     return st;
@@ -997,7 +1026,7 @@ static cs_status lease_pg(cs__tdb *c, lease_args *a)
     char b1[24], b2[24];
     cs__tres r;
     cs_status st = Q(c, Q_PG_LEASE, &r, NULL, a->token, a->type, i64s(b1, a->stage),
-                     i64s(b2, a->now));
+                     i64s(b2, a->now), a->after);
     return st ? st : lease_pg_finish(a, &r);
 }
 
@@ -1053,11 +1082,13 @@ cs_status cs__tstore_job_lease(cs_tracker_store *s, const char *token, const cha
                                int stage, int64_t now, cs__tjob *job)
 {
     memset(job, 0, sizeof *job);
-    lease_args a = {token, type, stage, now, job};
+    lease_args a;
+    lease_args_init(&a, s, token, type, stage, now, job);
     if (s->dialect != CS__TDB_PG)
         return run_tx(s, true, lease_tx, &a);
     char b1[24], b2[24];
-    gpipe p = {Q_PG_LEASE, {token, type, i64s(b1, stage), i64s(b2, now)}, 4, lease_pg_finish};
+    gpipe p = {Q_PG_LEASE, {token, type, i64s(b1, stage), i64s(b2, now), a.after}, 5,
+               lease_pg_finish};
     return run_tx_pipe(s, true, lease_tx, &a, &p);
 }
 
@@ -1205,12 +1236,13 @@ void cs__tstore_calls(cs_tracker_store *s, cs__tcall *const *calls, size_t n)
                                5,
                                complete_pg_finish};
             } else {
-                k->la = (lease_args){c->token, c->type, c->stage, c->now, &c->job};
+                lease_args_init(&k->la, s, c->token, c->type, c->stage, c->now, &c->job);
                 k->o.fn = lease_tx;
                 k->o.arg = &k->la;
                 k->p = (gpipe){Q_PG_LEASE,
-                               {c->token, c->type, i64s(k->b1, c->stage), i64s(k->b2, c->now)},
-                               4,
+                               {c->token, c->type, i64s(k->b1, c->stage), i64s(k->b2, c->now),
+                                k->la.after},
+                               5,
                                lease_pg_finish};
             }
             if (D(s) == CS__TDB_PG)

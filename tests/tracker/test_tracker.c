@@ -535,3 +535,32 @@ TRACKER_TEST(tracker_two_trackers_see_each_others_writes)
     cs_tracker_free(b);
     cs_tracker_free(a);
 }
+
+/* Jobs given back (bye, gpuInvalidDownload) are handed out again before the
+ * stage runs dry, whatever order the store searches in (PostgreSQL searches
+ * on from its last lease and wraps around). */
+TRACKER_TEST(tracker_returned_jobs_are_handed_out_again)
+{
+    cs_tracker *t = tt_open(db, 60, 2);
+    add(t, db, 4); /* 8 jobs */
+    bool seen[9] = {0};
+    /* two workers take a job each and leave: their jobs go back */
+    for (int i = 0; i < 2; i++) {
+        const char *w = tt_worker(t, i ? "erin" : "dave", "HYBRID");
+        ASSERT_EQ(tt_post(t, "newJob", w, "HYBRID", "").status, 200);
+        ASSERT_EQ(tt_post(t, "bye", w, "HYBRID", "").status, 200);
+    }
+    /* one worker then finishes all 8 */
+    const char *w = tt_worker(t, "frank", "HYBRID");
+    for (int i = 0; i < 8; i++) {
+        tt_resp r = tt_post(t, "newJob", w, "HYBRID", "");
+        ASSERT_EQ(r.status, 200);
+        long long n = tt_json_int(r.body, "number");
+        ASSERT(n >= 1 && n <= 8 && !seen[n]);
+        seen[n] = true;
+        ASSERT_EQ(tt_post(t, "markAsDone", w, "HYBRID", ",\"count\":1").status, 200);
+    }
+    ASSERT_EQ(tt_post(t, "newJob", w, "HYBRID", "").status, 403);
+    ASSERT_EQ(status_field(t, 1, "done"), 8);
+    cs_tracker_free(t);
+}
