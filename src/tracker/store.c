@@ -256,13 +256,16 @@ static const char *const SCHEMA[2] = {
     " holder TEXT, leased_at BIGINT, pairs BIGINT NOT NULL DEFAULT 0,"
     " done_at BIGINT, i1 TEXT NOT NULL, i2 TEXT, i3 TEXT, i4 TEXT, i5 TEXT);"
     "CREATE INDEX IF NOT EXISTS jobs_pick ON jobs(stage, state, id);"
-    "CREATE INDEX IF NOT EXISTS jobs_holder ON jobs(holder) WHERE holder IS NOT NULL;"
+    /* as in SQLite: no index on jobs(holder) nor workers(last_seen), so
+     * that the workers' rows are updated in place (HOT: no indexed column
+     * changes) and a job's state changes touch two indexes, not three */
+    "DROP INDEX IF EXISTS jobs_holder;"
     "CREATE TABLE IF NOT EXISTS workers ("
     " token TEXT PRIMARY KEY, nickname TEXT NOT NULL, type TEXT NOT NULL,"
     " display_name TEXT NOT NULL, created BIGINT NOT NULL, last_seen BIGINT NOT NULL,"
     " progress TEXT NOT NULL DEFAULT '', job BIGINT, last_job BIGINT,"
     " jobs_done BIGINT NOT NULL DEFAULT 0);"
-    "CREATE INDEX IF NOT EXISTS workers_seen ON workers(last_seen);"
+    "DROP INDEX IF EXISTS workers_seen;"
     "CREATE TABLE IF NOT EXISTS flags ("
     " job BIGINT NOT NULL, stage INT NOT NULL, worker TEXT NOT NULL,"
     " PRIMARY KEY (job, stage, worker));"
@@ -1378,9 +1381,11 @@ static cs_status sweep_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
         /* one statement: a worker seen again meanwhile keeps its job */
         cs__tres r;
         cs_status st = Q(c,
-                         "WITH gone AS (DELETE FROM workers WHERE last_seen < $1 RETURNING token),"
+                         "WITH gone AS (DELETE FROM workers WHERE last_seen < $1"
+                         " RETURNING token, job),"
                          " back AS (UPDATE jobs SET state = 0, holder = NULL, leased_at = NULL"
-                         " WHERE state = 1 AND holder IN (SELECT token FROM gone) RETURNING id)"
+                         " WHERE id IN (SELECT job FROM gone WHERE job IS NOT NULL)"
+                         " AND state = 1 AND holder IN (SELECT token FROM gone) RETURNING id)"
                          " SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM back)",
                          &r, NULL, b);
         if (st)
