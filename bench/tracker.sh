@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 JOBS=1000000
 SECS=10
 CLIENTS=64
-THREADS=64
+THREADS=4
 STORES=both
 PGOPT=""
 while [ $# -gt 0 ]; do

@@ -73,9 +73,9 @@ typedef struct cs_tracker_options {
     const char *upload_address; /* getUploadAddress / new's upload_address ("" default) */
     const char *admin_key;      /* enables admin calls; NULL/"" = disabled */
     double idle_timeout;        /* seconds before an unseen worker's job re-opens (7200) */
-    unsigned threads;           /* PostgreSQL: HTTP worker threads (0 = 64; a request
-                                   waits for the group commit in its thread). SQLite:
-                                   unused, one event loop serves HTTP and batches */
+    unsigned threads;           /* threads for the calls other than newJob and
+                                   markAsDone (0 = 4, at most 16); one event loop
+                                   serves HTTP, one thread commits the batches */
     unsigned invalid_threshold; /* distinct workers flagging a job to roll it back (3) */
     size_t max_body;            /* request body limit, bytes (0 = 64 KiB) */
 } cs_tracker_options;
@@ -114,7 +114,9 @@ CS_API void cs_tracker_response_cleanup(cs_tracker_response *r);
 CS_API int64_t cs_tracker_sweep(cs_tracker *t);
 
 /* Starts serving on host:port ("127.0.0.1:0" picks a free port, returned in
- * *port) with a thread pool and a sweep thread. */
+ * *port): one libmicrohttpd event loop thread, one thread that commits
+ * newJob/markAsDone calls in batches (answers are sent once committed),
+ * `threads` side threads for the other calls, and a sweep thread. */
 CS_API CS_WARN_UNUSED cs_status cs_tracker_listen(cs_tracker *t, const char *host_port,
                                                   uint16_t *port /* OUT, may be NULL */,
                                                   char *err, size_t errcap);

@@ -15,7 +15,7 @@ struct cs_tracker {
     char *upload_address;       /* owned; "" when none */
     char *admin_key;            /* owned; "" = admin calls disabled */
     double idle_timeout;        /* seconds */
-    unsigned threads;           /* HTTP thread pool size */
+    unsigned threads;           /* side threads (at most 16) */
     unsigned invalid_threshold; /* flagInvalidData reports that roll a job back */
     size_t max_body;            /* request body limit */
     struct MHD_Daemon *daemon;  /* NULL until cs_tracker_listen */
@@ -38,6 +38,15 @@ struct cs_tracker {
     pthread_mutex_t cmu;
     pthread_cond_t ccv;
     int wake_fd;
+    /* Every other request (registration, progress, dashboard, admin) runs
+     * on one of the side threads, so a slow one (a dashboard count over a
+     * million jobs, a PostgreSQL round trip) never holds the loop: queued
+     * in side_head..side_tail (under cmu), answered through `answered`. */
+    pthread_t side[16];
+    unsigned nside;             /* side threads running */
+    struct conn_ctx *side_head, *side_tail;
+    pthread_cond_t scv;
+    bool side_stop;             /* under cmu */
     bool sweeping;              /* sweep_thread runs */
     bool stopping;              /* asks the sweeper to end (under mu) */
     bool sync_init;             /* mu and cv initialised */
