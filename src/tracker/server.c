@@ -884,6 +884,7 @@ static void answer(cs_tracker *t, conn_ctx *cx)
 static void *side_main(void *arg)
 {
     cs_tracker *t = arg;
+    pthread_setname_np(pthread_self(), "cs-tr-side");
     pthread_mutex_lock(&t->cmu);
     for (;;) {
         while (!t->side_head && !t->side_stop)
@@ -914,6 +915,7 @@ static void *side_main(void *arg)
 static void *commit_main(void *arg)
 {
     cs_tracker *t = arg;
+    pthread_setname_np(pthread_self(), "cs-tr-commit");
     pthread_mutex_lock(&t->cmu);
     for (;;) {
         while (!t->handoff && !atomic_load(&t->loop_stop))
@@ -985,6 +987,7 @@ static void hand_off(cs_tracker *t)
 static void *loop_main(void *arg)
 {
     cs_tracker *t = arg;
+    pthread_setname_np(pthread_self(), "cs-tr-loop");
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(t->daemon, MHD_DAEMON_INFO_EPOLL_FD);
     int efd = di ? di->epoll_fd : -1;
     bool again = false;
