@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "../test.h"
+#include "filter/filter_int.h"
 
 static cs_filter_chain *chain_with(const char *const *kv)
 {
@@ -59,6 +60,94 @@ TEST(filter_normalize_text)
     norm_is("e\xcc\x81t\xc3\xa9", 6, "\xc3\xa9t\xc3\xa9", 3);
     /* invalid UTF-8 becomes U+FFFD; soft hyphen (format) is removed */
     norm_is("a\xff" "b\xc2\xad" "c", 6, "a\xef\xbf\xbd" "bc", 4);
+}
+
+static size_t put_cp(char *w, uint32_t c)
+{
+    if (c < 0x80) {
+        w[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        w[0] = (char)(0xC0 | (c >> 6));
+        w[1] = (char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        w[0] = (char)(0xE0 | (c >> 12));
+        w[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+        w[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    w[0] = (char)(0xF0 | (c >> 18));
+    w[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+    w[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+    w[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+/* the table's answer (cs_filter_normalize_text) equals GLib's */
+static void norm_same(const char *s, size_t n, cs_buf *a, cs_buf *b)
+{
+    size_t ca = 0, cb = 0;
+    cs_buf_reset(a);
+    cs_buf_reset(b);
+    ASSERT_OK(cs_filter_normalize_text(s, n, a, &ca));
+    ASSERT_OK(cs__normalize_text_glib(s, n, b, &cb));
+    if (a->len != b->len || (a->len && memcmp(a->data, b->data, a->len)) || ca != cb) {
+        char hex[200] = "";
+        for (size_t i = 0; i < n && i < 60; i++)
+            snprintf(hex + strlen(hex), sizeof hex - strlen(hex), "%02x", (unsigned char)s[i]);
+        FAIL("input %s: table gives %zu chars '%s', GLib %zu chars '%s'", hex, ca,
+             a->data ? a->data : "", cb, b->data ? b->data : "");
+    }
+}
+
+TEST_T(filter_normalize_fast_equals_glib, 60)
+{
+    cs_buf a, b;
+    cs_buf_init(&a, 0);
+    cs_buf_init(&b, 0);
+    char s[64];
+    /* every BMP character (and a few beyond), alone and in contexts where
+     * NFKC could move or compose it: after a letter, before a combining
+     * acute, doubled, between spaces, after a Hangul syllable and a jamo */
+    for (uint32_t c = 1; c < 0x10100; c++) {
+        if (c >= 0xD800 && c <= 0xDFFF)
+            continue;
+        char u[4];
+        size_t k = put_cp(u, c), n;
+        n = 0, s[n++] = 'x', memcpy(s + n, u, k), n += k, s[n++] = 'y';
+        norm_same(s, n, &a, &b);
+        n = 0, memcpy(s + n, u, k), n += k, memcpy(s + n, "\xcc\x81", 2), n += 2;
+        norm_same(s, n, &a, &b);
+        n = 0, memcpy(s + n, u, k), n += k, memcpy(s + n, u, k), n += k;
+        norm_same(s, n, &a, &b);
+        n = 0, s[n++] = ' ', memcpy(s + n, u, k), n += k, s[n++] = ' ', s[n++] = 'e';
+        norm_same(s, n, &a, &b);
+        n = 0, memcpy(s + n, "\xea\xb0\x80\xe1\x84\x80", 6), n += 6, memcpy(s + n, u, k), n += k;
+        norm_same(s, n, &a, &b);
+    }
+    /* random strings over a mix of scripts, marks, spaces, controls,
+     * compatibility characters and bytes that are not UTF-8 */
+    static const uint32_t pool[] = {'a', 'Z', ' ', '\t', 0xA0, 0xAD, 0xE9, 0x301, 0x308, 0x3000,
+                                    0x4E2D, 0x6587, 0x3042, 0x30AC, 0xFF76, 0xFF9E, 0xFF21, 0xFB01,
+                                    0x1100, 0x1161, 0x11A8, 0xAC00, 0x200B, 0x200D, 0x2028, 0x416,
+                                    0x5D0, 0x627, 0x64B, 0xFDFA, 0x2460, 0x1F600, 0x85, 0x7F};
+    uint64_t r = 0x2545F4914F6CDD1Dull;
+    for (int t = 0; t < 20000; t++) {
+        size_t n = 0, len = 1 + t % 12;
+        for (size_t i = 0; i < len; i++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            if (r % 41 == 0)
+                s[n++] = (char)(0x80 + r % 0x7F); /* a stray byte */
+            else
+                n += put_cp(s + n, pool[(r >> 8) % (sizeof pool / sizeof pool[0])]);
+        }
+        norm_same(s, n, &a, &b);
+    }
+    cs_buf_cleanup(&a);
+    cs_buf_cleanup(&b);
 }
 
 TEST(filter_rules_set_and_yaml)
