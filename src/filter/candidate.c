@@ -25,7 +25,6 @@ static const char *const FNAMES[F__N] = {"url", "text", "dedupe", "bloom", "unsa
 /* The line members the parser looks for besides the text fields. */
 enum { K_URL, K_TITLE, K_PAGE, K_LANG, K__FIXED };
 #define MAX_TEXT_FIELDS (32 - K__FIXED)
-#define CACHE_SLOTS 4096
 #define HOST_SLOTS 1024
 
 struct cs_filter_chain {
@@ -83,6 +82,7 @@ struct cs_filter_chain {
         const char *why;
         bool used;
     } *unsafe_cache;
+    size_t cache_mask;       /* slots - 1; the caches are NULL without slots */
     /* scratch, reused */
     cs_buf norm, title, key, low;
     cs_jkeys jkeys;
@@ -390,10 +390,17 @@ cs_status cs_filter_chain_new(cs_filter_chain **out, const cs_filter_rules *r, c
         (st = sorted_lower(&r->allow_domains, &c->allow, &c->nallow)))
         goto fail;
     c->ph_len = cs_malloc((r->placeholder_words.n ? r->placeholder_words.n : 1) * sizeof(size_t));
-    c->lang_cache = cs_calloc(CACHE_SLOTS, sizeof *c->lang_cache);
-    c->unsafe_cache = cs_calloc(CACHE_SLOTS, sizeof *c->unsafe_cache);
+    size_t slots = 0;
+    if (r->text_cache) {
+        slots = 1;
+        while (slots * 2 <= r->text_cache && slots < ((size_t)1 << 20))
+            slots *= 2;
+        c->cache_mask = slots - 1;
+        c->lang_cache = cs_calloc(slots, sizeof *c->lang_cache);
+        c->unsafe_cache = cs_calloc(slots, sizeof *c->unsafe_cache);
+    }
     c->host_cache = cs_calloc(HOST_SLOTS, sizeof *c->host_cache);
-    if (!c->ph_len || !c->lang_cache || !c->unsafe_cache || !c->host_cache) {
+    if (!c->ph_len || (slots && (!c->lang_cache || !c->unsafe_cache)) || !c->host_cache) {
         st = CS_ENOMEM;
         goto fail;
     }
@@ -717,26 +724,33 @@ static const char *lang_filter(cs_filter_chain *c, const cs_candidate *cand,
         memcpy(hint, cand->lang.ptr, cand->lang.len);
         hint[cand->lang.len] = '\0';
     }
-    uint64_t key = 0;
     struct lang_slot *ls = NULL;
     if (v->text.len < c->r.lang_min_bytes) {
         /* too little text for cld2 to say anything reliable */
         strcpy(v->lang, "un");
         v->lang_percent = 0;
         v->lang_reliable = false;
-    } else if ((key = XXH3_64bits_withSeed(v->text.ptr, v->text.len,
-                                           XXH3_64bits(hint, strlen(hint)))),
-               (ls = &c->lang_cache[key & (CACHE_SLOTS - 1)])->used && ls->key == key) {
-        memcpy(v->lang, ls->lang, sizeof v->lang);
-        v->lang_percent = ls->pct;
-        v->lang_reliable = ls->rel;
-    } else {
-        cs__cld2_detect(v->text.ptr, v->text.len, hint, v->lang, sizeof v->lang,
-                        &v->lang_percent, &v->lang_reliable);
+        goto decided;
+    }
+    uint64_t key = 0;
+    if (c->lang_cache) {
+        key = XXH3_64bits_withSeed(v->text.ptr, v->text.len, XXH3_64bits(hint, strlen(hint)));
+        ls = &c->lang_cache[key & c->cache_mask];
+        if (ls->used && ls->key == key) {
+            memcpy(v->lang, ls->lang, sizeof v->lang);
+            v->lang_percent = ls->pct;
+            v->lang_reliable = ls->rel;
+            goto decided;
+        }
+    }
+    cs__cld2_detect(v->text.ptr, v->text.len, hint, v->lang, sizeof v->lang, &v->lang_percent,
+                    &v->lang_reliable);
+    if (ls) {
         *ls = (struct lang_slot){.key = key, .pct = v->lang_percent, .rel = v->lang_reliable,
                                  .used = true};
         memcpy(ls->lang, v->lang, sizeof v->lang);
     }
+decided:
     if (c->r.lang_reliable && !v->lang_reliable)
         strcpy(v->lang, "un");
     bool unknown = !strcmp(v->lang, "un");
@@ -802,8 +816,8 @@ static const char *unsafe_filter(cs_filter_chain *c, const cs_candidate *cand,
     uint64_t key = XXH3_64bits(v->text.ptr, v->text.len);
     if (cand->title.ptr)
         key ^= XXH3_64bits_withSeed(cand->title.ptr, cand->title.len, 1) * 0x9E3779B97F4A7C15ull;
-    struct unsafe_slot *us = &c->unsafe_cache[key & (CACHE_SLOTS - 1)];
-    if (us->used && us->key == key)
+    struct unsafe_slot *us = c->unsafe_cache ? &c->unsafe_cache[key & c->cache_mask] : NULL;
+    if (us && us->used && us->key == key)
         return us->why;
     const char *why = unsafe_in(c, v->text.ptr, v->text.len);
     if (!why && cand->title.ptr && cand->title.len) {
@@ -813,7 +827,8 @@ static const char *unsafe_filter(cs_filter_chain *c, const cs_candidate *cand,
             return NULL;
         why = unsafe_in(c, c->title.data, c->title.len);
     }
-    *us = (struct unsafe_slot){key, why, true};
+    if (us)
+        *us = (struct unsafe_slot){key, why, true};
     return why;
 }
 

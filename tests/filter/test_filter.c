@@ -435,6 +435,97 @@ TEST(filter_language)
     cs_filter_chain_free(c);
 }
 
+/* The caches of verdicts by text (text-cache) change no verdict: the same
+ * rows through chains with no cache, a 2-slot cache (evictions on nearly
+ * every row) and the default give the same verdicts, field by field, and
+ * the same stats. The texts repeat (as alt texts do across a site's
+ * pages) under other URLs, page-language hints and titles, which the
+ * cache keys must tell apart: the hint can change cld2's answer, the title
+ * the unsafe one. */
+TEST(filter_text_cache_same_verdicts)
+{
+    static const char *const texts[] = {
+        "A red bicycle leaning against the old stone wall",
+        "Ein rotes Fahrrad lehnt an der alten Steinmauer im Garten",
+        "Une tarte aux pommes dorée, sortie du four ce matin",
+        "Centro de información turística de la ciudad",
+        "Centro de informação turística da cidade velha",
+        "東京タワーの夜景と東京の街並み",
+        "中山振富电子有限公司产品展示",
+        "Красная площадь зимой в Москве",
+        "Fishing boats in the harbour at dawn, with a badword on the hull",
+        "free porn pics of the summer festival",
+        "Lighthouse on a rocky coast",
+        "Der Hund schläft",
+        "logo",
+        "Hovenier in de tuin aan het werk",
+        "Mountain lake under a clear sky",
+        "casa",
+        "Photo gallery: the village church and its bells",
+    };
+    static const char *const hints[] = {NULL, "en", "de", "pt", "gl", "ja", "fr-CA"};
+    static const char *const titles[] = {NULL, "A clean title", "badword in the title"};
+    const size_t nt = sizeof texts / sizeof texts[0];
+    const char *sizes[] = {"0", "2", "4096"};
+    cs_filter_chain *c[3];
+    for (int k = 0; k < 3; k++) {
+        const char *kv[] = {"lang", "en,un,de", "unsafe", "tag", "unsafe-words", "badword",
+                            "unsafe-phrases", "free porn", "text-cache", sizes[k], NULL};
+        c[k] = chain_with(kv);
+    }
+    char url[128];
+    uint64_t r = 88172645463325252ull;
+    size_t differs_by_hint = 0;
+    for (int i = 0; i < 6000; i++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        const char *text = texts[r % nt];
+        const char *hint = hints[(r >> 16) % (sizeof hints / sizeof hints[0])];
+        const char *title = titles[(r >> 24) % 3];
+        snprintf(url, sizeof url, "https://site%d.example.com/img/%d.jpg", (int)((r >> 32) % 50), i);
+        cs_candidate cand = {{url, strlen(url)},
+                             {text, strlen(text)},
+                             {title, title ? strlen(title) : 0},
+                             {NULL, 0},
+                             {hint, hint ? strlen(hint) : 0}};
+        cs_filter_verdict v[3];
+        for (int k = 0; k < 3; k++)
+            ASSERT_OK(cs_filter_chain_apply(c[k], &cand, &v[k]));
+        for (int k = 1; k < 3; k++) {
+            ASSERT_EQ(v[k].keep, v[0].keep);
+            ASSERT_STR_EQ(v[k].reason ? v[k].reason : "", v[0].reason ? v[0].reason : "");
+            ASSERT_STR_EQ(v[k].unsafe ? v[k].unsafe : "", v[0].unsafe ? v[0].unsafe : "");
+            ASSERT_STR_EQ(v[k].lang, v[0].lang);
+            ASSERT_EQ(v[k].lang_percent, v[0].lang_percent);
+            ASSERT_EQ(v[k].lang_reliable, v[0].lang_reliable);
+            ASSERT_EQ(v[k].lang_class, v[0].lang_class);
+        }
+        if (i < (int)nt * 7) { /* the hint matters for some text: cld2 alone */
+            const char *h2 = hints[(size_t)i % 7];
+            const char *t2 = texts[(size_t)i / 7];
+            char l1[16], l2[16];
+            int p1, p2;
+            bool r1, r2;
+            cs__cld2_detect(t2, strlen(t2), NULL, l1, sizeof l1, &p1, &r1);
+            cs__cld2_detect(t2, strlen(t2), h2, l2, sizeof l2, &p2, &r2);
+            differs_by_hint += strcmp(l1, l2) || p1 != p2 || r1 != r2;
+        }
+    }
+    ASSERT(differs_by_hint > 0);
+    cs_buf j[3];
+    for (int k = 0; k < 3; k++) {
+        cs_buf_init(&j[k], 0);
+        ASSERT_OK(cs_filter_stats_json(cs_filter_chain_stats(c[k]), true, &j[k]));
+    }
+    ASSERT_STR_EQ(j[1].data, j[0].data);
+    ASSERT_STR_EQ(j[2].data, j[0].data);
+    /* both verdicts of the title were seen */
+    ASSERT(strstr(j[0].data, "unsafe_word"));
+    for (int k = 0; k < 3; k++) {
+        cs_buf_cleanup(&j[k]);
+        cs_filter_chain_free(c[k]);
+    }
+}
+
 TEST(filter_unsafe_lists)
 {
     static const char *const kv[] = {"unsafe", "drop", "unsafe-words", "porn,xxx",
