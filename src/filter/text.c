@@ -51,15 +51,31 @@ static uint16_t cleanup_kind(gunichar c)
     return t == G_UNICODE_CONTROL || t == G_UNICODE_FORMAT ? FT_DROP : FT_KEEP;
 }
 
+static uint8_t second[0x10000 / 8]; /* fast_init's scratch */
+
+static bool is_second(gunichar c)
+{
+    return c < 0x10000 && (second[c >> 3] >> (c & 7) & 1);
+}
+
 /* NFKC of the single character c into out (at most cap); its length, or 0
- * when it does not fit. */
+ * when it does not fit. Without GLib's allocation when the compatibility
+ * decomposition holds nothing that could compose (no second half of a pair,
+ * no combining mark): then it is the NFKC. */
 static size_t nfkc_char(gunichar c, gunichar *out, size_t cap)
 {
     gunichar d[G_UNICHAR_MAX_DECOMPOSITION_LENGTH];
     gsize n = g_unichar_fully_decompose(c, TRUE, d, G_N_ELEMENTS(d));
-    if (n == 1 && d[0] == c) {
+    if (n == 1 && d[0] == c) { /* no decomposition: its own NFKC */
         out[0] = c;
         return 1;
+    }
+    bool plain = n <= cap;
+    for (gsize i = 0; plain && i < n; i++)
+        plain = !is_second(d[i]) && g_unichar_combining_class(d[i]) == 0;
+    if (plain) {
+        memcpy(out, d, n * sizeof *d);
+        return n;
     }
     char u[8];
     u[g_unichar_to_utf8(c, u)] = '\0';
@@ -72,46 +88,59 @@ static size_t nfkc_char(gunichar c, gunichar *out, size_t cap)
     return k <= cap ? k : 0;
 }
 
+static bool nonchar(gunichar c)
+{
+    return (c >= 0xD800 && c <= 0xDFFF) || (c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE;
+}
+
+/* About 5 ms, once per process (the first text that is not ASCII). */
 static void fast_init(void)
 {
-    /* the second halves of canonical pairs: they may compose with what
-     * comes before them */
-    static uint8_t second[0x10000 / 8];
-    for (gunichar c = 0; c < 0x110000; c++) {
+    /* the second halves of canonical pairs, which may compose with what
+     * comes before them (planes 0 and 1: plane 2's decompositions are
+     * singletons, and no pair outside the BMP has its second in it) */
+    for (gunichar c = 0; c < 0x20000; c++) {
         gunichar a, b;
-        if ((c < 0xD800 || c > 0xDFFF) && g_unichar_decompose(c, &a, &b) && b && b < 0x10000)
+        if (!(c >= 0xD800 && c <= 0xDFFF) && g_unichar_decompose(c, &a, &b) && b && b < 0x10000)
             second[b >> 3] |= (uint8_t)(1u << (b & 7));
     }
     /* pass 1: the characters that are their own NFKC and never move or
-     * compose ("stable") */
+     * compose ("stable"); the NFKC of the others go to the pool */
     static uint8_t stable[0x10000 / 8];
-    for (gunichar c = 0; c < 0x10000; c++) {
-        if ((c >= 0xD800 && c <= 0xDFFF) || (c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE)
-            continue; /* surrogates and noncharacters: GLib's business */
-        gunichar r[4];
-        if (c == 0 || (second[c >> 3] >> (c & 7) & 1) || g_unichar_combining_class(c) != 0 ||
-            nfkc_char(c, r, 4) != 1 || r[0] != c)
-            continue;
-        stable[c >> 3] |= (uint8_t)(1u << (c & 7));
-        fast_table[c] = cleanup_kind(c);
-    }
-    /* pass 2: characters whose NFKC is a string of stable characters */
-    size_t used = 0;
+    static uint16_t pending[0x10000];
+    static uint32_t pending_at[0x10000];
+    size_t npending = 0, used = 0;
     for (gunichar c = 1; c < 0x10000; c++) {
-        if (fast_table[c] != FT_SLOW || (c >= 0xD800 && c <= 0xDFFF) ||
-            (c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE)
+        if (nonchar(c))
+            continue; /* surrogates and noncharacters: GLib's business */
+        if (c >= 0xAC00 && c <= 0xD7A3) { /* Hangul syllables: their own NFKC */
+            stable[c >> 3] |= (uint8_t)(1u << (c & 7));
+            fast_table[c] = cleanup_kind(c);
             continue;
+        }
         gunichar r[32];
         size_t n = nfkc_char(c, r, G_N_ELEMENTS(r));
-        bool ok = n > 0 && used + 1 + n <= POOL_MAX && FT_REPL + used <= 0xFFFF;
-        for (size_t i = 0; ok && i < n; i++)
+        if (n == 1 && r[0] == c) {
+            if (!is_second(c) && g_unichar_combining_class(c) == 0) {
+                stable[c >> 3] |= (uint8_t)(1u << (c & 7));
+                fast_table[c] = cleanup_kind(c);
+            }
+        } else if (n > 0 && used + 1 + n <= POOL_MAX && FT_REPL + used <= 0xFFFF) {
+            pending[npending] = (uint16_t)c;
+            pending_at[npending++] = (uint32_t)used;
+            fast_pool[used++] = (uint32_t)n;
+            for (size_t i = 0; i < n; i++)
+                fast_pool[used++] = r[i];
+        }
+    }
+    /* pass 2: characters whose NFKC is a string of stable characters */
+    for (size_t k = 0; k < npending; k++) {
+        const uint32_t *r = &fast_pool[pending_at[k]];
+        bool ok = true;
+        for (size_t i = 1; ok && i <= r[0]; i++)
             ok = r[i] < 0x10000 && (stable[r[i] >> 3] >> (r[i] & 7) & 1);
-        if (!ok)
-            continue;
-        fast_table[c] = (uint16_t)(FT_REPL + used);
-        fast_pool[used++] = (uint32_t)n;
-        for (size_t i = 0; i < n; i++)
-            fast_pool[used++] = r[i];
+        if (ok)
+            fast_table[pending[k]] = (uint16_t)(FT_REPL + pending_at[k]);
     }
 }
 
