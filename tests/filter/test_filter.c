@@ -236,6 +236,7 @@ TEST(filter_rules_set_and_yaml)
     ASSERT_UEQ(f.text_fields.n, d.text_fields.n);
     ASSERT(f.unsafe == d.unsafe && f.dedupe == d.dedupe && f.placeholder == d.placeholder);
     ASSERT_UEQ(f.lang_min_bytes, d.lang_min_bytes);
+    ASSERT_UEQ(f.text_cache, d.text_cache);
     ASSERT(f.all_filters == d.all_filters);
     /* and the placeholder file lists the built-in words */
     cs_strlist words = {0};
