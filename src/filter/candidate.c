@@ -38,6 +38,13 @@ struct cs_filter_chain {
     size_t nblock, nallow;
     /* compiled patterns (NULL when not needed) */
     pcre2_code *re_filename, *re_words, *re_phrases, **re_user;
+    /* the bytes a match of each unsafe pattern can start with (start_set),
+     * so that text holding none of them skips the pattern: index 0
+     * re_words, 1 re_words_rest, 2 re_phrases, 3.. re_user */
+    struct start_set {
+        uint64_t b[4];
+        bool any; /* no such knowledge: always run the pattern */
+    } *starts;
     /* the unsafe words made of ASCII letters and digits only, as a hash set
      * of their lower-case forms (one lookup per token of ASCII text), and a
      * pattern of the others (NULL when there are none) */
@@ -212,6 +219,65 @@ static bool re_match(const cs_filter_chain *c, const pcre2_code *re, const char 
     return re && pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, c->md, NULL) >= 0;
 }
 
+static void set_byte(struct start_set *t, unsigned char b)
+{
+    t->b[b >> 6] |= 1ull << (b & 63);
+}
+
+/* What PCRE2 knows of the first code unit of re's matches (the knowledge
+ * its own matcher skips start positions with): a start bitmap, or one
+ * code unit (taken caselessly: pattern_info does not say whether it is).
+ * "any" when it knows nothing, or the pattern can match an empty string.
+ * Caseless 'k' and 's' also match U+212A and U+017F, whose lead bytes are
+ * added (the text is NFKC, which maps both away, but this costs nothing). */
+static void start_set_of(const pcre2_code *re, struct start_set *t)
+{
+    memset(t, 0, sizeof *t);
+    uint32_t type = 0, unit = 0;
+    size_t minlen = 0;
+    const uint8_t *bitmap = NULL;
+    if (!re || pcre2_pattern_info(re, PCRE2_INFO_MINLENGTH, &minlen) || !minlen ||
+        pcre2_pattern_info(re, PCRE2_INFO_FIRSTCODETYPE, &type) ||
+        pcre2_pattern_info(re, PCRE2_INFO_FIRSTBITMAP, &bitmap)) {
+        t->any = true;
+        return;
+    }
+    if (type == 1 && !pcre2_pattern_info(re, PCRE2_INFO_FIRSTCODEUNIT, &unit) && unit < 0x80) {
+        set_byte(t, (unsigned char)unit);
+        if ((unit | 32) >= 'a' && (unit | 32) <= 'z') {
+            set_byte(t, (unsigned char)(unit ^ 32));
+            if ((unit | 32) == 'k')
+                set_byte(t, 0xE2);
+            if ((unit | 32) == 's')
+                set_byte(t, 0xC5);
+        }
+    } else if (type == 0 && bitmap) {
+        for (unsigned i = 0; i < 256; i++)
+            if (bitmap[i >> 3] >> (i & 7) & 1)
+                set_byte(t, (unsigned char)i);
+        if (t->b[1] & ((1ull << ('k' - 64)) | (1ull << ('K' - 64))))
+            set_byte(t, 0xE2);
+        if (t->b[1] & ((1ull << ('s' - 64)) | (1ull << ('S' - 64))))
+            set_byte(t, 0xC5);
+    } else {
+        t->any = true;
+    }
+}
+
+/* re_match, skipped when the text has none of the pattern's start bytes
+ * (present: the text's bytes, as a set). */
+static bool re_match_set(const cs_filter_chain *c, const pcre2_code *re,
+                         const struct start_set *t, const uint64_t present[4], const char *s,
+                         size_t n)
+{
+    if (!re)
+        return false;
+    if (!t->any && !((t->b[0] & present[0]) | (t->b[1] & present[1]) | (t->b[2] & present[2]) |
+                     (t->b[3] & present[3])))
+        return false;
+    return re_match(c, re, s, n);
+}
+
 /* ---- lifecycle -------------------------------------------------------- */
 
 void cs_filter_chain_free(cs_filter_chain *c)
@@ -234,6 +300,7 @@ void cs_filter_chain_free(cs_filter_chain *c)
     for (size_t i = 0; i < c->nuser; i++)
         pcre2_code_free(c->re_user[i]);
     cs_free(c->re_user);
+    cs_free(c->starts);
     pcre2_match_data_free(c->md);
     cs_free(c->set);
     cs_free(c->ph_len);
@@ -434,6 +501,15 @@ cs_status cs_filter_chain_new(cs_filter_chain **out, const cs_filter_rules *r, c
                 goto fail;
             c->nuser++;
         }
+        if (!(c->starts = cs_calloc(3 + c->nuser, sizeof *c->starts))) {
+            st = CS_ENOMEM;
+            goto fail;
+        }
+        start_set_of(c->re_words, &c->starts[0]);
+        start_set_of(c->re_words_rest, &c->starts[1]);
+        start_set_of(c->re_phrases, &c->starts[2]);
+        for (size_t i = 0; i < c->nuser; i++)
+            start_set_of(c->re_user[i], &c->starts[3 + i]);
     }
     /* the line parser's keys */
     static const char *const fixed[K__FIXED] = {"url", "title", "page", "lang"};
@@ -796,16 +872,20 @@ static bool word_in_set(const cs_filter_chain *c, const char *s, size_t n)
 
 static const char *unsafe_in(const cs_filter_chain *c, const char *s, size_t n)
 {
-    bool ascii = true;
-    for (size_t i = 0; ascii && i < n; i++)
-        ascii = (unsigned char)s[i] < 0x80;
-    if (ascii ? word_in_set(c, s, n) || re_match(c, c->re_words_rest, s, n)
-              : re_match(c, c->re_words, s, n))
+    uint64_t present[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)s[i];
+        present[b >> 6] |= 1ull << (b & 63);
+    }
+    const struct start_set *t = c->starts;
+    bool ascii = !present[2] && !present[3];
+    if (ascii ? word_in_set(c, s, n) || re_match_set(c, c->re_words_rest, &t[1], present, s, n)
+              : re_match_set(c, c->re_words, &t[0], present, s, n))
         return "unsafe_word";
-    if (re_match(c, c->re_phrases, s, n))
+    if (re_match_set(c, c->re_phrases, &t[2], present, s, n))
         return "unsafe_phrase";
     for (size_t i = 0; i < c->nuser; i++)
-        if (re_match(c, c->re_user[i], s, n))
+        if (re_match_set(c, c->re_user[i], &t[3 + i], present, s, n))
             return "unsafe_regex";
     return NULL;
 }

@@ -597,6 +597,107 @@ TEST(filter_unsafe_lists)
     cs_filter_chain_free(c);
 }
 
+/* The unsafe patterns are skipped for text holding none of the bytes
+ * their matches can start with (PCRE2's own start knowledge): the verdicts
+ * equal an independent run of every pattern on every text, in scripts that
+ * do and do not share bytes with the lists, with caseless equivalents
+ * beyond ASCII, an anchored pattern, a case-sensitive one, and one that
+ * matches the empty string (no start knowledge: always run). */
+TEST(filter_unsafe_start_bytes_same_verdicts)
+{
+    static const char *const words = "porn,xxx,ÉROTIQUE,kitten,straße";
+    static const char *const phrases[] = {"Hot Stuff", "живое видео"};
+    static const char *const regexes[] = {"\\bs[e3]x\\s*cam\\b", "裸", "(?-i)Cat", "^foo",
+                                          "\\d{4}", "(?<=\\s)ω"};
+    static const char *const texts[] = {
+        "A quiet lake at dawn", "Free PORN pictures", "中山振富电子有限公司", "裸の王様の絵本",
+        "Une photo érotique", "UNE PHOTO ÉROTIQUE", "a KITTEN on the sofa", "a \xe2\x84\xaaitten",
+        "Die Straße im Regen", "DIE STRASSE IM REGEN", "totally hot stuffed",
+        "ЖИВОЕ ВИДЕО с концерта", "Красная площадь зимой", "best s3x cam", "the cat sat",
+        "The Cat sat", "foo fighters live", "live foo fighters", "FOO FIGHTERS live",
+        "year 2024 photos", "year 24 photos", "Ωμέγα ω and ω", "İnn in İstanbul", "東京タワー 2019",
+        "nothing here at all",
+    };
+    cs_filter_rules r;
+    ASSERT_OK(cs_filter_rules_init(&r));
+    char err[512];
+    ASSERT_OK(cs_filter_rules_set(&r, "unsafe", "tag", err, sizeof err));
+    ASSERT_OK(cs_filter_rules_set(&r, "unsafe-words", words, err, sizeof err));
+    for (size_t i = 0; i < 2; i++) /* (one phrase per call) */
+        ASSERT_OK(cs_filter_rules_set(&r, "unsafe-phrases", phrases[i], err, sizeof err));
+    for (size_t i = 0; i < sizeof regexes / sizeof regexes[0]; i++)
+        ASSERT_OK(cs_filter_rules_set(&r, "unsafe-regex", regexes[i], err, sizeof err));
+    static const char *const kv[][2] = {{"min-text", "1"}, {"placeholder", "false"},
+                                        {"dedupe", "false"}};
+    for (size_t i = 0; i < 3; i++)
+        ASSERT_OK(cs_filter_rules_set(&r, kv[i][0], kv[i][1], err, sizeof err));
+    /* the reference: every pattern compiled alone, run on every text */
+    pcre2_code *rw, *rp, *ru[6];
+    ASSERT_OK(cs__re_compile_list(&r.unsafe_words, true, &rw, err, sizeof err, "w"));
+    ASSERT_OK(cs__re_compile_list(&r.unsafe_phrases, false, &rp, err, sizeof err, "p"));
+    for (size_t i = 0; i < 6; i++) {
+        int ec;
+        PCRE2_SIZE eo;
+        ru[i] = pcre2_compile((PCRE2_SPTR)regexes[i], PCRE2_ZERO_TERMINATED,
+                              PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS | PCRE2_MATCH_INVALID_UTF,
+                              &ec, &eo, NULL);
+        ASSERT(ru[i]);
+    }
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    cs_filter_chain *c;
+    ASSERT_OK(cs_filter_chain_new(&c, &r, err, sizeof err));
+    /* and a chain whose one regex matches the empty string: every row */
+    cs_filter_rules_cleanup(&r);
+    ASSERT_OK(cs_filter_rules_init(&r));
+    ASSERT_OK(cs_filter_rules_set(&r, "unsafe", "tag", err, sizeof err));
+    ASSERT_OK(cs_filter_rules_set(&r, "unsafe-regex", "x*", err, sizeof err));
+    ASSERT_OK(cs_filter_rules_set(&r, "min-text", "1", err, sizeof err));
+    cs_filter_chain *c2;
+    ASSERT_OK(cs_filter_chain_new(&c2, &r, err, sizeof err));
+    cs_filter_rules_cleanup(&r);
+    size_t counts[4] = {0};
+    cs_buf norm;
+    cs_buf_init(&norm, 0);
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        char url[64];
+        snprintf(url, sizeof url, "https://e.com/%zu.jpg", i);
+        cs_filter_verdict v;
+        v = apply(c, url, texts[i]);
+        ASSERT(v.keep);
+        size_t chars;
+        cs_buf_reset(&norm);
+        ASSERT_OK(cs_filter_normalize_text(texts[i], strlen(texts[i]), &norm, &chars));
+        PCRE2_SPTR t = (PCRE2_SPTR)norm.data;
+        const char *want = NULL;
+        if (pcre2_match(rw, t, norm.len, 0, 0, md, NULL) >= 0)
+            want = "unsafe_word";
+        else if (pcre2_match(rp, t, norm.len, 0, 0, md, NULL) >= 0)
+            want = "unsafe_phrase";
+        else
+            for (size_t k = 0; k < 6 && !want; k++)
+                if (pcre2_match(ru[k], t, norm.len, 0, 0, md, NULL) >= 0)
+                    want = "unsafe_regex";
+        if (!want != !v.unsafe || (want && strcmp(want, v.unsafe)))
+            FAIL("'%s': chain says %s, every pattern run says %s", texts[i],
+                 v.unsafe ? v.unsafe : "safe", want ? want : "safe");
+        counts[!want ? 0 : !strcmp(want, "unsafe_word") ? 1 : !strcmp(want, "unsafe_phrase") ? 2 : 3]++;
+        v = apply(c2, url, texts[i]);
+        ASSERT_STR_EQ(v.unsafe ? v.unsafe : "", "unsafe_regex");
+    }
+    /* every verdict occurs */
+    if (!counts[0] || !counts[1] || !counts[2] || !counts[3])
+        FAIL("safe %zu, words %zu, phrases %zu, regexes %zu", counts[0], counts[1], counts[2],
+             counts[3]);
+    cs_buf_cleanup(&norm);
+    pcre2_match_data_free(md);
+    pcre2_code_free(rw);
+    pcre2_code_free(rp);
+    for (size_t i = 0; i < 6; i++)
+        pcre2_code_free(ru[i]);
+    cs_filter_chain_free(c);
+    cs_filter_chain_free(c2);
+}
+
 TEST(filter_parse_line)
 {
     cs_filter_chain *c = chain_with(NULL);
