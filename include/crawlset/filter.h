@@ -126,6 +126,10 @@ typedef struct cs_filter_rules {
     size_t lang_min_bytes;       /* text shorter than this (bytes, 20) is of unknown
                                     language ("un") without running cld2, which
                                     says nothing reliable about so little text */
+    size_t text_cache;           /* slots of the caches of language and unsafe
+                                    verdicts by text (4096; rounded down to a power
+                                    of two, at most 1M; 0 = no cache): the same alt
+                                    text recurs across a site's pages */
     /* unsafe */
     cs_unsafe_mode unsafe;       /* off (default), tag or drop */
     cs_strlist unsafe_words;     /* single words, matched as whole tokens, case-folded */

@@ -25,7 +25,6 @@ static const char *const FNAMES[F__N] = {"url", "text", "dedupe", "bloom", "unsa
 /* The line members the parser looks for besides the text fields. */
 enum { K_URL, K_TITLE, K_PAGE, K_LANG, K__FIXED };
 #define MAX_TEXT_FIELDS (32 - K__FIXED)
-#define CACHE_SLOTS 4096
 #define HOST_SLOTS 1024
 
 struct cs_filter_chain {
@@ -39,6 +38,13 @@ struct cs_filter_chain {
     size_t nblock, nallow;
     /* compiled patterns (NULL when not needed) */
     pcre2_code *re_filename, *re_words, *re_phrases, **re_user;
+    /* the bytes a match of each unsafe pattern can start with (start_set),
+     * so that text holding none of them skips the pattern: index 0
+     * re_words, 1 re_words_rest, 2 re_phrases, 3.. re_user */
+    struct start_set {
+        uint64_t b[4];
+        bool any; /* no such knowledge: always run the pattern */
+    } *starts;
     /* the unsafe words made of ASCII letters and digits only, as a hash set
      * of their lower-case forms (one lookup per token of ASCII text), and a
      * pattern of the others (NULL when there are none) */
@@ -83,6 +89,7 @@ struct cs_filter_chain {
         const char *why;
         bool used;
     } *unsafe_cache;
+    size_t cache_mask;       /* slots - 1; the caches are NULL without slots */
     /* scratch, reused */
     cs_buf norm, title, key, low;
     cs_jkeys jkeys;
@@ -212,6 +219,65 @@ static bool re_match(const cs_filter_chain *c, const pcre2_code *re, const char 
     return re && pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, c->md, NULL) >= 0;
 }
 
+static void set_byte(struct start_set *t, unsigned char b)
+{
+    t->b[b >> 6] |= 1ull << (b & 63);
+}
+
+/* What PCRE2 knows of the first code unit of re's matches (the knowledge
+ * its own matcher skips start positions with): a start bitmap, or one
+ * code unit (taken caselessly: pattern_info does not say whether it is).
+ * "any" when it knows nothing, or the pattern can match an empty string.
+ * Caseless 'k' and 's' also match U+212A and U+017F, whose lead bytes are
+ * added (the text is NFKC, which maps both away, but this costs nothing). */
+static void start_set_of(const pcre2_code *re, struct start_set *t)
+{
+    memset(t, 0, sizeof *t);
+    uint32_t type = 0, unit = 0;
+    size_t minlen = 0;
+    const uint8_t *bitmap = NULL;
+    if (!re || pcre2_pattern_info(re, PCRE2_INFO_MINLENGTH, &minlen) || !minlen ||
+        pcre2_pattern_info(re, PCRE2_INFO_FIRSTCODETYPE, &type) ||
+        pcre2_pattern_info(re, PCRE2_INFO_FIRSTBITMAP, &bitmap)) {
+        t->any = true;
+        return;
+    }
+    if (type == 1 && !pcre2_pattern_info(re, PCRE2_INFO_FIRSTCODEUNIT, &unit) && unit < 0x80) {
+        set_byte(t, (unsigned char)unit);
+        if ((unit | 32) >= 'a' && (unit | 32) <= 'z') {
+            set_byte(t, (unsigned char)(unit ^ 32));
+            if ((unit | 32) == 'k')
+                set_byte(t, 0xE2);
+            if ((unit | 32) == 's')
+                set_byte(t, 0xC5);
+        }
+    } else if (type == 0 && bitmap) {
+        for (unsigned i = 0; i < 256; i++)
+            if (bitmap[i >> 3] >> (i & 7) & 1)
+                set_byte(t, (unsigned char)i);
+        if (t->b[1] & ((1ull << ('k' - 64)) | (1ull << ('K' - 64))))
+            set_byte(t, 0xE2);
+        if (t->b[1] & ((1ull << ('s' - 64)) | (1ull << ('S' - 64))))
+            set_byte(t, 0xC5);
+    } else {
+        t->any = true;
+    }
+}
+
+/* re_match, skipped when the text has none of the pattern's start bytes
+ * (present: the text's bytes, as a set). */
+static bool re_match_set(const cs_filter_chain *c, const pcre2_code *re,
+                         const struct start_set *t, const uint64_t present[4], const char *s,
+                         size_t n)
+{
+    if (!re)
+        return false;
+    if (!t->any && !((t->b[0] & present[0]) | (t->b[1] & present[1]) | (t->b[2] & present[2]) |
+                     (t->b[3] & present[3])))
+        return false;
+    return re_match(c, re, s, n);
+}
+
 /* ---- lifecycle -------------------------------------------------------- */
 
 void cs_filter_chain_free(cs_filter_chain *c)
@@ -234,6 +300,7 @@ void cs_filter_chain_free(cs_filter_chain *c)
     for (size_t i = 0; i < c->nuser; i++)
         pcre2_code_free(c->re_user[i]);
     cs_free(c->re_user);
+    cs_free(c->starts);
     pcre2_match_data_free(c->md);
     cs_free(c->set);
     cs_free(c->ph_len);
@@ -390,10 +457,17 @@ cs_status cs_filter_chain_new(cs_filter_chain **out, const cs_filter_rules *r, c
         (st = sorted_lower(&r->allow_domains, &c->allow, &c->nallow)))
         goto fail;
     c->ph_len = cs_malloc((r->placeholder_words.n ? r->placeholder_words.n : 1) * sizeof(size_t));
-    c->lang_cache = cs_calloc(CACHE_SLOTS, sizeof *c->lang_cache);
-    c->unsafe_cache = cs_calloc(CACHE_SLOTS, sizeof *c->unsafe_cache);
+    size_t slots = 0;
+    if (r->text_cache) {
+        slots = 1;
+        while (slots * 2 <= r->text_cache && slots < ((size_t)1 << 20))
+            slots *= 2;
+        c->cache_mask = slots - 1;
+        c->lang_cache = cs_calloc(slots, sizeof *c->lang_cache);
+        c->unsafe_cache = cs_calloc(slots, sizeof *c->unsafe_cache);
+    }
     c->host_cache = cs_calloc(HOST_SLOTS, sizeof *c->host_cache);
-    if (!c->ph_len || !c->lang_cache || !c->unsafe_cache || !c->host_cache) {
+    if (!c->ph_len || (slots && (!c->lang_cache || !c->unsafe_cache)) || !c->host_cache) {
         st = CS_ENOMEM;
         goto fail;
     }
@@ -427,6 +501,15 @@ cs_status cs_filter_chain_new(cs_filter_chain **out, const cs_filter_rules *r, c
                 goto fail;
             c->nuser++;
         }
+        if (!(c->starts = cs_calloc(3 + c->nuser, sizeof *c->starts))) {
+            st = CS_ENOMEM;
+            goto fail;
+        }
+        start_set_of(c->re_words, &c->starts[0]);
+        start_set_of(c->re_words_rest, &c->starts[1]);
+        start_set_of(c->re_phrases, &c->starts[2]);
+        for (size_t i = 0; i < c->nuser; i++)
+            start_set_of(c->re_user[i], &c->starts[3 + i]);
     }
     /* the line parser's keys */
     static const char *const fixed[K__FIXED] = {"url", "title", "page", "lang"};
@@ -717,26 +800,33 @@ static const char *lang_filter(cs_filter_chain *c, const cs_candidate *cand,
         memcpy(hint, cand->lang.ptr, cand->lang.len);
         hint[cand->lang.len] = '\0';
     }
-    uint64_t key = 0;
     struct lang_slot *ls = NULL;
     if (v->text.len < c->r.lang_min_bytes) {
         /* too little text for cld2 to say anything reliable */
         strcpy(v->lang, "un");
         v->lang_percent = 0;
         v->lang_reliable = false;
-    } else if ((key = XXH3_64bits_withSeed(v->text.ptr, v->text.len,
-                                           XXH3_64bits(hint, strlen(hint)))),
-               (ls = &c->lang_cache[key & (CACHE_SLOTS - 1)])->used && ls->key == key) {
-        memcpy(v->lang, ls->lang, sizeof v->lang);
-        v->lang_percent = ls->pct;
-        v->lang_reliable = ls->rel;
-    } else {
-        cs__cld2_detect(v->text.ptr, v->text.len, hint, v->lang, sizeof v->lang,
-                        &v->lang_percent, &v->lang_reliable);
+        goto decided;
+    }
+    uint64_t key = 0;
+    if (c->lang_cache) {
+        key = XXH3_64bits_withSeed(v->text.ptr, v->text.len, XXH3_64bits(hint, strlen(hint)));
+        ls = &c->lang_cache[key & c->cache_mask];
+        if (ls->used && ls->key == key) {
+            memcpy(v->lang, ls->lang, sizeof v->lang);
+            v->lang_percent = ls->pct;
+            v->lang_reliable = ls->rel;
+            goto decided;
+        }
+    }
+    cs__cld2_detect(v->text.ptr, v->text.len, hint, v->lang, sizeof v->lang, &v->lang_percent,
+                    &v->lang_reliable);
+    if (ls) {
         *ls = (struct lang_slot){.key = key, .pct = v->lang_percent, .rel = v->lang_reliable,
                                  .used = true};
         memcpy(ls->lang, v->lang, sizeof v->lang);
     }
+decided:
     if (c->r.lang_reliable && !v->lang_reliable)
         strcpy(v->lang, "un");
     bool unknown = !strcmp(v->lang, "un");
@@ -782,16 +872,20 @@ static bool word_in_set(const cs_filter_chain *c, const char *s, size_t n)
 
 static const char *unsafe_in(const cs_filter_chain *c, const char *s, size_t n)
 {
-    bool ascii = true;
-    for (size_t i = 0; ascii && i < n; i++)
-        ascii = (unsigned char)s[i] < 0x80;
-    if (ascii ? word_in_set(c, s, n) || re_match(c, c->re_words_rest, s, n)
-              : re_match(c, c->re_words, s, n))
+    uint64_t present[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)s[i];
+        present[b >> 6] |= 1ull << (b & 63);
+    }
+    const struct start_set *t = c->starts;
+    bool ascii = !present[2] && !present[3];
+    if (ascii ? word_in_set(c, s, n) || re_match_set(c, c->re_words_rest, &t[1], present, s, n)
+              : re_match_set(c, c->re_words, &t[0], present, s, n))
         return "unsafe_word";
-    if (re_match(c, c->re_phrases, s, n))
+    if (re_match_set(c, c->re_phrases, &t[2], present, s, n))
         return "unsafe_phrase";
     for (size_t i = 0; i < c->nuser; i++)
-        if (re_match(c, c->re_user[i], s, n))
+        if (re_match_set(c, c->re_user[i], &t[3 + i], present, s, n))
             return "unsafe_regex";
     return NULL;
 }
@@ -802,8 +896,8 @@ static const char *unsafe_filter(cs_filter_chain *c, const cs_candidate *cand,
     uint64_t key = XXH3_64bits(v->text.ptr, v->text.len);
     if (cand->title.ptr)
         key ^= XXH3_64bits_withSeed(cand->title.ptr, cand->title.len, 1) * 0x9E3779B97F4A7C15ull;
-    struct unsafe_slot *us = &c->unsafe_cache[key & (CACHE_SLOTS - 1)];
-    if (us->used && us->key == key)
+    struct unsafe_slot *us = c->unsafe_cache ? &c->unsafe_cache[key & c->cache_mask] : NULL;
+    if (us && us->used && us->key == key)
         return us->why;
     const char *why = unsafe_in(c, v->text.ptr, v->text.len);
     if (!why && cand->title.ptr && cand->title.len) {
@@ -813,7 +907,8 @@ static const char *unsafe_filter(cs_filter_chain *c, const cs_candidate *cand,
             return NULL;
         why = unsafe_in(c, c->title.data, c->title.len);
     }
-    *us = (struct unsafe_slot){key, why, true};
+    if (us)
+        *us = (struct unsafe_slot){key, why, true};
     return why;
 }
 

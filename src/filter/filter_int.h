@@ -13,6 +13,9 @@ void cs__strlist_clear(cs_strlist *l);
 cs_status cs__strlist_push(cs_strlist *l, const char *s, size_t n);
 cs_status cs__strlist_copy(cs_strlist *dst, const cs_strlist *src);
 
+/* cs_filter_normalize_text always through GLib (no table): for tests. */
+cs_status cs__normalize_text_glib(const char *s, size_t n, cs_buf *out, size_t *chars);
+
 /* cld2 (lang.cc): detects the language of UTF-8 text s[0..n). hint (may be
  * NULL/empty) is a content-language hint ("en", "fr-CA"). code gets the
  * cld2 code ("un" when unknown); percent the share of the text in it. */

@@ -57,6 +57,7 @@ static const keydef KEYS[] = {
     {"lang-detect", K_BOOL, F(lang_detect), "detect the language even when all are kept"},
     {"lang-min-bytes", K_INT, F(lang_min_bytes), "shorter text is of unknown language, cld2 not run (default 20 bytes)"},
     {"lang-reliable", K_BOOL, F(lang_reliable), "an unreliable detection counts as unknown"},
+    {"text-cache", K_INT, F(text_cache), "slots of the caches of language and unsafe verdicts by text (default 4096; 0 = none)"},
     {"unsafe", K_UNSAFE, F(unsafe), "unsafe-content filter: off, tag or drop (default off)"},
     {"unsafe-words", K_LIST, F(unsafe_words), "words matched as whole tokens, case-folded"},
     {"unsafe-words-file", K_FILE, F(unsafe_words), "file of unsafe words"},
@@ -128,6 +129,7 @@ cs_status cs_filter_rules_init(cs_filter_rules *r)
     r->placeholder = true;
     r->dedupe = true;
     r->lang_min_bytes = 20;
+    r->text_cache = 4096;
     r->failed_urls_max = 100;
     r->max_domains = 100000;
     r->doc_min_steps = 2;

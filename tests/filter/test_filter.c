@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "../test.h"
+#include "filter/filter_int.h"
 
 static cs_filter_chain *chain_with(const char *const *kv)
 {
@@ -59,6 +60,94 @@ TEST(filter_normalize_text)
     norm_is("e\xcc\x81t\xc3\xa9", 6, "\xc3\xa9t\xc3\xa9", 3);
     /* invalid UTF-8 becomes U+FFFD; soft hyphen (format) is removed */
     norm_is("a\xff" "b\xc2\xad" "c", 6, "a\xef\xbf\xbd" "bc", 4);
+}
+
+static size_t put_cp(char *w, uint32_t c)
+{
+    if (c < 0x80) {
+        w[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        w[0] = (char)(0xC0 | (c >> 6));
+        w[1] = (char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        w[0] = (char)(0xE0 | (c >> 12));
+        w[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+        w[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    w[0] = (char)(0xF0 | (c >> 18));
+    w[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+    w[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+    w[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+/* the table's answer (cs_filter_normalize_text) equals GLib's */
+static void norm_same(const char *s, size_t n, cs_buf *a, cs_buf *b)
+{
+    size_t ca = 0, cb = 0;
+    cs_buf_reset(a);
+    cs_buf_reset(b);
+    ASSERT_OK(cs_filter_normalize_text(s, n, a, &ca));
+    ASSERT_OK(cs__normalize_text_glib(s, n, b, &cb));
+    if (a->len != b->len || (a->len && memcmp(a->data, b->data, a->len)) || ca != cb) {
+        char hex[200] = "";
+        for (size_t i = 0; i < n && i < 60; i++)
+            snprintf(hex + strlen(hex), sizeof hex - strlen(hex), "%02x", (unsigned char)s[i]);
+        FAIL("input %s: table gives %zu chars '%s', GLib %zu chars '%s'", hex, ca,
+             a->data ? a->data : "", cb, b->data ? b->data : "");
+    }
+}
+
+TEST_T(filter_normalize_fast_equals_glib, 60)
+{
+    cs_buf a, b;
+    cs_buf_init(&a, 0);
+    cs_buf_init(&b, 0);
+    char s[64];
+    /* every BMP character (and a few beyond), alone and in contexts where
+     * NFKC could move or compose it: after a letter, before a combining
+     * acute, doubled, between spaces, after a Hangul syllable and a jamo */
+    for (uint32_t c = 1; c < 0x10100; c++) {
+        if (c >= 0xD800 && c <= 0xDFFF)
+            continue;
+        char u[4];
+        size_t k = put_cp(u, c), n;
+        n = 0, s[n++] = 'x', memcpy(s + n, u, k), n += k, s[n++] = 'y';
+        norm_same(s, n, &a, &b);
+        n = 0, memcpy(s + n, u, k), n += k, memcpy(s + n, "\xcc\x81", 2), n += 2;
+        norm_same(s, n, &a, &b);
+        n = 0, memcpy(s + n, u, k), n += k, memcpy(s + n, u, k), n += k;
+        norm_same(s, n, &a, &b);
+        n = 0, s[n++] = ' ', memcpy(s + n, u, k), n += k, s[n++] = ' ', s[n++] = 'e';
+        norm_same(s, n, &a, &b);
+        n = 0, memcpy(s + n, "\xea\xb0\x80\xe1\x84\x80", 6), n += 6, memcpy(s + n, u, k), n += k;
+        norm_same(s, n, &a, &b);
+    }
+    /* random strings over a mix of scripts, marks, spaces, controls,
+     * compatibility characters and bytes that are not UTF-8 */
+    static const uint32_t pool[] = {'a', 'Z', ' ', '\t', 0xA0, 0xAD, 0xE9, 0x301, 0x308, 0x3000,
+                                    0x4E2D, 0x6587, 0x3042, 0x30AC, 0xFF76, 0xFF9E, 0xFF21, 0xFB01,
+                                    0x1100, 0x1161, 0x11A8, 0xAC00, 0x200B, 0x200D, 0x2028, 0x416,
+                                    0x5D0, 0x627, 0x64B, 0xFDFA, 0x2460, 0x1F600, 0x85, 0x7F};
+    uint64_t r = 0x2545F4914F6CDD1Dull;
+    for (int t = 0; t < 20000; t++) {
+        size_t n = 0, len = 1 + t % 12;
+        for (size_t i = 0; i < len; i++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            if (r % 41 == 0)
+                s[n++] = (char)(0x80 + r % 0x7F); /* a stray byte */
+            else
+                n += put_cp(s + n, pool[(r >> 8) % (sizeof pool / sizeof pool[0])]);
+        }
+        norm_same(s, n, &a, &b);
+    }
+    cs_buf_cleanup(&a);
+    cs_buf_cleanup(&b);
 }
 
 TEST(filter_rules_set_and_yaml)
@@ -147,6 +236,7 @@ TEST(filter_rules_set_and_yaml)
     ASSERT_UEQ(f.text_fields.n, d.text_fields.n);
     ASSERT(f.unsafe == d.unsafe && f.dedupe == d.dedupe && f.placeholder == d.placeholder);
     ASSERT_UEQ(f.lang_min_bytes, d.lang_min_bytes);
+    ASSERT_UEQ(f.text_cache, d.text_cache);
     ASSERT(f.all_filters == d.all_filters);
     /* and the placeholder file lists the built-in words */
     cs_strlist words = {0};
@@ -346,6 +436,97 @@ TEST(filter_language)
     cs_filter_chain_free(c);
 }
 
+/* The caches of verdicts by text (text-cache) change no verdict: the same
+ * rows through chains with no cache, a 2-slot cache (evictions on nearly
+ * every row) and the default give the same verdicts, field by field, and
+ * the same stats. The texts repeat (as alt texts do across a site's
+ * pages) under other URLs, page-language hints and titles, which the
+ * cache keys must tell apart: the hint can change cld2's answer, the title
+ * the unsafe one. */
+TEST(filter_text_cache_same_verdicts)
+{
+    static const char *const texts[] = {
+        "A red bicycle leaning against the old stone wall",
+        "Ein rotes Fahrrad lehnt an der alten Steinmauer im Garten",
+        "Une tarte aux pommes dorée, sortie du four ce matin",
+        "Centro de información turística de la ciudad",
+        "Centro de informação turística da cidade velha",
+        "東京タワーの夜景と東京の街並み",
+        "中山振富电子有限公司产品展示",
+        "Красная площадь зимой в Москве",
+        "Fishing boats in the harbour at dawn, with a badword on the hull",
+        "free porn pics of the summer festival",
+        "Lighthouse on a rocky coast",
+        "Der Hund schläft",
+        "logo",
+        "Hovenier in de tuin aan het werk",
+        "Mountain lake under a clear sky",
+        "casa",
+        "Photo gallery: the village church and its bells",
+    };
+    static const char *const hints[] = {NULL, "en", "de", "pt", "gl", "ja", "fr-CA"};
+    static const char *const titles[] = {NULL, "A clean title", "badword in the title"};
+    const size_t nt = sizeof texts / sizeof texts[0];
+    const char *sizes[] = {"0", "2", "4096"};
+    cs_filter_chain *c[3];
+    for (int k = 0; k < 3; k++) {
+        const char *kv[] = {"lang", "en,un,de", "unsafe", "tag", "unsafe-words", "badword",
+                            "unsafe-phrases", "free porn", "text-cache", sizes[k], NULL};
+        c[k] = chain_with(kv);
+    }
+    char url[128];
+    uint64_t r = 88172645463325252ull;
+    size_t differs_by_hint = 0;
+    for (int i = 0; i < 6000; i++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        const char *text = texts[r % nt];
+        const char *hint = hints[(r >> 16) % (sizeof hints / sizeof hints[0])];
+        const char *title = titles[(r >> 24) % 3];
+        snprintf(url, sizeof url, "https://site%d.example.com/img/%d.jpg", (int)((r >> 32) % 50), i);
+        cs_candidate cand = {{url, strlen(url)},
+                             {text, strlen(text)},
+                             {title, title ? strlen(title) : 0},
+                             {NULL, 0},
+                             {hint, hint ? strlen(hint) : 0}};
+        cs_filter_verdict v[3];
+        for (int k = 0; k < 3; k++)
+            ASSERT_OK(cs_filter_chain_apply(c[k], &cand, &v[k]));
+        for (int k = 1; k < 3; k++) {
+            ASSERT_EQ(v[k].keep, v[0].keep);
+            ASSERT_STR_EQ(v[k].reason ? v[k].reason : "", v[0].reason ? v[0].reason : "");
+            ASSERT_STR_EQ(v[k].unsafe ? v[k].unsafe : "", v[0].unsafe ? v[0].unsafe : "");
+            ASSERT_STR_EQ(v[k].lang, v[0].lang);
+            ASSERT_EQ(v[k].lang_percent, v[0].lang_percent);
+            ASSERT_EQ(v[k].lang_reliable, v[0].lang_reliable);
+            ASSERT_EQ(v[k].lang_class, v[0].lang_class);
+        }
+        if (i < (int)nt * 7) { /* the hint matters for some text: cld2 alone */
+            const char *h2 = hints[(size_t)i % 7];
+            const char *t2 = texts[(size_t)i / 7];
+            char l1[16], l2[16];
+            int p1, p2;
+            bool r1, r2;
+            cs__cld2_detect(t2, strlen(t2), NULL, l1, sizeof l1, &p1, &r1);
+            cs__cld2_detect(t2, strlen(t2), h2, l2, sizeof l2, &p2, &r2);
+            differs_by_hint += strcmp(l1, l2) || p1 != p2 || r1 != r2;
+        }
+    }
+    ASSERT(differs_by_hint > 0);
+    cs_buf j[3];
+    for (int k = 0; k < 3; k++) {
+        cs_buf_init(&j[k], 0);
+        ASSERT_OK(cs_filter_stats_json(cs_filter_chain_stats(c[k]), true, &j[k]));
+    }
+    ASSERT_STR_EQ(j[1].data, j[0].data);
+    ASSERT_STR_EQ(j[2].data, j[0].data);
+    /* both verdicts of the title were seen */
+    ASSERT(strstr(j[0].data, "unsafe_word"));
+    for (int k = 0; k < 3; k++) {
+        cs_buf_cleanup(&j[k]);
+        cs_filter_chain_free(c[k]);
+    }
+}
+
 TEST(filter_unsafe_lists)
 {
     static const char *const kv[] = {"unsafe", "drop", "unsafe-words", "porn,xxx",
@@ -414,6 +595,107 @@ TEST(filter_unsafe_lists)
     ASSERT(!apply(c, "https://e.com/9.jpg", "best p0rn site").keep);
     ASSERT(apply(c, "https://e.com/10.jpg", "Essex countryside in spring").keep);
     cs_filter_chain_free(c);
+}
+
+/* The unsafe patterns are skipped for text holding none of the bytes
+ * their matches can start with (PCRE2's own start knowledge): the verdicts
+ * equal an independent run of every pattern on every text, in scripts that
+ * do and do not share bytes with the lists, with caseless equivalents
+ * beyond ASCII, an anchored pattern, a case-sensitive one, and one that
+ * matches the empty string (no start knowledge: always run). */
+TEST(filter_unsafe_start_bytes_same_verdicts)
+{
+    static const char *const words = "porn,xxx,ÉROTIQUE,kitten,straße";
+    static const char *const phrases[] = {"Hot Stuff", "живое видео"};
+    static const char *const regexes[] = {"\\bs[e3]x\\s*cam\\b", "裸", "(?-i)Cat", "^foo",
+                                          "\\d{4}", "(?<=\\s)ω"};
+    static const char *const texts[] = {
+        "A quiet lake at dawn", "Free PORN pictures", "中山振富电子有限公司", "裸の王様の絵本",
+        "Une photo érotique", "UNE PHOTO ÉROTIQUE", "a KITTEN on the sofa", "a \xe2\x84\xaaitten",
+        "Die Straße im Regen", "DIE STRASSE IM REGEN", "totally hot stuffed",
+        "ЖИВОЕ ВИДЕО с концерта", "Красная площадь зимой", "best s3x cam", "the cat sat",
+        "The Cat sat", "foo fighters live", "live foo fighters", "FOO FIGHTERS live",
+        "year 2024 photos", "year 24 photos", "Ωμέγα ω and ω", "İnn in İstanbul", "東京タワー 2019",
+        "nothing here at all",
+    };
+    cs_filter_rules r;
+    ASSERT_OK(cs_filter_rules_init(&r));
+    char err[512];
+    ASSERT_OK(cs_filter_rules_set(&r, "unsafe", "tag", err, sizeof err));
+    ASSERT_OK(cs_filter_rules_set(&r, "unsafe-words", words, err, sizeof err));
+    for (size_t i = 0; i < 2; i++) /* (one phrase per call) */
+        ASSERT_OK(cs_filter_rules_set(&r, "unsafe-phrases", phrases[i], err, sizeof err));
+    for (size_t i = 0; i < sizeof regexes / sizeof regexes[0]; i++)
+        ASSERT_OK(cs_filter_rules_set(&r, "unsafe-regex", regexes[i], err, sizeof err));
+    static const char *const kv[][2] = {{"min-text", "1"}, {"placeholder", "false"},
+                                        {"dedupe", "false"}};
+    for (size_t i = 0; i < 3; i++)
+        ASSERT_OK(cs_filter_rules_set(&r, kv[i][0], kv[i][1], err, sizeof err));
+    /* the reference: every pattern compiled alone, run on every text */
+    pcre2_code *rw, *rp, *ru[6];
+    ASSERT_OK(cs__re_compile_list(&r.unsafe_words, true, &rw, err, sizeof err, "w"));
+    ASSERT_OK(cs__re_compile_list(&r.unsafe_phrases, false, &rp, err, sizeof err, "p"));
+    for (size_t i = 0; i < 6; i++) {
+        int ec;
+        PCRE2_SIZE eo;
+        ru[i] = pcre2_compile((PCRE2_SPTR)regexes[i], PCRE2_ZERO_TERMINATED,
+                              PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS | PCRE2_MATCH_INVALID_UTF,
+                              &ec, &eo, NULL);
+        ASSERT(ru[i]);
+    }
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    cs_filter_chain *c;
+    ASSERT_OK(cs_filter_chain_new(&c, &r, err, sizeof err));
+    /* and a chain whose one regex matches the empty string: every row */
+    cs_filter_rules_cleanup(&r);
+    ASSERT_OK(cs_filter_rules_init(&r));
+    ASSERT_OK(cs_filter_rules_set(&r, "unsafe", "tag", err, sizeof err));
+    ASSERT_OK(cs_filter_rules_set(&r, "unsafe-regex", "x*", err, sizeof err));
+    ASSERT_OK(cs_filter_rules_set(&r, "min-text", "1", err, sizeof err));
+    cs_filter_chain *c2;
+    ASSERT_OK(cs_filter_chain_new(&c2, &r, err, sizeof err));
+    cs_filter_rules_cleanup(&r);
+    size_t counts[4] = {0};
+    cs_buf norm;
+    cs_buf_init(&norm, 0);
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        char url[64];
+        snprintf(url, sizeof url, "https://e.com/%zu.jpg", i);
+        cs_filter_verdict v;
+        v = apply(c, url, texts[i]);
+        ASSERT(v.keep);
+        size_t chars;
+        cs_buf_reset(&norm);
+        ASSERT_OK(cs_filter_normalize_text(texts[i], strlen(texts[i]), &norm, &chars));
+        PCRE2_SPTR t = (PCRE2_SPTR)norm.data;
+        const char *want = NULL;
+        if (pcre2_match(rw, t, norm.len, 0, 0, md, NULL) >= 0)
+            want = "unsafe_word";
+        else if (pcre2_match(rp, t, norm.len, 0, 0, md, NULL) >= 0)
+            want = "unsafe_phrase";
+        else
+            for (size_t k = 0; k < 6 && !want; k++)
+                if (pcre2_match(ru[k], t, norm.len, 0, 0, md, NULL) >= 0)
+                    want = "unsafe_regex";
+        if (!want != !v.unsafe || (want && strcmp(want, v.unsafe)))
+            FAIL("'%s': chain says %s, every pattern run says %s", texts[i],
+                 v.unsafe ? v.unsafe : "safe", want ? want : "safe");
+        counts[!want ? 0 : !strcmp(want, "unsafe_word") ? 1 : !strcmp(want, "unsafe_phrase") ? 2 : 3]++;
+        v = apply(c2, url, texts[i]);
+        ASSERT_STR_EQ(v.unsafe ? v.unsafe : "", "unsafe_regex");
+    }
+    /* every verdict occurs */
+    if (!counts[0] || !counts[1] || !counts[2] || !counts[3])
+        FAIL("safe %zu, words %zu, phrases %zu, regexes %zu", counts[0], counts[1], counts[2],
+             counts[3]);
+    cs_buf_cleanup(&norm);
+    pcre2_match_data_free(md);
+    pcre2_code_free(rw);
+    pcre2_code_free(rp);
+    for (size_t i = 0; i < 6; i++)
+        pcre2_code_free(ru[i]);
+    cs_filter_chain_free(c);
+    cs_filter_chain_free(c2);
 }
 
 TEST(filter_parse_line)
