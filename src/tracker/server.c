@@ -934,7 +934,7 @@ static void *commit_main(void *arg)
             last = last->next;
         last->next = t->answered;
         t->answered = batch;
-        t->commit_busy = false;
+        t->commit_idle++;
         uint64_t one = 1;
         ssize_t wr = write(t->wake_fd, &one, sizeof one); /* fails only when the counter is full */
         (void)wr;
@@ -967,10 +967,10 @@ static void hand_off(cs_tracker *t)
     if (!t->batch)
         return;
     pthread_mutex_lock(&t->cmu);
-    if (!t->commit_busy) {
+    if (t->commit_idle && !t->handoff) {
         t->handoff = t->batch;
         t->nhandoff = t->nbatch;
-        t->commit_busy = true;
+        t->commit_idle--;
         t->batch = NULL;
         t->nbatch = 0;
         pthread_cond_signal(&t->ccv);
@@ -1081,12 +1081,19 @@ cs_status cs_tracker_listen(cs_tracker *t, const char *host_port, uint16_t *port
     t->side_stop = false;
     if (t->wake_fd < 0)
         t->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (t->wake_fd >= 0 && pthread_create(&t->commit_thread, NULL, commit_main, t) == 0)
-        t->committing = true;
-    while (t->committing && t->nside < t->threads &&
+    unsigned want = cs__tstore_is_pg(t->store) ? 2 : 1;
+    t->commit_idle = 0;
+    while (t->wake_fd >= 0 && t->ncommit < want &&
+           pthread_create(&t->commit_thread[t->ncommit], NULL, commit_main, t) == 0) {
+        pthread_mutex_lock(&t->cmu);
+        t->commit_idle++;
+        pthread_mutex_unlock(&t->cmu);
+        t->ncommit++;
+    }
+    while (t->ncommit && t->nside < t->threads &&
            pthread_create(&t->side[t->nside], NULL, side_main, t) == 0)
         t->nside++;
-    t->loop_running = t->committing && t->nside;
+    t->loop_running = t->ncommit && t->nside;
     if (!t->loop_running || pthread_create(&t->loop_thread, NULL, loop_main, t) != 0) {
         t->loop_running = false;
         cs_tracker_stop(t);
@@ -1125,14 +1132,15 @@ void cs_tracker_stop(cs_tracker *t)
             pthread_join(t->side[i], NULL);
         t->nside = 0;
     }
-    if (t->committing) {
+    if (t->ncommit) {
         /* the loop ended: a batch it handed off is still committed, then
          * the calls queued and not handed off are answered 503 */
         pthread_mutex_lock(&t->cmu);
-        pthread_cond_signal(&t->ccv);
+        pthread_cond_broadcast(&t->ccv);
         pthread_mutex_unlock(&t->cmu);
-        pthread_join(t->commit_thread, NULL);
-        t->committing = false;
+        for (unsigned i = 0; i < t->ncommit; i++)
+            pthread_join(t->commit_thread[i], NULL);
+        t->ncommit = 0;
         for (conn_ctx *cx = t->batch, *next; cx; cx = next) {
             next = cx->next;
             cx->next = t->answered;

@@ -28,13 +28,15 @@ struct cs_tracker {
     /* The committer thread runs one batch at a time while the loop reads
      * the next: the loop hands it `handoff` when it is idle, it gives the
      * answered batch back in `answered` and wakes the loop through
-     * wake_fd (an eventfd). cmu guards handoff, answered, commit_busy. */
-    pthread_t commit_thread;
-    bool committing;            /* commit_thread runs */
+     * wake_fd (an eventfd). cmu guards handoff, answered, commit_idle.
+     * PostgreSQL runs two committers (two batches in flight on two
+     * connections, row locks arbitrate); SQLite one (one writer). */
+    pthread_t commit_thread[2];
+    unsigned ncommit;           /* committer threads running */
     struct conn_ctx *handoff;
     size_t nhandoff;
     struct conn_ctx *answered;
-    bool commit_busy;           /* a batch is handed off and not yet answered */
+    unsigned commit_idle;       /* committers waiting for a batch */
     pthread_mutex_t cmu;
     pthread_cond_t ccv;
     int wake_fd;
