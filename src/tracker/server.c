@@ -867,16 +867,15 @@ static void run_batch(cs_tracker *t, conn_ctx *batch, size_t n)
     }
 }
 
-/* Gives an answered request back to the loop. */
-static void answer(cs_tracker *t, conn_ctx *cx)
+/* Puts the answered list first..last in front of t->answered and wakes
+ * the loop. Under cmu. */
+static void give_back_locked(cs_tracker *t, conn_ctx *first, conn_ctx *last)
 {
-    pthread_mutex_lock(&t->cmu);
-    cx->next = t->answered;
-    t->answered = cx;
+    last->next = t->answered;
+    t->answered = first;
     uint64_t one = 1;
     ssize_t wr = write(t->wake_fd, &one, sizeof one); /* fails only when the counter is full */
     (void)wr;
-    pthread_mutex_unlock(&t->cmu);
 }
 
 /* A side thread: runs the queued calls that are not newJob / markAsDone.
@@ -902,8 +901,8 @@ static void *side_main(void *arg)
                    cx->body.len, r, NULL) != CS_OK)
             memset(r, 0, sizeof *r); /* out of memory: the connection is dropped */
         cx->phase = 2;
-        answer(t, cx);
         pthread_mutex_lock(&t->cmu);
+        give_back_locked(t, cx, cx);
     }
     pthread_mutex_unlock(&t->cmu);
     return NULL;
@@ -932,12 +931,8 @@ static void *commit_main(void *arg)
         conn_ctx *last = batch;
         while (last->next)
             last = last->next;
-        last->next = t->answered;
-        t->answered = batch;
         t->commit_idle++;
-        uint64_t one = 1;
-        ssize_t wr = write(t->wake_fd, &one, sizeof one); /* fails only when the counter is full */
-        (void)wr;
+        give_back_locked(t, batch, last);
     }
     pthread_mutex_unlock(&t->cmu);
     return NULL;

@@ -962,6 +962,8 @@ static void lease_args_init(lease_args *a, cs_tracker_store *s, const char *toke
                             const char *type, int stage, int64_t now, cs__tjob *job)
 {
     *a = (lease_args){token, type, stage, now, job, s, ""};
+    if (s->dialect != CS__TDB_PG)
+        return; /* SQLite has no dead index entries: lowest open number first */
     int64_t after = stage >= 1 && stage <= CS__TSTAGES ? atomic_load(&s->lease_after[stage]) : 0;
     snprintf(a->after, sizeof a->after, "%lld", (long long)after);
 }
@@ -1037,7 +1039,7 @@ static cs_status lease_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
 {
     lease_args *a = arg;
     wrow w;
-    char b1[24], b2[24], b3[24];
+    char b1[24], b2[24];
     cs__tres r = {0};
     cs_free(a->job->input); /* a retried batch runs this again */
     memset(a->job, 0, sizeof *a->job);
@@ -1071,7 +1073,6 @@ static cs_status lease_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
         return CS_ENOMEM;
     st = Q(c, "UPDATE workers SET job = $2, last_seen = $3 WHERE token = $1", NULL, NULL,
            a->token, i64s(b1, j->id), b2);
-    (void)b3;
     if (st) {
         cs_free(j->input);
         j->input = NULL;
