@@ -25,6 +25,7 @@
 #include <glib.h>
 
 #include "filter/filter_int.h"
+#include "util/utf8.h"
 
 static inline bool ascii_space(unsigned char c)
 {
@@ -166,21 +167,6 @@ static uint32_t utf8_bmp(const unsigned char *s, size_t n, size_t *i)
     return 0;
 }
 
-static inline char *put_utf8(char *w, uint32_t u)
-{
-    if (u < 0x80) {
-        *w++ = (char)u;
-    } else if (u < 0x800) {
-        *w++ = (char)(0xC0 | (u >> 6));
-        *w++ = (char)(0x80 | (u & 0x3F));
-    } else {
-        *w++ = (char)(0xE0 | (u >> 12));
-        *w++ = (char)(0x80 | ((u >> 6) & 0x3F));
-        *w++ = (char)(0x80 | (u & 0x3F));
-    }
-    return w;
-}
-
 /* The table's normalisation of s[0..n) appended to out: CS_OK, CS_EAGAIN
  * (out unchanged) when a character needs GLib, or an error of cs_buf. */
 static cs_status normalize_fast(const char *s, size_t n, cs_buf *out, size_t *chars)
@@ -234,7 +220,7 @@ static cs_status normalize_fast(const char *s, size_t n, cs_buf *out, size_t *ch
             if (space && count)
                 *w++ = ' ', count++;
             space = false;
-            w = put_utf8(w, x);
+            w += cs__utf8_put(w, x);
             count++;
         }
     }

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "crawlset/html.h"
+#include "util/utf8.h"
 
 #define EOF_ (-1)
 #define TEXT_FLUSH (64u * 1024u) /* copied text handed out at this size */
@@ -191,27 +192,7 @@ size_t cs_html_entity_match(const char *s, size_t n, uint32_t cp[2])
 cs_status cs_html_put_utf8(cs_buf *b, uint32_t cp)
 {
     char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | (cp >> 6));
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | (cp >> 12));
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (char)(0xF0 | (cp >> 18));
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    return cs_buf_append(b, u, n);
+    return cs_buf_append(b, u, cs__utf8_put(u, cp));
 }
 
 /* ---- accumulators ---- */

@@ -13,6 +13,7 @@
 
 #include "crawlset/robots.h"
 #include "crawlset/url.h"
+#include "util/utf8.h"
 
 typedef struct rule {
     uint32_t off, len;   /* pattern in the pool (normalised) */
@@ -74,27 +75,7 @@ static cs_status grow(void **arr, size_t *cap, size_t n, size_t el)
 static cs_status put_utf8(cs_buf *b, uint32_t cp)
 {
     char t[4];
-    size_t n;
-    if (cp < 0x80) {
-        t[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        t[0] = (char)(0xC0 | (cp >> 6));
-        t[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        t[0] = (char)(0xE0 | (cp >> 12));
-        t[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        t[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        t[0] = (char)(0xF0 | (cp >> 18));
-        t[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        t[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        t[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    return cs_buf_append(b, t, n);
+    return cs_buf_append(b, t, cs__utf8_put(t, cp));
 }
 
 /* Transcodes UTF-16 (after its BOM) to UTF-8, at most `max` output bytes;

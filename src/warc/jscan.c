@@ -15,6 +15,7 @@
  * tests/warc/test_wat.c and by the differential fuzzer fuzz/fuzz_wat.c. */
 #include <stdlib.h>
 
+#include "util/utf8.h"
 #include "warc/jscan.h"
 
 #if defined(__SSE2__)
@@ -627,30 +628,6 @@ static unsigned hex4(const char *p)
     return v;
 }
 
-static size_t put_utf8(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 static inline bool is_u_escape(const char *raw, size_t i, size_t len)
 {
     if (len - i < 6 || raw[i] != '\\' || raw[i + 1] != 'u')
@@ -698,7 +675,7 @@ size_t cs__js_unescape(const char *raw, size_t len, char *out)
                 } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
                     cp = 0xFFFD;
                 }
-                o += put_utf8(out + o, cp);
+                o += cs__utf8_put(out + o, cp);
                 break;
             }
             out[o++] = e; /* malformed: cannot come from the scanner */
