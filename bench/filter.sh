@@ -34,10 +34,29 @@
 #    CPU seconds (user+sys, median of R runs) and peak RSS from /usr/bin/time;
 #    ratios B/A, C/A, D/A and candidates per CPU-second of C. Then the chain
 #    in process (bench_filter chain: rows already in memory, no JSON output;
-#    target: full_chain >= 1,000,000 rows per CPU-second); and `pairs`
+#    target: full_chain >= 1,000,000 rows per CPU-second; no_lang_chain is
+#    the full chain less the language step, so full - no_lang is what cld2
+#    costs); and `pairs`
 #    itself up to the download (bench_filter pairs: the WAT row source, 2
 #    threads, drained alone and through the filter row source; wall and
 #    process CPU seconds; target: full chain <= 1.3x extraction alone).
+#    Where the time goes (in process, medians of 3, one shared 2-core box,
+#    2026-11-21; rows: REAL 269,920, CC-only 179,487, synthetic 1,011,734):
+#                     default  no_lang (+unsafe)  full (+cld2)  full rows/CPU-s
+#      REAL           0.148 s  0.168 s            0.233 s       1.16M
+#      CC-only        0.118 s  0.160 s            0.283 s       0.63M
+#      synthetic      0.617 s  0.934 s            1.746 s       0.58M
+#    On CC-only the language step alone is ~0.12 s: ~40,600 cld2 calls (410
+#    distinct texts of >= 20 bytes a copy; the cache answers the repeats) at
+#    ~3 us each (2.2 us each in a loop of cld2 alone on the same texts, by
+#    any of its entry points: ExtDetectLanguageSummary, its CheckUTF8 form,
+#    DetectLanguageSummary and DetectLanguage cost the same; about 0.9 us of
+#    it is fixed per call). The 1,000,000/s target leaves 0.18 s for all
+#    179,487 rows, which the chain without cld2 (0.16 s) nearly uses up: on a
+#    mix where a quarter of the rows are distinct texts for cld2, the target
+#    needs fewer cld2 calls, not a faster chain around them. `pairs` is not
+#    at risk there: it filters image candidates only (3,861 of this WAT), and
+#    its full chain costs about what extraction alone does (CPU ratio ~1.0).
 # 2. Near-duplicate search over N = 1,000,000 64-bit hashes at radius 4 with
 #    the multi-index (bench_filter phash), against all-pairs comparison on a
 #    20,000 subset scaled by (N/20,000)^2; target speedup >= 100x.

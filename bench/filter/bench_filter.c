@@ -3,8 +3,9 @@
  *   bench_filter chain FILE.jsonl DATADIR   the candidate chain in process:
  *       rows read into memory first, then timed (CPU time of this thread):
  *       parse only, and parse + the full chain (url, text, lang en+un,
- *       unsafe tag with the shipped lists, exact dedupe); a 4th argument
- *       0, 1 or 2 runs that mode only (for perf)
+ *       unsafe tag with the shipped lists, exact dedupe), and the full chain
+ *       less the language step (no_lang_chain: what cld2 costs is the
+ *       difference); a 4th argument 0, 1, 2 or 3 runs that mode only
  *   bench_filter pairs FILE.wat DATADIR     what `pairs` pays before the
  *       download: the WAT row source (cs_pipe_wat_rows, 2 threads) drained
  *       alone, then through the filter row source (cs_pipe_filter_rows, read
@@ -59,15 +60,15 @@ static int chain(const char *path, const char *datadir, int only)
         lens[k++] = (size_t)(nl - p);
     }
     static const char *const sets[][2] = {{"lang", "en,un"}, {"unsafe", "tag"}};
-    for (int mode = 0; mode < 3; mode++) {
+    for (int mode = 0; mode < 4; mode++) {
         if (only >= 0 && mode != only)
             continue;
         cs_filter_rules r;
         char err[1024], p2[4200];
         if (cs_filter_rules_init(&r))
             die("oom");
-        if (mode == 2) {
-            for (size_t i = 0; i < 2; i++)
+        if (mode >= 2) {
+            for (size_t i = mode == 2 ? 0 : 1; i < 2; i++)
                 if (cs_filter_rules_set(&r, sets[i][0], sets[i][1], err, sizeof err))
                     die(err);
             static const char *const lists[][2] = {{"unsafe-words-file", "unsafe-words.txt"},
@@ -99,7 +100,8 @@ static int chain(const char *path, const char *datadir, int only)
             kept += v.keep;
         }
         double t = cpu_now() - t0;
-        static const char *const names[] = {"parse_only", "default_chain", "full_chain"};
+        static const char *const names[] = {"parse_only", "default_chain", "full_chain",
+                                             "no_lang_chain"};
         printf("%s_rows %zu\n%s_kept %zu\n%s_cpu_s %.3f\n%s_rows_per_cpu_s %.0f\n", names[mode], k,
                names[mode], kept, names[mode], t, names[mode], (double)k / t);
         cs_buf_cleanup(&scratch);
