@@ -1,5 +1,6 @@
 /* cmd_tracker.c - `crawlset tracker serve|add-jobs|status`: the job tracker's
  * server and its store administration. */
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -109,6 +110,12 @@ static int serve(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    /* A long-running server keeps the heap it grew: glibc's default trims a
+     * thread's heap back to the kernel whenever a free leaves 128 KiB on
+     * top, and SQLite's per-statement savepoints did that on nearly every
+     * call (one madvise per call, a TLB shootdown on every core, then page
+     * faults to take the memory back). */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     char err[CS_ERRMSG_MAX];
     cs_tracker *t;
     cs_status st = cs_tracker_new(&o, &t, err, sizeof err);
