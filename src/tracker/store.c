@@ -942,18 +942,24 @@ static cs_status job_reopen(cs__tdb *c, int64_t job, const char *token)
     "id, start_id, end_id, shard, stage,"                                                 \
     " CASE stage WHEN 1 THEN i1 WHEN 2 THEN i2 WHEN 3 THEN i3 WHEN 4 THEN i4 ELSE i5 END"
 
-/* Leases the lowest-numbered open job of the stage in one statement. Job
- * numbers are a random permutation of the input order (cs_tracker_add_jobs
- * shuffles), so this is the random hand-out order, and consecutive leases
- * touch neighbouring rows (few pages written per group commit). */
-static const char *const Q_LEASE[2] = {
-    "UPDATE jobs SET state = 1, holder = $2, leased_at = $3 WHERE id ="
-    " (SELECT id FROM jobs WHERE stage = $1 AND state = 0 ORDER BY id LIMIT 1)"
-    " RETURNING " JOB_COLS,
-    "UPDATE jobs SET state = 1, holder = $2, leased_at = $3 WHERE id ="
-    " (SELECT id FROM jobs WHERE stage = $1 AND state = 0 ORDER BY id LIMIT 1"
-    " FOR UPDATE SKIP LOCKED) RETURNING " JOB_COLS,
-};
+/* SQLite's hot statements (lease_tx, complete_tx: never run for
+ * PostgreSQL, whose functions in PG_FUNCS do the same) are OR FAIL: each
+ * changes at most one row, so a failure has no partial change to undo, and
+ * without the default ABORT SQLite opens no statement journal for them (a
+ * savepoint, with an allocation and a bitmap cleared and freed, per
+ * statement inside the batch's transaction). Nor do they use RETURNING:
+ * SQLite gathers RETURNING rows in an ephemeral table, a pager opened and
+ * closed per statement; with one writer, a SELECT then an UPDATE by rowid
+ * in the same transaction is the same and costs less.
+ *
+ * A lease takes the lowest-numbered open job of the stage. Job numbers are
+ * a random permutation of the input order (cs_tracker_add_jobs shuffles),
+ * so this is the random hand-out order, and consecutive leases touch
+ * neighbouring rows (few pages written per group commit). */
+static const char Q_SQ_PICK[] =
+    "SELECT " JOB_COLS " FROM jobs WHERE stage = $1 AND state = 0 ORDER BY id LIMIT 1";
+static const char Q_SQ_TAKE[] =
+    "UPDATE OR FAIL jobs SET state = 1, holder = $2, leased_at = $3 WHERE id = $1";
 
 /* xorshift64* seeded from the OpenSSL RNG: shuffles job numbers */
 static uint64_t rng_next(uint64_t *x)
@@ -1073,12 +1079,16 @@ static cs_status lease_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
     if (w.job && (st = job_reopen(c, w.job, a->token)))
         return st;
     i64s(b2, a->now);
-    st = Q(c, Q_LEASE[D(s)], &r, NULL, i64s(b1, a->stage), a->token, b2);
-    if (st)
+    st = Q(c, Q_SQ_PICK, &r, NULL, i64s(b1, a->stage));
+    if (!st && r.nrows)
+        st = Q(c, Q_SQ_TAKE, NULL, NULL, cs__tres_get(&r, 0, 0), a->token, b2);
+    if (st) {
+        cs__tres_free(&r);
         return st;
+    }
     if (!r.nrows) {
-        st = Q(c, "UPDATE workers SET job = NULL, last_seen = $2 WHERE token = $1", NULL, NULL,
-               a->token, b2);
+        st = Q(c, "UPDATE OR FAIL workers SET job = NULL, last_seen = $2 WHERE token = $1", NULL,
+               NULL, a->token, b2);
         if (!st)
             wc_set_job(s, a->token, 0, -1);
         return st ? st : CS_DONE;
@@ -1093,7 +1103,7 @@ static cs_status lease_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
     cs__tres_free(&r);
     if (!j->input)
         return CS_ENOMEM;
-    st = Q(c, "UPDATE workers SET job = $2, last_seen = $3 WHERE token = $1", NULL, NULL,
+    st = Q(c, "UPDATE OR FAIL workers SET job = $2, last_seen = $3 WHERE token = $1", NULL, NULL,
            a->token, i64s(b1, j->id), b2);
     if (st) {
         cs_free(j->input);
@@ -1160,51 +1170,48 @@ static cs_status complete_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
         return st;
     if (!w.job) {
         if (w.last_job) /* a repeated completion: already counted */
-            return Q(c, "UPDATE workers SET last_seen = $2 WHERE token = $1", NULL, NULL,
+            return Q(c, "UPDATE OR FAIL workers SET last_seen = $2 WHERE token = $1", NULL, NULL,
                      a->token, i64s(bn, a->now));
         cs__tstore_seterr("this worker holds no job");
         return CS_EINVAL;
     }
     i64s(bj, w.job);
     i64s(bn, a->now);
-    /* the job moves on only while this worker holds it (RETURNING: the
-     * stage it completed; no row: not held, nothing written) */
-    r.nrows = 0;
-    if (a->output) {
-        st = Q(c,
-               "UPDATE jobs SET stage = stage + 1, state = 0, holder = NULL, leased_at = NULL,"
-               " i2 = CASE WHEN stage = 1 THEN $2 ELSE i2 END,"
-               " i3 = CASE WHEN stage = 2 THEN $2 ELSE i3 END,"
-               " i4 = CASE WHEN stage = 3 THEN $2 ELSE i4 END,"
-               " i5 = CASE WHEN stage = 4 THEN $2 ELSE i5 END"
-               " WHERE id = $1 AND holder = $3 AND state = 1 AND stage < 5 RETURNING stage - 1",
-               &r, NULL, bj, a->output, a->token);
-        if (st)
-            return st;
-    }
-    if (!r.nrows) { /* no output, or the last stage */
-        st = Q(c,
-               "UPDATE jobs SET state = 2, holder = NULL, done_at = $3, pairs = $4"
-               " WHERE id = $1 AND holder = $2 AND state = 1 RETURNING stage",
-               &r, NULL, bj, a->token, bn, i64s(bc, a->count));
-        if (st)
-            return st;
-    }
+    /* the job moves on only while this worker holds it (not held: nothing
+     * written); see Q_SQ_PICK on why not UPDATE ... RETURNING */
+    st = Q(c, "SELECT stage FROM jobs WHERE id = $1 AND holder = $2 AND state = 1", &r, NULL, bj,
+           a->token);
+    if (st)
+        return st;
     if (!r.nrows) {
+        cs__tres_free(&r);
         cs__tstore_seterr("job %s is not held by this worker", bj);
         return CS_EINVAL;
     }
     int stage = (int)cell_i64(&r, 0, 0);
     cs__tres_free(&r);
+    if (a->output && stage < CS__TSTAGES) /* its output is the next stage's input */
+        st = Q(c,
+               "UPDATE OR FAIL jobs SET stage = stage + 1, state = 0, holder = NULL,"
+               " leased_at = NULL, i2 = CASE WHEN stage = 1 THEN $2 ELSE i2 END,"
+               " i3 = CASE WHEN stage = 2 THEN $2 ELSE i3 END,"
+               " i4 = CASE WHEN stage = 3 THEN $2 ELSE i4 END,"
+               " i5 = CASE WHEN stage = 4 THEN $2 ELSE i5 END WHERE id = $1",
+               NULL, NULL, bj, a->output);
+    else /* no output, or the last stage */
+        st = Q(c,
+               "UPDATE OR FAIL jobs SET state = 2, holder = NULL, done_at = $2, pairs = $3"
+               " WHERE id = $1",
+               NULL, NULL, bj, bn, i64s(bc, a->count));
     if (!st)
         st = Q(c,
-               "INSERT INTO completions (job, stage, worker, nickname, at, count)"
+               "INSERT OR FAIL INTO completions (job, stage, worker, nickname, at, count)"
                " VALUES ($1, $2, $3, $4, $5, $6)",
                NULL, NULL, bj, i64s(bs, stage), a->token, w.nickname, bn,
                i64s(bc, a->output ? 0 : a->count));
     if (!st)
         st = Q(c,
-               "UPDATE workers SET job = NULL, last_job = $2, last_seen = $3,"
+               "UPDATE OR FAIL workers SET job = NULL, last_job = $2, last_seen = $3,"
                " jobs_done = jobs_done + 1 WHERE token = $1",
                NULL, NULL, a->token, bj, bn);
     if (!st)

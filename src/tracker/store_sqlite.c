@@ -124,7 +124,7 @@ static cs_status sq_exec(cs__tdb *c, const char *sql, bool cached, const char *c
         else if (canonical_int(params[i], &v))
             r = sqlite3_bind_int64(st, idx, v);
         else
-            r = sqlite3_bind_text(st, idx, params[i], -1, SQLITE_TRANSIENT);
+            r = sqlite3_bind_text(st, idx, params[i], -1, SQLITE_STATIC); /* reset below */
         if (r != SQLITE_OK) {
             rc = sq_fail(q, r, "bind");
             goto out;
