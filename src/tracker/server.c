@@ -809,10 +809,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             c->now = cs__tnow_ms();
             cx->conn = conn;
             cx->phase = 1;
+            MHD_suspend_connection(conn); /* before a committer can answer it */
+            pthread_mutex_lock(&t->cmu);
             cx->next = t->batch;
             t->batch = cx;
             t->nbatch++;
-            MHD_suspend_connection(conn);
+            if (t->commit_idle)
+                pthread_cond_signal(&t->ccv);
+            pthread_mutex_unlock(&t->cmu);
             return MHD_YES;
         }
     }
@@ -908,30 +912,32 @@ static void *side_main(void *arg)
     return NULL;
 }
 
-/* The committer: takes the batch the loop hands it, commits it, gives it
- * back answered and wakes the loop. On stop it still runs a batch handed
- * to it, so every call the loop queued is committed or never started. */
+/* A committer: takes every call queued, commits them, gives them back
+ * answered and wakes the loop. It stops once the loop stopped; a batch it
+ * took is committed and answered first, the calls still queued are
+ * answered by cs_tracker_stop. */
 static void *commit_main(void *arg)
 {
     cs_tracker *t = arg;
     pthread_setname_np(pthread_self(), "cs-tr-commit");
     pthread_mutex_lock(&t->cmu);
     for (;;) {
-        while (!t->handoff && !atomic_load(&t->loop_stop))
+        t->commit_idle++;
+        while (!t->batch && !atomic_load(&t->loop_stop))
             pthread_cond_wait(&t->ccv, &t->cmu);
-        if (!t->handoff)
+        t->commit_idle--;
+        if (atomic_load(&t->loop_stop))
             break;
-        conn_ctx *batch = t->handoff;
-        size_t n = t->nhandoff;
-        t->handoff = NULL;
-        t->nhandoff = 0;
+        conn_ctx *batch = t->batch;
+        size_t n = t->nbatch;
+        t->batch = NULL;
+        t->nbatch = 0;
         pthread_mutex_unlock(&t->cmu);
         run_batch(t, batch, n);
         pthread_mutex_lock(&t->cmu);
         conn_ctx *last = batch;
         while (last->next)
             last = last->next;
-        t->commit_idle++;
         give_back_locked(t, batch, last);
     }
     pthread_mutex_unlock(&t->cmu);
@@ -955,30 +961,11 @@ static bool resume_answered(cs_tracker *t)
     return any;
 }
 
-/* Hands the round's queued calls to the committer when it is idle (else
- * they wait, and more join them, until it is). */
-static void hand_off(cs_tracker *t)
-{
-    if (!t->batch)
-        return;
-    pthread_mutex_lock(&t->cmu);
-    if (t->commit_idle && !t->handoff) {
-        t->handoff = t->batch;
-        t->nhandoff = t->nbatch;
-        t->commit_idle--;
-        t->batch = NULL;
-        t->nbatch = 0;
-        pthread_cond_signal(&t->ccv);
-    }
-    pthread_mutex_unlock(&t->cmu);
-}
-
 /* The event loop: one thread runs libmicrohttpd (epoll) and queues the
  * newJob / markAsDone calls it reads; the committer thread runs them in
- * batches, one transaction each, while the loop reads the next batch
- * (group commit that sizes itself: the longer a commit takes, the more
- * calls the next one carries). An answer is sent only after its batch
- * committed. */
+ * batches, one transaction each, while the loop reads more (group commit
+ * that sizes itself: the longer a commit takes, the more calls the next
+ * one carries). An answer is sent only after its batch committed. */
 static void *loop_main(void *arg)
 {
     cs_tracker *t = arg;
@@ -1007,7 +994,6 @@ static void *loop_main(void *arg)
         }
         MHD_run(t->daemon);
         again = resume_answered(t); /* send the answers at once */
-        hand_off(t);
     }
     return NULL;
 }
@@ -1077,14 +1063,9 @@ cs_status cs_tracker_listen(cs_tracker *t, const char *host_port, uint16_t *port
     if (t->wake_fd < 0)
         t->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     unsigned want = cs__tstore_is_pg(t->store) ? 2 : 1;
-    t->commit_idle = 0;
     while (t->wake_fd >= 0 && t->ncommit < want &&
-           pthread_create(&t->commit_thread[t->ncommit], NULL, commit_main, t) == 0) {
-        pthread_mutex_lock(&t->cmu);
-        t->commit_idle++;
-        pthread_mutex_unlock(&t->cmu);
+           pthread_create(&t->commit_thread[t->ncommit], NULL, commit_main, t) == 0)
         t->ncommit++;
-    }
     while (t->ncommit && t->nside < t->threads &&
            pthread_create(&t->side[t->nside], NULL, side_main, t) == 0)
         t->nside++;
@@ -1128,8 +1109,8 @@ void cs_tracker_stop(cs_tracker *t)
         t->nside = 0;
     }
     if (t->ncommit) {
-        /* the loop ended: a batch it handed off is still committed, then
-         * the calls queued and not handed off are answered 503 */
+        /* the loop ended: a batch a committer took is still committed,
+         * the calls still queued are answered 503 */
         pthread_mutex_lock(&t->cmu);
         pthread_cond_broadcast(&t->ccv);
         pthread_mutex_unlock(&t->cmu);

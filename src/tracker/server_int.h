@@ -23,20 +23,22 @@ struct cs_tracker {
     pthread_t loop_thread;      /* the event loop (SQLite stores) */
     bool loop_running;
     atomic_bool loop_stop;
-    struct conn_ctx *batch;     /* calls queued this round (loop thread only) */
+    /* The loop queues each newJob / markAsDone call in `batch` (and
+     * suspends its connection); a committer thread takes the whole queue
+     * as soon as it is free, runs it as one transaction, gives the
+     * answered calls back in `answered` and wakes the loop through wake_fd
+     * (an eventfd). The committer takes the queue itself, at once, rather
+     * than wait for the loop to hand it over at the end of its round: a
+     * round can take longer than a commit, and the committer idled.
+     * cmu guards batch, nbatch, answered, commit_idle. PostgreSQL runs two
+     * committers (two batches in flight on two connections, row locks
+     * arbitrate); SQLite one (one writer). */
+    struct conn_ctx *batch;
     size_t nbatch;
-    /* The committer thread runs one batch at a time while the loop reads
-     * the next: the loop hands it `handoff` when it is idle, it gives the
-     * answered batch back in `answered` and wakes the loop through
-     * wake_fd (an eventfd). cmu guards handoff, answered, commit_idle.
-     * PostgreSQL runs two committers (two batches in flight on two
-     * connections, row locks arbitrate); SQLite one (one writer). */
     pthread_t commit_thread[2];
     unsigned ncommit;           /* committer threads running */
-    struct conn_ctx *handoff;
-    size_t nhandoff;
     struct conn_ctx *answered;
-    unsigned commit_idle;       /* committers waiting for a batch */
+    unsigned commit_idle;       /* committers waiting for calls */
     pthread_mutex_t cmu;
     pthread_cond_t ccv;
     int wake_fd;
