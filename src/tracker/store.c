@@ -92,6 +92,7 @@ typedef struct gop {
 /* A worker's row as newJob / markAsDone read it. */
 typedef struct wrow {
     int64_t job, last_job;
+    int job_stage; /* the held job's stage, once a lease here set it (0: unknown) */
     char nickname[256];
     char type[16];
 } wrow;
@@ -882,12 +883,15 @@ static void wc_put(cs_tracker_store *s, const char *token, const wrow *w)
     e->w = *w;
 }
 
-/* The worker's held job changed (and its last completed one, when last >= 0). */
-static void wc_set_job(cs_tracker_store *s, const char *token, int64_t job, int64_t last)
+/* The worker's held job changed, at stage (0: unknown), and its last
+ * completed one when last >= 0. */
+static void wc_set_job(cs_tracker_store *s, const char *token, int64_t job, int64_t last,
+                       int stage)
 {
     wslot *e = wc_slot(s, token);
     if (e && e->gen == s->wc_gen && !strcmp(e->token, token)) {
         e->w.job = job;
+        e->w.job_stage = job ? stage : 0;
         if (last >= 0)
             e->w.last_job = last;
     }
@@ -915,6 +919,7 @@ static cs_status worker_lock(cs_tracker_store *s, cs__tdb *c, const char *token,
     }
     w->job = cell_i64(&r, 0, 0);
     w->last_job = cell_i64(&r, 0, 1);
+    w->job_stage = 0;
     snprintf(w->nickname, sizeof w->nickname, "%s", cs__tres_get(&r, 0, 2) ? cs__tres_get(&r, 0, 2) : "");
     snprintf(w->type, sizeof w->type, "%s", cs__tres_get(&r, 0, 3) ? cs__tres_get(&r, 0, 3) : "");
     cs__tres_free(&r);
@@ -1090,7 +1095,7 @@ static cs_status lease_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
         st = Q(c, "UPDATE OR FAIL workers SET job = NULL, last_seen = $2 WHERE token = $1", NULL,
                NULL, a->token, b2);
         if (!st)
-            wc_set_job(s, a->token, 0, -1);
+            wc_set_job(s, a->token, 0, -1, 0);
         return st ? st : CS_DONE;
     }
     cs__tjob *j = a->job;
@@ -1109,7 +1114,7 @@ static cs_status lease_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
         cs_free(j->input);
         j->input = NULL;
     } else {
-        wc_set_job(s, a->token, j->id, -1);
+        wc_set_job(s, a->token, j->id, -1, j->stage);
     }
     return st;
 }
@@ -1178,31 +1183,40 @@ static cs_status complete_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
     i64s(bj, w.job);
     i64s(bn, a->now);
     /* the job moves on only while this worker holds it (not held: nothing
-     * written); see Q_SQ_PICK on why not UPDATE ... RETURNING */
-    st = Q(c, "SELECT stage FROM jobs WHERE id = $1 AND holder = $2 AND state = 1", &r, NULL, bj,
-           a->token);
-    if (st)
-        return st;
-    if (!r.nrows) {
+     * written; see Q_SQ_PICK on why not UPDATE ... RETURNING). Its stage is
+     * known when this writer leased it; else it is read. */
+    int stage = w.job_stage;
+    if (!stage) {
+        st = Q(c, "SELECT stage FROM jobs WHERE id = $1 AND holder = $2 AND state = 1", &r, NULL,
+               bj, a->token);
+        if (st)
+            return st;
+        stage = r.nrows ? (int)cell_i64(&r, 0, 0) : 0;
         cs__tres_free(&r);
-        cs__tstore_seterr("job %s is not held by this worker", bj);
-        return CS_EINVAL;
     }
-    int stage = (int)cell_i64(&r, 0, 0);
-    cs__tres_free(&r);
-    if (a->output && stage < CS__TSTAGES) /* its output is the next stage's input */
+    int64_t changed = 0;
+    if (!stage)
+        ; /* not held */
+    else if (a->output && stage < CS__TSTAGES) /* its output is the next stage's input */
         st = Q(c,
                "UPDATE OR FAIL jobs SET stage = stage + 1, state = 0, holder = NULL,"
                " leased_at = NULL, i2 = CASE WHEN stage = 1 THEN $2 ELSE i2 END,"
                " i3 = CASE WHEN stage = 2 THEN $2 ELSE i3 END,"
                " i4 = CASE WHEN stage = 3 THEN $2 ELSE i4 END,"
-               " i5 = CASE WHEN stage = 4 THEN $2 ELSE i5 END WHERE id = $1",
-               NULL, NULL, bj, a->output);
+               " i5 = CASE WHEN stage = 4 THEN $2 ELSE i5 END"
+               " WHERE id = $1 AND holder = $3 AND state = 1 AND stage = $4",
+               NULL, &changed, bj, a->output, a->token, i64s(bs, stage));
     else /* no output, or the last stage */
         st = Q(c,
                "UPDATE OR FAIL jobs SET state = 2, holder = NULL, done_at = $2, pairs = $3"
-               " WHERE id = $1",
-               NULL, NULL, bj, bn, i64s(bc, a->count));
+               " WHERE id = $1 AND holder = $4 AND state = 1 AND stage = $5",
+               NULL, &changed, bj, bn, i64s(bc, a->count), a->token, i64s(bs, stage));
+    if (st)
+        return st;
+    if (changed != 1) {
+        cs__tstore_seterr("job %s is not held by this worker", bj);
+        return CS_EINVAL;
+    }
     if (!st)
         st = Q(c,
                "INSERT OR FAIL INTO completions (job, stage, worker, nickname, at, count)"
@@ -1215,7 +1229,7 @@ static cs_status complete_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
                " jobs_done = jobs_done + 1 WHERE token = $1",
                NULL, NULL, a->token, bj, bn);
     if (!st)
-        wc_set_job(s, a->token, 0, w.job);
+        wc_set_job(s, a->token, 0, w.job, 0);
     return st;
 }
 
