@@ -21,7 +21,7 @@ static double now_s(clockid_t id)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
+    if (argc < 2 || argv[1][0] == '-') { /* --help: not a database file named "--help" */
         fprintf(stderr, "usage: %s DB [seconds] [workers]\n", argv[0]);
         return 2;
     }
