@@ -2,6 +2,7 @@
  * socket), each test against SQLite and against a real PostgreSQL. */
 #include <unistd.h>
 
+#include <sqlite3.h>
 #include "tracker_test.h"
 
 static void add(cs_tracker *t, const char *db, int n)
@@ -562,5 +563,66 @@ TRACKER_TEST(tracker_returned_jobs_are_handed_out_again)
     }
     ASSERT_EQ(tt_post(t, "newJob", w, "HYBRID", "").status, 403);
     ASSERT_EQ(status_field(t, 1, "done"), 8);
+    cs_tracker_free(t);
+}
+
+/* The sqlite3 answer to one query as text ("" when no row). */
+static void sq_one(sqlite3 *db, const char *sql, char *out, size_t cap)
+{
+    sqlite3_stmt *st = NULL;
+    ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    out[0] = 0;
+    size_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) /* every row, every column, joined by | */
+        for (int i = 0; i < sqlite3_column_count(st); i++) {
+            const unsigned char *v = sqlite3_column_text(st, i);
+            n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s|", v ? (const char *)v : "");
+        }
+    sqlite3_finalize(st);
+}
+
+/* A file made by an older crawlset (open jobs found through an index on
+ * (stage, state, id), completions a rowid table) is brought up to date
+ * when opened: the old index goes, the partial index on open jobs comes,
+ * the lease searches it, and the jobs go through as before. */
+TEST(tracker_sqlite_old_index_replaced)
+{
+    char db[600], got[1024];
+    snprintf(db, sizeof db, "%s/old.db", cs_test_tmpdir());
+    cs_tracker *t = tt_open(db, 60, 2);
+    add(t, db, 3);
+    cs_tracker_free(t);
+    sqlite3 *q;
+    ASSERT_EQ(sqlite3_open(db, &q), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(q,
+                           "DROP INDEX jobs_open; CREATE INDEX jobs_pick ON jobs(stage, state, id);"
+                           "DROP TABLE completions; CREATE TABLE completions (job INTEGER NOT NULL,"
+                           " stage INTEGER NOT NULL, worker TEXT NOT NULL, nickname TEXT NOT NULL,"
+                           " at INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (job, stage))",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(q);
+
+    t = tt_open(db, 60, 2);
+    ASSERT_EQ(sqlite3_open(db, &q), SQLITE_OK);
+    sq_one(q, "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'jobs'", got,
+           sizeof got);
+    ASSERT_STR_EQ(got, "jobs_open|");
+    sq_one(q,
+           "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE stage = 1 AND state = 0"
+           " ORDER BY id LIMIT 1",
+           got, sizeof got);
+    ASSERT(strstr(got, "USING INDEX jobs_open") || strstr(got, "USING COVERING INDEX jobs_open"));
+    char w[64];
+    snprintf(w, sizeof w, "%s", tt_worker(t, "o", "HYBRID"));
+    for (int i = 0; i < 6; i++) {
+        ASSERT_EQ(tt_post(t, "newJob", w, "HYBRID", "").status, 200);
+        ASSERT_EQ(tt_post(t, "markAsDone", w, "HYBRID", ",\"count\":2").status, 200);
+    }
+    ASSERT_EQ(tt_post(t, "newJob", w, "HYBRID", "").status, 403);
+    ASSERT_EQ(status_field(t, 1, "done"), 6);
+    sq_one(q, "SELECT count(*), sum(count) FROM completions", got, sizeof got);
+    ASSERT_STR_EQ(got, "6|12|");
+    sqlite3_close(q);
     cs_tracker_free(t);
 }
