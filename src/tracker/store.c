@@ -1221,12 +1221,11 @@ static cs_status complete_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
         cs__tstore_seterr("job %s is not held by this worker", bj);
         return CS_EINVAL;
     }
-    if (!st)
-        st = Q(c,
-               "INSERT OR FAIL INTO completions (job, stage, worker, nickname, at, count)"
-               " VALUES ($1, $2, $3, $4, $5, $6)",
-               NULL, NULL, bj, i64s(bs, stage), a->token, w.nickname, bn,
-               i64s(bc, a->output ? 0 : a->count));
+    st = Q(c,
+           "INSERT OR FAIL INTO completions (job, stage, worker, nickname, at, count)"
+           " VALUES ($1, $2, $3, $4, $5, $6)",
+           NULL, NULL, bj, i64s(bs, stage), a->token, w.nickname, bn,
+           i64s(bc, a->output ? 0 : a->count));
     if (!st)
         st = Q(c,
                "UPDATE OR FAIL workers SET job = NULL, last_job = $2, last_seen = $3,"
