@@ -488,8 +488,16 @@ static bool clean_refusal(cs_status st)
 
 _Static_assert(BATCH_MAX + 2 <= CS__TPIPE_MAX, "a batch fits a pipeline");
 
-/* The batch as one pipeline (BEGIN, each operation's statement, COMMIT):
- * one round trip. CS_OK: committed, each op's st set. */
+/* The batch as one pipeline (BEGIN and each operation's statement, one
+ * round trip), then COMMIT once every answer arrived. CS_OK: committed,
+ * each op's st set. COMMIT is never sent in the pipeline: a tracker killed
+ * after sending it would leave the server to run the batch and commit it
+ * late, after a new tracker already answered the same workers' retries (a
+ * retried newJob re-leased; the late batch then moved that worker to yet
+ * another job, and its markAsDone completed a job it was never told of).
+ * Without COMMIT, a dead tracker's batch ends in a rollback when the server
+ * reads the end of the connection, and its row locks keep newer calls of
+ * the same workers waiting until then. */
 static cs_status run_pipe(cs__tdb *c, gop **ops, size_t n)
 {
     const char *sql[CS__TPIPE_MAX];
@@ -497,20 +505,25 @@ static cs_status run_pipe(cs__tdb *c, gop **ops, size_t n)
     int np[CS__TPIPE_MAX];
     cs__tres res[CS__TPIPE_MAX];
     sql[0] = BEGIN_TX[CS__TDB_PG];
-    sql[n + 1] = "COMMIT";
-    params[0] = params[n + 1] = NULL;
-    np[0] = np[n + 1] = 0;
+    params[0] = NULL;
+    np[0] = 0;
     for (size_t i = 0; i < n; i++) {
         sql[i + 1] = ops[i]->pipe->sql;
         params[i + 1] = ops[i]->pipe->params;
         np[i + 1] = ops[i]->pipe->nparams;
     }
-    cs_status st = c->ops->pipeline(c, n + 2, sql, params, np, res);
-    if (st) {
-        if (st == CS_EIO)
-            cs__tstore_seterr("%s", c->err);
-        return st;
+    cs_status st = c->ops->pipeline(c, n + 1, sql, params, np, res);
+    if (!st) {
+        cs__tres_free(&res[0]);
+        st = Q0(c, "COMMIT", NULL, NULL);
+        if (st)
+            for (size_t i = 0; i < n; i++)
+                cs__tres_free(&res[i + 1]);
+    } else if (st == CS_EIO) {
+        cs__tstore_seterr("%s", c->err);
     }
+    if (st)
+        return st;
     /* committed: what each operation answers */
     for (size_t i = 0; i < n; i++) {
         t_err[0] = 0;
@@ -518,8 +531,6 @@ static cs_status run_pipe(cs__tdb *c, gop **ops, size_t n)
         snprintf(ops[i]->err, sizeof ops[i]->err, "%s", t_err);
         cs__tres_free(&res[i + 1]);
     }
-    cs__tres_free(&res[0]);
-    cs__tres_free(&res[n + 1]);
     return CS_OK;
 }
 

@@ -55,8 +55,9 @@ typedef struct cs__tdb_ops {
     /* Optional (NULL: not supported): runs the n cached statements sql[i]
      * (parameters params[i][0..nparams[i])) sent at once, results read
      * after (one round trip); res[i] receives statement i's rows (none
-     * when out of memory). CS_OK when the last statement went through;
-     * CS_EIO when one failed (c->err says which; later ones were skipped). */
+     * when out of memory). CS_OK when every statement went through and
+     * the pipeline ended cleanly; CS_EIO otherwise (c->err says what
+     * failed; statements after a failed one were skipped). */
     cs_status (*pipeline)(cs__tdb *c, size_t n, const char *const *sql,
                           const char *const *const *params, const int *nparams, cs__tres *res);
 } cs__tdb_ops;

@@ -129,7 +129,6 @@ static cs_status pg_pipeline(cs__tdb *c, size_t n, const char *const *sql,
     if (!PQenterPipelineMode(p->pg))
         return pg_fail(p, NULL, "pipeline");
     cs_status st = CS_OK;
-    bool committed = false;
     size_t sent = 0;
     for (; sent < n; sent++) {
         char name[16];
@@ -157,8 +156,6 @@ static cs_status pg_pipeline(cs__tdb *c, size_t n, const char *const *sql,
             if (es == PGRES_TUPLES_OK)
                 (void)pg_rows(r, &res[i]);
             PQclear(r);
-            if (i == n - 1 && !st)
-                committed = true;
         } else if (es == PGRES_PIPELINE_ABORTED) {
             PQclear(r);
         } else if (!st) {
@@ -178,8 +175,6 @@ static cs_status pg_pipeline(cs__tdb *c, size_t n, const char *const *sql,
     }
     if (!PQexitPipelineMode(p->pg) && !st)
         st = pg_fail(p, NULL, "pipeline end");
-    if (committed)
-        return CS_OK; /* whatever else happened: the last statement (COMMIT) went through */
     if (st)
         for (size_t i = 0; i < n; i++)
             cs__tres_free(&res[i]);
