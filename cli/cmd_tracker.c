@@ -138,6 +138,17 @@ static int serve(int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+/* The store at db, or the command ends (exit 3) saying why. */
+static cs_tracker_store *open_store(const char *db)
+{
+    char err[CS_ERRMSG_MAX];
+    cs_tracker_store *s;
+    cs_status st = cs_tracker_store_open(db, &s, err, sizeof err);
+    if (st)
+        cli_die("tracker: %s: %s", db, err[0] ? err : cs_strerror(st));
+    return s;
+}
+
 static int add_jobs(int argc, char **argv)
 {
     const char *db = NULL, *list = NULL;
@@ -169,13 +180,9 @@ static int add_jobs(int argc, char **argv)
         cli_err("tracker add-jobs: --db and LIST are required");
         return CLI_EXIT_USAGE;
     }
-    char err[CS_ERRMSG_MAX];
-    cs_tracker_store *s;
-    cs_status st = cs_tracker_store_open(db, &s, err, sizeof err);
-    if (st)
-        cli_die("tracker: %s: %s", db, err[0] ? err : cs_strerror(st));
+    cs_tracker_store *s = open_store(db);
     size_t added = 0;
-    st = cs_tracker_add_jobs_file(s, list, step, &added);
+    cs_status st = cs_tracker_add_jobs_file(s, list, step, &added);
     cs_tracker_store_free(s);
     if (st)
         cli_die("tracker add-jobs: %s (%zu jobs were added before)", cs_tracker_store_errmsg(),
@@ -202,14 +209,10 @@ static int status(int argc, char **argv)
         cli_err("tracker status: --db is required");
         return CLI_EXIT_USAGE;
     }
-    char err[CS_ERRMSG_MAX];
-    cs_tracker_store *s;
-    cs_status st = cs_tracker_store_open(db, &s, err, sizeof err);
-    if (st)
-        cli_die("tracker: %s: %s", db, err[0] ? err : cs_strerror(st));
+    cs_tracker_store *s = open_store(db);
     cs_buf b;
     cs_buf_init(&b, 0);
-    st = cs_tracker_store_status_json(s, &b);
+    cs_status st = cs_tracker_store_status_json(s, &b);
     cs_tracker_store_free(s);
     if (st) {
         cs_buf_cleanup(&b);

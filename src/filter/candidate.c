@@ -63,9 +63,7 @@ struct cs_filter_chain {
     char domain[256];
     size_t domlen;
     const char *host_reason; /* the host's verdict: NULL or a reason */
-    /* exact dedupe: open addressing set of 128-bit keys; {0,0} = empty */
-    XXH128_hash_t *set;
-    size_t setn, setcap;
+    cs__h128set set;         /* exact dedupe keys */
     cs_bloom *bloom, *delta; /* URLs seen before (read-only); URLs kept */
     cs_filter_stats *also;   /* a second stats object (borrowed), or NULL */
     const char *names[F__N]; /* the filters in the chain, in order */
@@ -302,7 +300,7 @@ void cs_filter_chain_free(cs_filter_chain *c)
     cs_free(c->re_user);
     cs_free(c->starts);
     pcre2_match_data_free(c->md);
-    cs_free(c->set);
+    cs__h128set_free(&c->set);
     cs_free(c->ph_len);
     cs_free(c->host_cache);
     cs_free(c->lang_cache);
@@ -914,52 +912,6 @@ static const char *unsafe_filter(cs_filter_chain *c, const cs_candidate *cand,
 
 /* ---- dedupe ------------------------------------------------------------- */
 
-static cs_status set_grow(cs_filter_chain *c)
-{
-    size_t cap = c->setcap ? c->setcap * 2 : 1024;
-    XXH128_hash_t *t = cs_calloc(cap, sizeof *t);
-    if (!t)
-        return CS_ENOMEM;
-    for (size_t i = 0; i < c->setcap; i++) {
-        XXH128_hash_t h = c->set[i];
-        if (!h.low64 && !h.high64)
-            continue;
-        size_t j = (size_t)h.low64 & (cap - 1);
-        while (t[j].low64 || t[j].high64)
-            j = (j + 1) & (cap - 1);
-        t[j] = h;
-    }
-    cs_free(c->set);
-    c->set = t;
-    c->setcap = cap;
-    return CS_OK;
-}
-
-/* True when the key was seen before; inserts it otherwise. */
-static bool seen(cs_filter_chain *c, XXH128_hash_t h, cs_status *st)
-{
-    if (!h.low64 && !h.high64)
-        h.low64 = 1;
-    if (c->setcap) {
-        size_t j = (size_t)h.low64 & (c->setcap - 1);
-        for (; c->set[j].low64 || c->set[j].high64; j = (j + 1) & (c->setcap - 1))
-            if (c->set[j].low64 == h.low64 && c->set[j].high64 == h.high64)
-                return true;
-    }
-    if (c->r.dedupe_max && c->setn >= c->r.dedupe_max)
-        return false;
-    if ((c->setn + 1) * 10 > c->setcap * 7 && (*st = set_grow(c)))
-        return false;
-    size_t j = (size_t)h.low64 & (c->setcap - 1);
-    while (c->set[j].low64 || c->set[j].high64)
-        j = (j + 1) & (c->setcap - 1);
-    c->set[j] = h;
-    c->setn++;
-    return false;
-}
-
-/* The dedupe key: scheme and host lower-cased, fragment dropped, then the
- * normalised text. */
 /* The dedupe key: the normalised URL, then the normalised text. The slot
  * it probes first is prefetched: the set is large and the lookup comes after
  * the language and unsafe filters. */
@@ -977,8 +929,7 @@ static XXH128_hash_t dedupe_key(cs_filter_chain *c, cs_slice url, const cs_url_p
     w[n] = '\n';
     memcpy(w + n + 1, v->text.ptr, v->text.len);
     h = XXH3_128bits(w, n + 1 + v->text.len);
-    if (c->setcap)
-        __builtin_prefetch(&c->set[(size_t)h.low64 & (c->setcap - 1)]);
+    cs__h128set_prefetch(&c->set, h);
     return h;
 }
 
@@ -1011,7 +962,8 @@ cs_status cs_filter_chain_apply(cs_filter_chain *c, const cs_candidate *cand,
     if (c->fi[F_DEDUPE] >= 0) {
         XXH128_hash_t dkey = dedupe_key(c, cand->url, &parts, v, &st);
         if (!st)
-            reasons[c->fi[F_DEDUPE]] = seen(c, dkey, &st) ? "duplicate" : NULL;
+            reasons[c->fi[F_DEDUPE]] =
+                cs__h128set_seen(&c->set, dkey, c->r.dedupe_max, &st) ? "duplicate" : NULL;
         if (st)
             goto done;
         STOP_AFTER(F_DEDUPE);

@@ -27,8 +27,7 @@ struct cs_doc_chain {
     size_t nf;
     cs_filter_stats *stats;
     const psl_ctx_t *psl;
-    XXH128_hash_t *set;        /* titles seen; {0,0} = empty slot */
-    size_t setn, setcap;
+    cs__h128set titles;        /* titles seen */
     cs_buf norm, host;
 };
 
@@ -91,7 +90,7 @@ void cs_doc_chain_free(cs_doc_chain *c)
         cs_free((char *)c->extra[i].name);
     cs_free(c->extra);
     cs_filter_stats_free(c->stats);
-    cs_free(c->set);
+    cs__h128set_free(&c->titles);
     cs_buf_cleanup(&c->norm);
     cs_buf_cleanup(&c->host);
     cs_free(c);
@@ -176,44 +175,6 @@ static bool empty(const cs_doc_field *f)
     return false;
 }
 
-/* True when seen; inserts otherwise. */
-static bool title_seen(cs_doc_chain *c, XXH128_hash_t h, cs_status *st)
-{
-    if (!h.low64 && !h.high64)
-        h.low64 = 1;
-    if (c->setcap) {
-        size_t j = (size_t)h.low64 & (c->setcap - 1);
-        for (; c->set[j].low64 || c->set[j].high64; j = (j + 1) & (c->setcap - 1))
-            if (c->set[j].low64 == h.low64 && c->set[j].high64 == h.high64)
-                return true;
-    }
-    if ((c->setn + 1) * 2 > c->setcap) {
-        size_t cap = c->setcap ? c->setcap * 2 : 256;
-        XXH128_hash_t *t = cs_calloc(cap, sizeof *t);
-        if (!t) {
-            *st = CS_ENOMEM;
-            return false;
-        }
-        for (size_t i = 0; i < c->setcap; i++) {
-            if (!c->set[i].low64 && !c->set[i].high64)
-                continue;
-            size_t j = (size_t)c->set[i].low64 & (cap - 1);
-            while (t[j].low64 || t[j].high64)
-                j = (j + 1) & (cap - 1);
-            t[j] = c->set[i];
-        }
-        cs_free(c->set);
-        c->set = t;
-        c->setcap = cap;
-    }
-    size_t j = (size_t)h.low64 & (c->setcap - 1);
-    while (c->set[j].low64 || c->set[j].high64)
-        j = (j + 1) & (c->setcap - 1);
-    c->set[j] = h;
-    c->setn++;
-    return false;
-}
-
 /* The item's domain: its "domain" field, else the registered domain of its
  * "url" host. Points into the item or into c->host. */
 static cs_slice item_domain(cs_doc_chain *c, const cs_doc_item *it)
@@ -290,7 +251,7 @@ cs_status cs_doc_chain_apply(cs_doc_chain *c, const cs_doc_item *it, bool *keep,
         for (size_t i = 0; i < c->norm.len; i++)
             if (c->norm.data[i] >= 'A' && c->norm.data[i] <= 'Z')
                 c->norm.data[i] += 32;
-        if (title_seen(c, XXH3_128bits(c->norm.data, c->norm.len), &st))
+        if (cs__h128set_seen(&c->titles, XXH3_128bits(c->norm.data, c->norm.len), 0, &st))
             rs[c->fi[D_DEDUPE]] = "duplicate_title";
         if (st)
             goto done;

@@ -1044,6 +1044,20 @@ static cs_status pg_rc(const cs__tres *r, const char *type, const char *wtype, c
 static const char Q_PG_LEASE[] = "SELECT * FROM cs_lease($1, $2, $3, $4, $5)";
 static const char Q_PG_COMPLETE[] = "SELECT * FROM cs_complete($1, $2, $3, $4, $5)";
 
+/* The job in row 0 of r, its JOB_COLS from column col on (id, start_id,
+ * end_id, shard, stage, input). */
+static cs_status job_from_row(cs__tjob *j, const cs__tres *r, size_t col)
+{
+    j->id = cell_i64(r, 0, col);
+    j->start_id = cell_i64(r, 0, col + 1);
+    j->end_id = cell_i64(r, 0, col + 2);
+    j->shard = (int)cell_i64(r, 0, col + 3);
+    j->stage = (int)cell_i64(r, 0, col + 4);
+    const char *in = cs__tres_get(r, 0, col + 5);
+    j->input = cs_strdup(in ? in : "");
+    return j->input ? CS_OK : CS_ENOMEM;
+}
+
 static cs_status lease_pg_finish(void *arg, cs__tres *rp)
 {
     lease_args *a = arg;
@@ -1059,14 +1073,7 @@ static cs_status lease_pg_finish(void *arg, cs__tres *rp)
     cs_status st = pg_rc(&r, a->type, cs__tres_get(&r, 0, 7), NULL);
     if (!st) {
         cs__tjob *j = a->job;
-        j->id = cell_i64(&r, 0, 1);
-        j->start_id = cell_i64(&r, 0, 2);
-        j->end_id = cell_i64(&r, 0, 3);
-        j->shard = (int)cell_i64(&r, 0, 4);
-        j->stage = (int)cell_i64(&r, 0, 5);
-        j->input = cs_strdup(cs__tres_get(&r, 0, 6) ? cs__tres_get(&r, 0, 6) : "");
-        if (!j->input)
-            st = CS_ENOMEM;
+        st = job_from_row(j, &r, 1);
         if (j->stage >= 1 && j->stage <= CS__TSTAGES)
             atomic_store(&a->s->lease_after[j->stage], j->id);
     }
@@ -1114,15 +1121,10 @@ static cs_status lease_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
         return st ? st : CS_DONE;
     }
     cs__tjob *j = a->job;
-    j->id = cell_i64(&r, 0, 0);
-    j->start_id = cell_i64(&r, 0, 1);
-    j->end_id = cell_i64(&r, 0, 2);
-    j->shard = (int)cell_i64(&r, 0, 3);
-    j->stage = (int)cell_i64(&r, 0, 4);
-    j->input = cs_strdup(cs__tres_get(&r, 0, 5) ? cs__tres_get(&r, 0, 5) : "");
+    st = job_from_row(j, &r, 0);
     cs__tres_free(&r);
-    if (!j->input)
-        return CS_ENOMEM;
+    if (st)
+        return st;
     st = Q(c, "UPDATE OR FAIL workers SET job = $2, last_seen = $3 WHERE token = $1", NULL, NULL,
            a->token, i64s(b1, j->id), b2);
     if (st) {

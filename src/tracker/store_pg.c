@@ -206,32 +206,9 @@ static cs_status pg_exec(cs__tdb *c, const char *sql, bool cached, const char *c
         const char *t = PQcmdTuples(r);
         *changes = (t && *t) ? strtoll(t, NULL, 10) : 0;
     }
-    if (res && es == PGRES_TUPLES_OK) {
-        size_t nr = (size_t)PQntuples(r), nc = (size_t)PQnfields(r);
-        if (nr && nc) {
-            res->cells = cs_calloc(nr * nc, sizeof *res->cells);
-            if (!res->cells) {
-                PQclear(r);
-                return CS_ENOMEM;
-            }
-        }
-        res->nrows = nr;
-        res->ncols = nc;
-        for (size_t i = 0; i < nr; i++)
-            for (size_t j = 0; j < nc; j++) {
-                if (PQgetisnull(r, (int)i, (int)j))
-                    continue;
-                char *v = cs_strdup(PQgetvalue(r, (int)i, (int)j));
-                if (!v) {
-                    PQclear(r);
-                    cs__tres_free(res);
-                    return CS_ENOMEM;
-                }
-                res->cells[i * nc + j] = v;
-            }
-    }
+    cs_status st = res && es == PGRES_TUPLES_OK ? pg_rows(r, res) : CS_OK;
     PQclear(r);
-    return CS_OK;
+    return st;
 }
 
 static const cs__tdb_ops PG_OPS = {pg_exec, pg_retryable, pg_close, pg_pipeline};
