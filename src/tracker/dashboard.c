@@ -267,6 +267,8 @@ static cs_status page_metrics(cs_tracker *t, cs_tracker_response *r)
                   "crawlset_tracker_workers %lld\n",
                   jint(json_object_get(j, "totals"), "workers"));
     json_decref(j);
+    uint64_t set_batches, split_batches;
+    cs__tstore_batch_counts(t->store, &set_batches, &split_batches);
     struct {
         const char *name, *help;
         uint64_t v;
@@ -277,6 +279,10 @@ static cs_status page_metrics(cs_tracker *t, cs_tracker_response *r)
         {"workers_timed_out_total", "Workers removed by the idle sweep.",
          atomic_load(&t->timed_out)},
         {"store_errors_total", "Store failures (answered 500).", atomic_load(&t->store_errors)},
+        {"store_set_batches_total",
+         "newJob/markAsDone batches committed as set statements (PostgreSQL).", set_batches},
+        {"store_split_batches_total",
+         "Batches that failed as a whole and ran again one call at a time.", split_batches},
     };
     for (size_t i = 0; i < sizeof counters / sizeof *counters; i++)
         cs_buf_printf(&b,

@@ -1062,7 +1062,7 @@ cs_status cs_tracker_listen(cs_tracker *t, const char *host_port, uint16_t *port
     t->side_stop = false;
     if (t->wake_fd < 0)
         t->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    unsigned want = cs__tstore_is_pg(t->store) ? 2 : 1;
+    unsigned want = 1;
     while (t->wake_fd >= 0 && t->ncommit < want &&
            pthread_create(&t->commit_thread[t->ncommit], NULL, commit_main, t) == 0)
         t->ncommit++;

@@ -144,6 +144,9 @@ typedef struct cs__tcall {
  * effect is committed. */
 void cs__tstore_calls(cs_tracker_store *s, cs__tcall *const *calls, size_t n);
 bool cs__tstore_is_pg(const cs_tracker_store *s);
+/* Batches of writes so far: committed as set statements (PostgreSQL), and
+ * run again one call at a time because the batch failed as a whole. */
+void cs__tstore_batch_counts(cs_tracker_store *s, uint64_t *set, uint64_t *split);
 /* How the worker gives its job back. */
 typedef enum cs__trelease {
     CS__TREL_REOPEN,   /* open again at the same stage */

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
+#include "tracker/store.h"
 #include "tracker_test.h"
 
 static void add(cs_tracker *t, const char *db, int n)
@@ -625,4 +626,190 @@ TEST(tracker_sqlite_old_index_replaced)
     ASSERT_STR_EQ(got, "6|12|");
     sqlite3_close(q);
     cs_tracker_free(t);
+}
+
+/* ---- batches (cs__tstore_calls: what the event loop's committer runs) ---- */
+
+typedef struct bcall {
+    const char *token, *type, *output;
+    bool complete;
+    int stage;
+    int64_t count;
+} bcall;
+
+/* Runs v[0..n) as one batch; st[i] gets each call's status and, for a
+ * lease that got one, ids[i] its job number (else 0). */
+static void run_calls(cs_tracker_store *s, const bcall *v, size_t n, cs_status *st,
+                      int64_t *ids, char inputs[][64])
+{
+    cs__tcall *c = cs_test_keep(calloc(n, sizeof *c));
+    cs__tcall **p = cs_test_keep(calloc(n, sizeof *p));
+    int64_t now = cs__tnow_ms();
+    for (size_t i = 0; i < n; i++) {
+        c[i] = (cs__tcall){.complete = v[i].complete, .token = v[i].token, .type = v[i].type,
+                           .output = v[i].output, .stage = v[i].stage, .count = v[i].count,
+                           .now = now};
+        p[i] = &c[i];
+    }
+    cs__tstore_calls(s, p, n);
+    for (size_t i = 0; i < n; i++) {
+        st[i] = c[i].st;
+        if (st[i] && !c[i].err[0])
+            FAIL("call %zu: status %s without a message", i, cs_status_name(st[i]));
+        ids[i] = c[i].job.input ? c[i].job.id : 0;
+        if (inputs)
+            snprintf(inputs[i], 64, "%s", c[i].job.input ? c[i].job.input : "");
+        free(c[i].job.input);
+    }
+}
+
+static size_t count_st(const cs_status *st, size_t n, cs_status want)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += st[i] == want;
+    return k;
+}
+
+/* Every call in a batch answers as it would alone: leases beyond the open
+ * jobs get CS_DONE, unknown tokens CS_ENOTFOUND, a wrong type or a
+ * completion without a job CS_EINVAL, repeated completions CS_OK; a
+ * worker leasing again gives its job back; a CPU output becomes the GPU
+ * stage's input; leases wrap around to open jobs numbered before the last
+ * one handed out. On PostgreSQL every batch of different workers runs as
+ * set statements (cs_lease_many, cs_complete_many) and none fails as a
+ * whole; a token with quotes, backslashes and braces stays one array
+ * element; one worker's two calls in a batch run one after the other. */
+TRACKER_TEST(tracker_store_batches)
+{
+    char err[256];
+    cs_tracker_store *s;
+    ASSERT_OK(cs_tracker_store_open(db, &s, err, sizeof err));
+    const char *in[3] = {"w/0.wat.gz", "w/1.wat.gz", "w/2.wat.gz"};
+    size_t added = 0;
+    ASSERT_OK(cs_tracker_add_jobs(s, in, 3, 0, &added));
+    ASSERT_EQ(added, 6);
+    char h[8][33], cpu[33], gpu[33];
+    int64_t now = cs__tnow_ms();
+    for (int i = 0; i < 8; i++) {
+        char *dn = NULL;
+        ASSERT_OK(cs__tstore_worker_new(s, "hy", "HYBRID", now, h[i], &dn));
+        cs_free(dn);
+    }
+    char *dn = NULL;
+    ASSERT_OK(cs__tstore_worker_new(s, "cp", "CPU", now, cpu, &dn));
+    cs_free(dn);
+    ASSERT_OK(cs__tstore_worker_new(s, "gp", "GPU", now, gpu, &dn));
+    cs_free(dn);
+    cs_status st[16];
+    int64_t ids[16];
+    char inputs[16][64];
+
+    /* A: eight leases for six jobs, an unknown token, a wrong type */
+    bcall a[10];
+    for (int i = 0; i < 8; i++)
+        a[i] = (bcall){h[i], "HYBRID", NULL, false, 1, 0};
+    a[8] = (bcall){"a\"b\\c{},NULL", "HYBRID", NULL, false, 1, 0};
+    a[9] = (bcall){cpu, "GPU", NULL, false, 2, 0};
+    run_calls(s, a, 10, st, ids, inputs);
+    ASSERT_EQ(count_st(st, 8, CS_OK), 6);
+    ASSERT_EQ(count_st(st, 8, CS_DONE), 2);
+    ASSERT_EQ(st[8], CS_ENOTFOUND);
+    ASSERT_EQ(st[9], CS_EINVAL);
+    bool seen[7] = {0};
+    bool had[8];
+    for (int i = 0; i < 8; i++) {
+        had[i] = st[i] == CS_OK;
+        if (had[i]) {
+            ASSERT(ids[i] >= 1 && ids[i] <= 6 && !seen[ids[i]]);
+            seen[ids[i]] = true;
+            ASSERT_CONTAINS(inputs[i], "w/");
+        }
+    }
+
+    /* B: every HYBRID worker completes (two hold nothing); the CPU worker
+     * finds nothing open */
+    bcall b[9];
+    for (int i = 0; i < 8; i++)
+        b[i] = (bcall){h[i], "HYBRID", NULL, true, 0, i + 1};
+    b[8] = (bcall){cpu, "CPU", NULL, false, 1, 0};
+    run_calls(s, b, 9, st, ids, NULL);
+    for (int i = 0; i < 8; i++)
+        ASSERT_EQ(st[i], had[i] ? CS_OK : CS_EINVAL);
+    ASSERT_EQ(st[8], CS_DONE);
+    /* C: the same completions again: harmless for those that completed */
+    run_calls(s, b, 8, st, ids, NULL);
+    for (int i = 0; i < 8; i++)
+        ASSERT_EQ(st[i], had[i] ? CS_OK : CS_EINVAL);
+
+    /* D: four more jobs; three taken, the GPU stage is empty */
+    const char *in2[2] = {"w/3.wat.gz", "w/4.wat.gz"};
+    ASSERT_OK(cs_tracker_add_jobs(s, in2, 2, 0, &added));
+    ASSERT_EQ(added, 4);
+    bcall d[4] = {{cpu, "CPU", NULL, false, 1, 0},
+                  {h[0], "HYBRID", NULL, false, 1, 0},
+                  {h[1], "HYBRID", NULL, false, 1, 0},
+                  {gpu, "GPU", NULL, false, 2, 0}};
+    run_calls(s, d, 4, st, ids, NULL);
+    ASSERT_EQ(st[0], CS_OK);
+    ASSERT_EQ(st[1], CS_OK);
+    ASSERT_EQ(st[2], CS_OK);
+    ASSERT_EQ(st[3], CS_DONE);
+    ASSERT(ids[0] > 6 && ids[1] > 6 && ids[2] > 6);
+    int64_t taken[2] = {ids[0], ids[2]}, h0_old = ids[1];
+
+    /* E: the CPU worker hands its output on; h0 leases again: its job goes
+     * back to open, and it takes an open one (PostgreSQL: the last new one,
+     * its old one not yet open to the statement; SQLite: the lowest) */
+    bcall e[2] = {{cpu, "CPU", "http://up/x.tar", true, 0, 0},
+                  {h[0], "HYBRID", NULL, false, 1, 0}};
+    run_calls(s, e, 2, st, ids, NULL);
+    ASSERT_EQ(st[0], CS_OK);
+    ASSERT_EQ(st[1], CS_OK);
+    ASSERT(ids[1] > 6 && ids[1] != taken[0] && ids[1] != taken[1]);
+    if (cs__tstore_is_pg(s))
+        ASSERT(ids[1] != h0_old);
+    int64_t e_id = ids[1];
+
+    /* F: the GPU worker gets the CPU output; h1 completes */
+    bcall f[2] = {{gpu, "GPU", NULL, false, 2, 0}, {h[1], "HYBRID", NULL, true, 0, 5}};
+    run_calls(s, f, 2, st, ids, inputs);
+    ASSERT_EQ(st[0], CS_OK);
+    ASSERT_STR_EQ(inputs[0], "http://up/x.tar");
+    ASSERT_EQ(st[1], CS_OK);
+
+    /* G: one job is open (on PostgreSQL h0's old one, numbered before the
+     * last one handed out: the lease wraps around): one of two leases
+     * gets it */
+    bcall g[2] = {{h[3], "HYBRID", NULL, false, 1, 0}, {h[4], "HYBRID", NULL, false, 1, 0}};
+    run_calls(s, g, 2, st, ids, NULL);
+    ASSERT_EQ(count_st(st, 2, CS_OK), 1);
+    ASSERT_EQ(count_st(st, 2, CS_DONE), 1);
+    int64_t g_id = st[0] == CS_OK ? ids[0] : ids[1];
+    ASSERT(g_id > 6 && g_id != taken[0] && g_id != taken[1] && g_id != e_id);
+    if (cs__tstore_is_pg(s))
+        ASSERT_EQ(g_id, h0_old);
+
+    uint64_t set_batches, split;
+    cs__tstore_batch_counts(s, &set_batches, &split);
+    ASSERT_EQ(split, 0);
+    ASSERT_EQ(set_batches, cs__tstore_is_pg(s) ? 7 : 0);
+
+    /* H: one worker twice in a batch (a retry beside its call): the second
+     * lease gives back the first one's job and takes one (run one call
+     * after the other, not as a set): of two new jobs, one stays open */
+    const char *in3[1] = {"w/5.wat.gz"};
+    ASSERT_OK(cs_tracker_add_jobs(s, in3, 1, 0, &added));
+    bcall hh[2] = {{h[5], "HYBRID", NULL, false, 1, 0}, {h[5], "HYBRID", NULL, false, 1, 0}};
+    run_calls(s, hh, 2, st, ids, NULL);
+    ASSERT_EQ(st[0], CS_OK);
+    ASSERT_EQ(st[1], CS_OK);
+    bcall last[2] = {{h[6], "HYBRID", NULL, false, 1, 0}, {h[7], "HYBRID", NULL, false, 1, 0}};
+    run_calls(s, last, 2, st, ids, NULL);
+    ASSERT_EQ(st[0], CS_OK);
+    ASSERT_EQ(st[1], CS_DONE);
+    cs__tstore_batch_counts(s, &set_batches, &split);
+    ASSERT_EQ(split, 0);
+    ASSERT_EQ(set_batches, cs__tstore_is_pg(s) ? 8 : 0);
+    cs_tracker_store_free(s);
 }
