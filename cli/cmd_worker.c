@@ -27,6 +27,7 @@
 #include "cli.h"
 #include "crawlset/client.h"
 #include "crawlset/pipe.h"
+#include "crawlset/urllist.h"
 
 static volatile sig_atomic_t g_stop;
 static volatile int g_stop_int; /* the client's cancel flag mirrors g_stop */
@@ -324,7 +325,7 @@ static void save_state(worker *w)
 /* ---- CPU / HYBRID: pairs over the job's half of the WAT --------------------------- */
 
 typedef struct job_rows {
-    cs_pipe_wat_rows *wat;
+    cs_urllist_reader *spool; /* the input's candidates, read back */
     uint64_t skip;           /* rows of the other half before ours */
     uint64_t take;           /* rows of ours */
     uint64_t seen, given;
@@ -343,7 +344,12 @@ static cs_status job_rows_next(void *ud, const cs_urllist_row **out)
         if (j->given >= j->take)
             return CS_DONE;
         const cs_urllist_row *r;
-        cs_status st = cs_pipe_wat_rows_next(j->wat, &r);
+        cs_status st = cs_urllist_next(j->spool, &r);
+        if (st == CS_EFORMAT || st == CS_ETOOBIG) { /* not as written: keep the count */
+            cli_err("worker: %s", cs_urllist_errmsg(j->spool));
+            j->seen++;
+            continue;
+        }
         if (st)
             return st;
         if (j->seen++ < j->skip)
@@ -379,35 +385,114 @@ static void on_progress(const cs_download_stats *s, void *ud)
         (void)!cs_client_log(w->plog, line);
 }
 
+/* Writes all of p[0..n) to fd; false with errno set on failure. */
+static bool write_fd(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return false;
+        p += k;
+        n -= (size_t)k;
+    }
+    return true;
+}
+
+/* Reads the input's candidates once into fd (an unlinked temporary file),
+ * as `crawlset wat links` JSON Lines (url, alt, page); *total = rows. The
+ * shard piece is half of them, which needs their count before the first
+ * one is used: reading the WAT twice meant fetching it twice when the job's
+ * input is a URL. */
+static cs_status spool_candidates(const char *input, int fd, uint64_t *total)
+{
+    const char *paths[1] = {input};
+    cs_pipe_wat_rows *wat;
+    cs_status st = cs_pipe_wat_rows_new(&wat, paths, 1, cli_threads());
+    if (st)
+        return st;
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    const cs_urllist_row *r;
+    *total = 0;
+    while (!g_stop && (st = cs_pipe_wat_rows_next(wat, &r)) == CS_OK) {
+        const char *page = r->ncolumns ? r->columns[0].value : NULL;
+        st = cs_buf_puts(&b, "{\"url\":");
+        if (!st)
+            st = cs_json_put_str(&b, r->url, strlen(r->url));
+        if (!st)
+            st = cs_buf_puts(&b, ",\"alt\":");
+        if (!st)
+            st = r->caption ? cs_json_put_str(&b, r->caption, strlen(r->caption))
+                            : cs_buf_puts(&b, "null");
+        if (!st)
+            st = cs_buf_puts(&b, ",\"page\":");
+        if (!st)
+            st = page ? cs_json_put_str(&b, page, strlen(page)) : cs_buf_puts(&b, "null");
+        if (!st)
+            st = cs_buf_puts(&b, "}\n");
+        if (st)
+            break;
+        (*total)++;
+        if (b.len >= (1u << 20)) {
+            if (!write_fd(fd, b.data, b.len)) {
+                st = CS_EIO;
+                break;
+            }
+            b.len = 0;
+        }
+    }
+    if (st == CS_DONE)
+        st = b.len && !write_fd(fd, b.data, b.len) ? CS_EIO : CS_OK;
+    if (st == CS_EIO)
+        cli_err("worker: writing the candidates to a temporary file: %s", strerror(errno));
+    else if (st && !g_stop)
+        cli_err("worker: %s: %s", input, cs_strerror(st));
+    cs_buf_cleanup(&b);
+    uint64_t recs, errs;
+    cs_pipe_wat_rows_counts(wat, &recs, &errs);
+    cs_pipe_wat_rows_free(wat);
+    if (g_stop)
+        return CS_ECANCELED;
+    if (!st && recs == 0 && errs > 0) {
+        cli_err("worker: %s: no readable WAT record (%llu malformed)", input,
+                (unsigned long long)errs);
+        return CS_EFORMAT;
+    }
+    return st;
+}
+
+/* An unlinked temporary file in dir (the worker's --work directory, where
+ * the input lies too), open for reading and writing; -1 with a message on
+ * failure. */
+static int temp_fd(const char *dir)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/.candidates.XXXXXX", dir);
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        cli_err("worker: cannot create a temporary file in %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    unlink(path); /* gone with the process, however it ends */
+    return fd;
+}
+
 /* Runs pairs for the held job into outdir; *pairs = samples written. Returns
  * CS_ECANCELED when stopped by a signal. */
 static cs_status run_pairs(worker *w, const char *input, const char *outdir, uint64_t *pairs,
                            uint64_t *rows_out)
 {
     const cs_client_job *job = cs_client_job_get(w->c);
-    const char *paths[1] = {input};
-    cs_status st;
-    /* count the candidates first: the shard piece is half of them */
     uint64_t total = 0;
-    cs_pipe_wat_rows *count;
-    if ((st = cs_pipe_wat_rows_new(&count, paths, 1, cli_threads())))
+    int fd = temp_fd(w->work);
+    if (fd < 0)
+        return CS_EIO;
+    cs_status st = spool_candidates(input, fd, &total);
+    if (st) {
+        close(fd);
         return st;
-    const cs_urllist_row *r;
-    while ((st = cs_pipe_wat_rows_next(count, &r)) == CS_OK && !g_stop)
-        total++;
-    uint64_t recs, errs;
-    cs_pipe_wat_rows_counts(count, &recs, &errs);
-    cs_pipe_wat_rows_free(count);
-    if (g_stop)
-        return CS_ECANCELED;
-    if (st != CS_DONE) {
-        cli_err("worker: %s: %s", input, cs_strerror(st));
-        return st;
-    }
-    if (recs == 0 && errs > 0) {
-        cli_err("worker: %s: no readable WAT record (%llu malformed)", input,
-                (unsigned long long)errs);
-        return CS_EFORMAT;
     }
     job_rows jr = {.start_id = job->start_id};
     uint64_t half = total / 2;
@@ -421,8 +506,15 @@ static cs_status run_pairs(worker *w, const char *input, const char *outdir, uin
     }
     report(w, "pairs: %llu candidates in the input, %llu in shard piece %d",
            (unsigned long long)total, (unsigned long long)jr.take, job->shard_piece);
-    if ((st = cs_pipe_wat_rows_new(&jr.wat, paths, 1, cli_threads())))
-        return st;
+    cs_urllist_opts uo = {.format = CS_URLLIST_WAT_LINKS, .max_line = (size_t)64 << 20};
+    if (lseek(fd, 0, SEEK_SET) != 0 ||
+        (st = cs_urllist_open_fd(&jr.spool, fd, "candidates", &uo)) != CS_OK) {
+        cli_err("worker: reading the candidates back: %s",
+                jr.spool ? cs_urllist_errmsg(jr.spool) : strerror(errno));
+        cs_urllist_free(jr.spool);
+        close(fd);
+        return st ? st : CS_EIO;
+    }
     cs_download_opts o = w->dl;
     o.progress = on_progress;
     o.progress_ud = w;
@@ -431,7 +523,8 @@ static cs_status run_pairs(worker *w, const char *input, const char *outdir, uin
     cs_download_stats s;
     char err[CS_ERRMSG_MAX];
     st = cs_download_run(&o, outdir, job_rows_next, &jr, &s, err, sizeof err);
-    cs_pipe_wat_rows_free(jr.wat);
+    cs_urllist_free(jr.spool);
+    close(fd);
     if (st == CS_ECANCELED || g_stop)
         return CS_ECANCELED;
     if (st) {
