@@ -134,6 +134,11 @@ run_store() {
     local t0=$(date +%s.%N)
     "$CS" tracker add-jobs --db "$DB" "$W/list" >/dev/null
     local t1=$(date +%s.%N)
+    # the bulk load's dirty pages go to disk now, not in the middle of a
+    # round: the kernel wrote them back ~30 s after add-jobs (its dirty page
+    # expiry), during round 2, and every COMMIT's WAL flush queued behind
+    # them (PostgreSQL: COMMITs of 22-62 ms, a round's p99 at 28-48 ms)
+    sync
     local port=$(free_port)
     "$CS" tracker serve --db "$DB" --listen "127.0.0.1:$port" --threads "$THREADS" >"$W/serve.$store.out" 2>"$W/serve.$store.err" &
     local spid=$!
