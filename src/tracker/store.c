@@ -269,7 +269,12 @@ static const char *const SCHEMA[2] = {
     " PRIMARY KEY (job, stage, worker));"
     "CREATE TABLE IF NOT EXISTS completions ("
     " job INTEGER NOT NULL, stage INTEGER NOT NULL, worker TEXT NOT NULL, nickname TEXT NOT NULL,"
-    " at INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (job, stage)) WITHOUT ROWID;",
+    " at INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (job, stage)) WITHOUT ROWID;"
+    /* the last job number and id range end handed out by add-jobs (see
+     * add_tx): max(end_id) has no index, and reading it scanned every job
+     * once per 65,536 inputs added */
+    "CREATE TABLE IF NOT EXISTS job_seq (one INTEGER PRIMARY KEY CHECK (one = 1),"
+    " last_id INTEGER NOT NULL, last_end INTEGER NOT NULL);",
 
     "CREATE TABLE IF NOT EXISTS jobs ("
     " id BIGINT PRIMARY KEY, start_id BIGINT NOT NULL, end_id BIGINT NOT NULL,"
@@ -296,7 +301,9 @@ static const char *const SCHEMA[2] = {
     " PRIMARY KEY (job, stage, worker));"
     "CREATE TABLE IF NOT EXISTS completions ("
     " job BIGINT NOT NULL, stage INT NOT NULL, worker TEXT NOT NULL, nickname TEXT NOT NULL,"
-    " at BIGINT NOT NULL, count BIGINT NOT NULL, PRIMARY KEY (job, stage));",
+    " at BIGINT NOT NULL, count BIGINT NOT NULL, PRIMARY KEY (job, stage));"
+    "CREATE TABLE IF NOT EXISTS job_seq (one INT PRIMARY KEY CHECK (one = 1),"
+    " last_id BIGINT NOT NULL, last_end BIGINT NOT NULL);",
 };
 
 static const char *const BEGIN_TX[2] = {"BEGIN IMMEDIATE", "BEGIN"};
@@ -1894,11 +1901,26 @@ static cs_status add_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
     if (D(s) == CS__TDB_PG &&
         (st = Q0(c, "LOCK TABLE jobs IN SHARE ROW EXCLUSIVE MODE", NULL, NULL)))
         return st;
-    st = Q0(c, "SELECT COALESCE(max(id), 0), COALESCE(max(end_id), 0) FROM jobs", &r, NULL);
+    /* where the last add ended: job_seq, when it agrees with the highest
+     * job number (read through the primary key); else (a store written
+     * before job_seq, or by an older tracker) from the jobs themselves */
+    st = Q0(c,
+            "SELECT COALESCE((SELECT max(id) FROM jobs), 0),"
+            " (SELECT last_id FROM job_seq WHERE one = 1),"
+            " (SELECT last_end FROM job_seq WHERE one = 1)",
+            &r, NULL);
     if (st)
         return st;
-    int64_t id = cell_i64(&r, 0, 0), next = cell_i64(&r, 0, 1);
+    int64_t id = cell_i64(&r, 0, 0), next = cell_i64(&r, 0, 2);
+    bool known = cs__tres_get(&r, 0, 1) && cs__tres_get(&r, 0, 2) && cell_i64(&r, 0, 1) == id;
     cs__tres_free(&r);
+    if (!known) {
+        st = Q0(c, "SELECT COALESCE(max(end_id), 0) FROM jobs", &r, NULL);
+        if (st)
+            return st;
+        next = cell_i64(&r, 0, 0);
+        cs__tres_free(&r);
+    }
 
     /* job k (list order: input k/2, piece k%2) keeps the id range of its
      * place in the list, and gets number id0 + 1 + position in a random
@@ -1956,6 +1978,15 @@ static cs_status add_tx(cs_tracker_store *s, cs__tdb *c, void *arg)
         st = run(c, sql.data, false, NULL, NULL, np, params);
         if (!st)
             a->added += rows;
+    }
+    if (!st && m) {
+        char b1[24], b2[24];
+        st = Q(c,
+               "INSERT INTO job_seq (one, last_id, last_end) VALUES (1, $1, $2)"
+               " ON CONFLICT (one) DO UPDATE SET last_id = excluded.last_id,"
+               " last_end = excluded.last_end",
+               NULL, NULL, i64s(b1, id + 2 * (int64_t)m),
+               i64s(b2, next + 2 * (int64_t)m * a->step));
     }
 out:
     cs_free(in);

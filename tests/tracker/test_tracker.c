@@ -813,3 +813,42 @@ TRACKER_TEST(tracker_store_batches)
     ASSERT_EQ(set_batches, cs__tstore_is_pg(s) ? 8 : 0);
     cs_tracker_store_free(s);
 }
+
+/* add-jobs continues from job_seq, and from the jobs themselves when
+ * job_seq is missing or disagrees with them (a file written by an older
+ * crawlset, which kept no job_seq, then added to again by one). */
+TEST(tracker_sqlite_job_seq_fallback)
+{
+    char db[600], got[1024];
+    snprintf(db, sizeof db, "%s/seq.db", cs_test_tmpdir());
+    cs_tracker *t = tt_open(db, 60, 2);
+    add(t, db, 2); /* jobs 1-4, ranges 0 - 4,000,000 */
+    cs_tracker_free(t);
+    sqlite3 *q;
+    ASSERT_EQ(sqlite3_open(db, &q), SQLITE_OK);
+    sq_one(q, "SELECT last_id, last_end FROM job_seq", got, sizeof got);
+    ASSERT_STR_EQ(got, "4|4000000|");
+    /* an older writer added two jobs and left job_seq as it was */
+    ASSERT_EQ(sqlite3_exec(q,
+                           "INSERT INTO jobs (id, start_id, end_id, shard, i1) VALUES"
+                           " (5, 4000000, 5000000, 0, 'x'), (6, 5000000, 6000000, 1, 'x')",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    t = tt_open(db, 60, 2);
+    add(t, db, 1);
+    cs_tracker_free(t);
+    sq_one(q, "SELECT min(id), min(start_id), max(end_id) FROM jobs WHERE id > 6", got,
+           sizeof got);
+    ASSERT_STR_EQ(got, "7|6000000|8000000|");
+    /* no job_seq row at all */
+    ASSERT_EQ(sqlite3_exec(q, "DELETE FROM job_seq", NULL, NULL, NULL), SQLITE_OK);
+    t = tt_open(db, 60, 2);
+    add(t, db, 1);
+    cs_tracker_free(t);
+    sq_one(q, "SELECT min(id), min(start_id), max(end_id) FROM jobs WHERE id > 8", got,
+           sizeof got);
+    ASSERT_STR_EQ(got, "9|8000000|10000000|");
+    sq_one(q, "SELECT last_id, last_end FROM job_seq", got, sizeof got);
+    ASSERT_STR_EQ(got, "10|10000000|");
+    sqlite3_close(q);
+}
