@@ -403,8 +403,8 @@ static bool write_fd(int fd, const char *p, size_t n)
 /* Reads the input's candidates once into fd (an unlinked temporary file),
  * as `crawlset wat links` JSON Lines (url, alt, page); *total = rows. The
  * shard piece is half of them, which needs their count before the first
- * one is used: reading the WAT twice meant fetching it twice when the job's
- * input is a URL. */
+ * one is used; counting them in a first pass parsed the whole WAT (gunzip
+ * and JSON) twice. */
 static cs_status spool_candidates(const char *input, int fd, uint64_t *total)
 {
     const char *paths[1] = {input};
@@ -415,6 +415,7 @@ static cs_status spool_candidates(const char *input, int fd, uint64_t *total)
     cs_buf b;
     cs_buf_init(&b, 0);
     const cs_urllist_row *r;
+    bool wr_fail = false;
     *total = 0;
     while (!g_stop && (st = cs_pipe_wat_rows_next(wat, &r)) == CS_OK) {
         const char *page = r->ncolumns ? r->columns[0].value : NULL;
@@ -437,15 +438,18 @@ static cs_status spool_candidates(const char *input, int fd, uint64_t *total)
         (*total)++;
         if (b.len >= (1u << 20)) {
             if (!write_fd(fd, b.data, b.len)) {
+                wr_fail = true;
                 st = CS_EIO;
                 break;
             }
             b.len = 0;
         }
     }
-    if (st == CS_DONE)
-        st = b.len && !write_fd(fd, b.data, b.len) ? CS_EIO : CS_OK;
-    if (st == CS_EIO)
+    if (st == CS_DONE) {
+        wr_fail = b.len && !write_fd(fd, b.data, b.len);
+        st = wr_fail ? CS_EIO : CS_OK;
+    }
+    if (wr_fail)
         cli_err("worker: writing the candidates to a temporary file: %s", strerror(errno));
     else if (st && !g_stop)
         cli_err("worker: %s: %s", input, cs_strerror(st));
