@@ -653,13 +653,14 @@ static cs_status run_plain(cs_tracker_store *s, cs__tdb *c, gop **ops, size_t n)
     return st ? st : Q0(c, "COMMIT", NULL, NULL);
 }
 
-/* Runs ops[0..n) in one transaction (one libpq pipeline where every op has
- * a pipelined form). CS_OK: committed, each op's st set. Otherwise nothing
- * was committed (the caller runs them one by one); a retryable store error
- * is tried again, with a growing pause, up to 5 times. */
 static bool set_applies(gop **ops, size_t n);
 static cs_status run_set(cs_tracker_store *s, cs__tdb *c, gop **ops, size_t n);
 
+/* Runs ops[0..n) in one transaction (one libpq pipeline where every op has
+ * a pipelined form: as set statements when set_applies, else one statement
+ * per op). CS_OK: committed, each op's st set. Otherwise nothing
+ * was committed (the caller runs them one by one); a retryable store error
+ * is tried again, with a growing pause, up to 5 times. */
 static cs_status run_batch(cs_tracker_store *s, gop **ops, size_t n)
 {
     cs_status st = CS_OK;
