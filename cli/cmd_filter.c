@@ -236,6 +236,39 @@ static int open_out(cli_out *o, const char *path)
     return 0;
 }
 
+/* Writes the --stats file: the command's own count of malformed rows, then
+ * the chain's stats members, as one JSON object. CLI_EXIT_OK or
+ * CLI_EXIT_FATAL (said why). */
+static int write_stats(const char *path, uint64_t malformed, const cs_filter_stats *stats,
+                       bool domain_stats)
+{
+    cs_buf sb, full;
+    cs_buf_init(&sb, 0);
+    cs_buf_init(&full, 0);
+    CLI_TRY(cs_filter_stats_json(stats, domain_stats, &sb));
+    CLI_TRY(cs_buf_printf(&full, "{\"malformed\":%llu", (unsigned long long)malformed));
+    if (sb.len > 2) /* the members after the stats' own '{' */
+        CLI_TRY(cs_buf_printf(&full, ",%.*s", (int)(sb.len - 1), sb.data + 1));
+    else
+        CLI_TRY(cs_buf_putc(&full, '}'));
+    CLI_TRY(cs_buf_putc(&full, '\n'));
+    int rc = CLI_EXIT_FATAL;
+    cli_out so;
+    if (open_out(&so, path) == 0) {
+        cli_out_buf(&so, &full);
+        cli_out_flush(&so);
+        if (so.failed)
+            cli_err("%s: write error", path);
+        else
+            rc = CLI_EXIT_OK;
+        close(so.fd);
+        cli_out_cleanup(&so);
+    }
+    cs_buf_cleanup(&sb);
+    cs_buf_cleanup(&full);
+    return rc;
+}
+
 /* --docs: the document chain over JSON Lines objects. */
 static int run_docs(const cs_filter_rules *rules, const char **inputs, size_t ninputs,
                     const char *stats_path, const char *rejects, bool domain_stats)
@@ -324,28 +357,9 @@ static int run_docs(const cs_filter_rules *rules, const char **inputs, size_t ni
         close(rej.fd);
         cli_out_cleanup(&rej);
     }
-    if (stats_path) {
-        cs_buf sb;
-        cs_buf_init(&sb, 0);
-        CLI_TRY(cs_buf_printf(&sb, "{\"malformed\":%llu,", (unsigned long long)malformed));
-        size_t at = sb.len;
-        CLI_TRY(cs_filter_stats_json(cs_doc_chain_stats(c), domain_stats, &sb));
-        memmove(sb.data + at, sb.data + at + 1, sb.len - at - 1); /* drop the inner '{' */
-        sb.len--;
-        CLI_TRY(cs_buf_putc(&sb, '\n'));
-        cli_out so;
-        if (open_out(&so, stats_path) == 0) {
-            cli_out_buf(&so, &sb);
-            cli_out_flush(&so);
-            if (so.failed)
-                rc = CLI_EXIT_FATAL;
-            close(so.fd);
-            cli_out_cleanup(&so);
-        } else {
-            rc = CLI_EXIT_FATAL;
-        }
-        cs_buf_cleanup(&sb);
-    }
+    if (stats_path &&
+        write_stats(stats_path, malformed, cs_doc_chain_stats(c), domain_stats) != CLI_EXIT_OK)
+        rc = CLI_EXIT_FATAL;
     if (rc == CLI_EXIT_OK && malformed)
         rc = CLI_EXIT_PARTIAL;
     cli_out_cleanup(&out);
@@ -576,34 +590,9 @@ int cmd_filter(int argc, char **argv)
         cli_err("filter: write error: %s", strerror(errno));
         rc = CLI_EXIT_FATAL;
     }
-    if (stats_path) {
-        cs_buf sb;
-        cs_buf_init(&sb, 0);
-        CLI_TRY(cs_filter_stats_json(cs_filter_chain_stats(r.chain), domain_stats, &sb));
-        uint64_t items, kept;
-        cs_filter_stats_totals(cs_filter_chain_stats(r.chain), &items, &kept);
-        /* the command's own count of malformed rows, then the chain's stats */
-        cs_buf full;
-        cs_buf_init(&full, 0);
-        CLI_TRY(cs_buf_printf(&full, "{\"malformed\":%llu,", (unsigned long long)r.malformed));
-        CLI_TRY(cs_buf_append(&full, sb.data + 1, sb.len - 1));
-        CLI_TRY(cs_buf_putc(&full, '\n'));
-        cli_out so;
-        if (open_out(&so, stats_path) == 0) {
-            cli_out_buf(&so, &full);
-            cli_out_flush(&so);
-            if (so.failed) {
-                cli_err("%s: write error", stats_path);
-                rc = CLI_EXIT_FATAL;
-            }
-            close(so.fd);
-            cli_out_cleanup(&so);
-        } else {
-            rc = CLI_EXIT_FATAL;
-        }
-        cs_buf_cleanup(&sb);
-        cs_buf_cleanup(&full);
-    }
+    if (stats_path && write_stats(stats_path, r.malformed, cs_filter_chain_stats(r.chain),
+                                  domain_stats) != CLI_EXIT_OK)
+        rc = CLI_EXIT_FATAL;
     if (rc == CLI_EXIT_OK && r.malformed)
         rc = CLI_EXIT_PARTIAL;
     cli_out_cleanup(&r.out);

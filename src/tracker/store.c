@@ -694,6 +694,21 @@ static cs_status run_batch(cs_tracker_store *s, gop **ops, size_t n)
     return st;
 }
 
+/* Runs ops[0..n) as one batch; when the batch fails as a whole, each op
+ * on its own, so that one bad operation never fails another. Each op's st
+ * and err are set. */
+static void run_or_split(cs_tracker_store *s, gop **ops, size_t n)
+{
+    if (run_batch(s, ops, n) == CS_OK)
+        return;
+    atomic_fetch_add(&s->split_batches, 1);
+    for (size_t i = 0; i < n; i++) {
+        t_err[0] = 0;
+        ops[i]->st = run_tx_single(s, true, ops[i]->fn, ops[i]->arg);
+        snprintf(ops[i]->err, sizeof ops[i]->err, "%s", t_err);
+    }
+}
+
 /* Writes go through a group commit: the calling thread queues its operation;
  * whichever thread finds no leader becomes one and runs every queued
  * operation in one transaction (one WAL append / one fsync for all of
@@ -732,14 +747,7 @@ static cs_status run_tx_pipe(cs_tracker_store *s, bool write, tx_fn fn, void *ar
         if (!s->qhead)
             s->qtail = NULL;
         pthread_mutex_unlock(&s->gmu);
-        if (run_batch(s, batch, n) != CS_OK) {
-            atomic_fetch_add(&s->split_batches, 1);
-            for (size_t i = 0; i < n; i++) {
-                t_err[0] = 0;
-                batch[i]->st = run_tx_single(s, true, batch[i]->fn, batch[i]->arg);
-                snprintf(batch[i]->err, sizeof batch[i]->err, "%s", t_err);
-            }
-        }
+        run_or_split(s, batch, n);
         pthread_mutex_lock(&s->gmu);
         for (size_t i = 0; i < n; i++) {
             batch[i]->done = true;
@@ -1431,14 +1439,7 @@ void cs__tstore_calls(cs_tracker_store *s, cs__tcall *const *calls, size_t n)
         }
         if (!slots)
             continue;
-        if (run_batch(s, ops, m) != CS_OK) {
-            atomic_fetch_add(&s->split_batches, 1);
-            for (size_t i = 0; i < m; i++) {
-                t_err[0] = 0;
-                ops[i]->st = run_tx_single(s, true, ops[i]->fn, ops[i]->arg);
-                snprintf(ops[i]->err, sizeof ops[i]->err, "%s", t_err);
-            }
-        }
+        run_or_split(s, ops, m);
         for (size_t i = 0; i < m; i++) {
             cs__tcall *c = calls[base + i];
             c->st = ops[i]->st;
